@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { KeywardError } from '../../errors/index.js';
+import {
+  credentialsFromAuthorization, invoke, operationForTarget, sys, type Credentials, type Operation, type Services,
+} from '../../operations/index.js';
+import { errorResponse } from './error-response.js';
+import { type HttpMetrics } from './metrics.js';
+import { toJson } from './serialize.js';
+
+export interface HttpAppOptions {
+  readonly services: Services;
+  readonly log: Logger;
+  readonly metrics: HttpMetrics;
+  /** Largest request body accepted, in bytes. */
+  readonly bodyLimit: number;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Slow-client protection: time allowed for headers and for the whole request. */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+const AMZ_JSON = 'application/x-amz-json-1.1';
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The HTTP transport: the AWS KMS JSON protocol on `POST /` (X-Amz-Target), the seal lifecycle
+ * under /v1/sys, and /metrics. It only translates bytes; every decision is in operations/.
+ */
+export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+  const { services, log, metrics } = options;
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    logger: false,
+    return503OnClosing: true,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+  app.server.headersTimeout = options.headersTimeoutMs;
+
+  // Every body is read raw: SigV4 signs the exact bytes, and JSON errors must be ours.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const meta = (req: FastifyRequest, requestId: string) => ({ requestId, sourceAddress: req.ip, transport: 'http' as const });
+
+  const fail = (reply: FastifyReply, e: unknown, requestId: string, operation: string, started: number) => {
+    const r = errorResponse(e, requestId);
+    if (r.internal) log.error({ err: e, requestId, operation }, 'internal error');
+    metrics.observe(operation, r.code, (performance.now() - started) / 1000);
+    return reply.code(r.status).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
+      .header('x-amzn-errortype', r.code).send(r.body);
+  };
+
+  const run = async (req: FastifyRequest, reply: FastifyReply, op: Operation | undefined, name: string, body: unknown, credentials: Credentials | undefined, started: number, requestId: string) => {
+    if (op === undefined) throw new KeywardError('UnknownOperationException', `Unknown operation ${name.slice(0, 128)}`);
+    const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
+    const json = toJson(result);
+    wipe(result);
+    metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
+    return reply.code(200).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId).send(json);
+  };
+
+  app.post('/', async (req, reply) => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const target = headerString(req.headers['x-amz-target']);
+    const op = operationForTarget(target);
+    try {
+      const body = parseJson(req.body);
+      return await run(req, reply, op, target === '' ? '(missing X-Amz-Target)' : target, body, undefined, started, requestId);
+    } catch (e) {
+      return fail(reply, e, requestId, op?.name ?? 'unknown', started);
+    }
+  });
+
+  const sysRoute = (method: 'GET' | 'POST', path: string, op: Operation, status?: (result: Record<string, unknown>) => number) => {
+    app.route({
+      method,
+      url: path,
+      handler: async (req, reply) => {
+        const started = performance.now();
+        const requestId = randomUUID();
+        try {
+          const body = method === 'POST' ? parseJson(req.body) : {};
+          const result = await invoke(services, op, credentialsOf(req), body, meta(req, requestId)) as Record<string, unknown>;
+          metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
+          return reply.code(status?.(result) ?? 200).header('content-type', 'application/json').header('x-amzn-requestid', requestId).send(toJson(result));
+        } catch (e) {
+          return fail(reply, e, requestId, op.name, started);
+        }
+      },
+    });
+  };
+  // Vault's health codes: 200 unsealed, 503 sealed, 501 not initialised (load balancers read these).
+  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (!r.initialized ? 501 : r.sealed ? 503 : 200));
+  sysRoute('GET', '/v1/sys/seal-status', sys.sealStatus);
+  sysRoute('POST', '/v1/sys/init', sys.init);
+  sysRoute('POST', '/v1/sys/unseal', sys.unseal);
+  sysRoute('POST', '/v1/sys/seal', sys.seal);
+
+  app.get('/metrics', async (_req, reply) => {
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const requestId = randomUUID();
+    const message = `No route for ${req.method} ${(req.raw.url ?? '').split('?')[0]?.slice(0, 128)}; the AWS KMS API is POST / with X-Amz-Target.`;
+    return reply.code(404).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
+      .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
+  });
+
+  app.setErrorHandler((e, _req, reply) => fail(reply, e, randomUUID(), 'unknown', performance.now()));
+
+  return app;
+}
+
+function credentialsOf(req: FastifyRequest): Credentials {
+  return credentialsFromAuthorization(headerString(req.headers.authorization), () => {
+    const url = req.raw.url ?? '/';
+    const q = url.indexOf('?');
+    return {
+      method: req.method,
+      path: q < 0 ? url : url.slice(0, q),
+      query: q < 0 ? '' : url.slice(q + 1),
+      headers: req.headers,
+      body: Buffer.isBuffer(req.body) ? req.body : EMPTY,
+    };
+  });
+}
+
+function headerString(v: string | string[] | undefined): string {
+  return Array.isArray(v) ? v.join(',') : v ?? '';
+}
+
+/** The body as JSON; malformed JSON is SerializationException, without echoing the input. */
+function parseJson(body: unknown): unknown {
+  if (!Buffer.isBuffer(body) || body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw new KeywardError('SerializationException', 'The request body is not valid JSON.');
+  }
+}
+
+/** Zeroes Buffers in a result once serialised (plaintexts and data keys leave memory sooner). */
+function wipe(result: unknown): void {
+  if (result === null || typeof result !== 'object') return;
+  for (const v of Object.values(result)) {
+    if (v instanceof Uint8Array) v.fill(0);
+  }
+}

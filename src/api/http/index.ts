@@ -1,0 +1,2 @@
+export { buildHttpApp, type HttpAppOptions } from './app.js';
+export { HttpMetrics } from './metrics.js';

@@ -1,0 +1,2 @@
+export * from './planes.js';
+export * from './sigv4.js';

@@ -1,0 +1,186 @@
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../crypto/index.js';
+import { KeywardError } from '../errors/index.js';
+
+/** The parts of an HTTP request that SigV4 covers, as received. */
+export interface SignedRequest {
+  readonly method: string;
+  /** The raw (still percent-encoded) path, without the query string. */
+  readonly path: string;
+  /** The raw query string without '?', or ''. */
+  readonly query: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Uint8Array;
+}
+
+export interface SigV4Authorization {
+  readonly accessKeyId: string;
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly signedHeaders: readonly string[];
+  readonly signature: string;
+}
+
+export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
+/** How far the request date may be from the server's clock (AWS: 5 minutes). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+const incomplete = (msg: string) => new KeywardError('IncompleteSignatureException', msg);
+
+export function isSigV4(authorization: string): boolean {
+  return authorization.startsWith(`${SIGV4_ALGORITHM} `);
+}
+
+/** Parses `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., Signature=...`. */
+export function parseAuthorization(header: string): SigV4Authorization {
+  if (!isSigV4(header)) throw incomplete(`Authorization header requires the ${SIGV4_ALGORITHM} algorithm.`);
+  const fields = new Map<string, string>();
+  for (const part of header.slice(SIGV4_ALGORITHM.length + 1).split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const credential = fields.get('Credential');
+  const signed = fields.get('SignedHeaders');
+  const signature = fields.get('Signature');
+  if (credential === undefined || signed === undefined || signature === undefined) {
+    throw incomplete("Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.");
+  }
+  const scope = credential.split('/');
+  if (scope.length !== 5 || scope[4] !== 'aws4_request') {
+    throw incomplete("Credential must have the form 'ACCESSKEYID/YYYYMMDD/REGION/SERVICE/aws4_request'.");
+  }
+  const [accessKeyId = '', date = '', region = '', service = ''] = scope;
+  if (!/^\d{8}$/.test(date) || accessKeyId === '' || region === '') throw incomplete('Credential scope is malformed.');
+  if (!/^[0-9a-f]{64}$/.test(signature)) throw incomplete('Signature must be 64 lowercase hex characters.');
+  const signedHeaders = signed.split(';');
+  if (signedHeaders.some((h) => h === '' || h !== h.toLowerCase())) throw incomplete('SignedHeaders must be lowercase names separated by ;');
+  return { accessKeyId, date, region, service, signedHeaders, signature };
+}
+
+/**
+ * Caches derived signing keys per (secret, date, region, service): deriving one costs four HMACs
+ * and changes once a day. Bounded: the oldest entries go first.
+ */
+export class SigningKeyCache {
+  private readonly keys = new Map<string, Buffer>();
+  constructor(private readonly max = 10_000) {}
+
+  get(secret: string, date: string, region: string, service: string): Buffer {
+    const id = `${date}/${region}/${service}/${secret}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+      if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as string);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+
+  clear(): void {
+    for (const k of this.keys.values()) k.fill(0);
+    this.keys.clear();
+  }
+}
+
+/**
+ * Recomputes the signature from the request and the principal's secret and compares it in
+ * constant time. Checks the scope's service (`kms`), the request date (within five minutes of
+ * `now`, and agreeing with the scope) and that `host` and `x-amz-date` are signed.
+ */
+export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret: string, now: Date, cache: SigningKeyCache): void {
+  if (auth.service !== 'kms') {
+    throw new KeywardError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`);
+  }
+  for (const required of ['host', 'x-amz-date']) {
+    if (!auth.signedHeaders.includes(required)) {
+      throw new KeywardError('IncompleteSignatureException', `'${required}' must be a signed header.`);
+    }
+  }
+  const amzDate = headerValue(req.headers['x-amz-date']);
+  const when = parseAmzDate(amzDate);
+  if (when === undefined) throw incomplete('X-Amz-Date must have the form YYYYMMDDTHHMMSSZ.');
+  if (Math.abs(now.getTime() - when) > MAX_CLOCK_SKEW_MS) {
+    throw new KeywardError('InvalidSignatureException', `Signature expired: ${amzDate} is outside the 5-minute window around the server's time.`);
+  }
+  if (amzDate.slice(0, 8) !== auth.date) {
+    throw new KeywardError('InvalidSignatureException', 'Credential scope date does not match X-Amz-Date.');
+  }
+  const payloadHash = createHash('sha256').update(req.body).digest('hex');
+  const declared = req.headers['x-amz-content-sha256'];
+  if (declared !== undefined && headerValue(declared) !== payloadHash) {
+    throw new KeywardError('InvalidSignatureException', 'The provided x-amz-content-sha256 header does not match the request body.');
+  }
+  const canonical = [
+    req.method.toUpperCase(),
+    canonicalPath(req.path),
+    canonicalQuery(req.query),
+    auth.signedHeaders.map((h) => `${h}:${canonicalHeaderValue(req.headers[h])}\n`).join(''),
+    auth.signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n');
+  const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
+  const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  const expected = createHmac('sha256', cache.get(secret, auth.date, auth.region, auth.service)).update(stringToSign).digest();
+  if (!constantTimeEqual(expected, Buffer.from(auth.signature, 'hex'))) {
+    throw new KeywardError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
+  }
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+function headerValue(v: string | string[] | undefined): string {
+  return Array.isArray(v) ? v.join(',') : v ?? '';
+}
+
+function canonicalHeaderValue(v: string | string[] | undefined): string {
+  const values = Array.isArray(v) ? v : [v ?? ''];
+  return values.map((x) => x.trim().replace(/\s+/g, ' ')).join(',');
+}
+
+function parseAmzDate(s: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  if (!m) return undefined;
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** RFC 3986 encoding as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
+function escapeUri(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** Non-S3 services normalise the path and encode each segment of the path as sent (double encoding). */
+function canonicalPath(path: string): string {
+  if (path === '/' || path === '') return '/';
+  const out: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  const joined = `/${out.map(escapeUri).join('/')}`;
+  return path.endsWith('/') && joined !== '/' ? `${joined}/` : joined;
+}
+
+function canonicalQuery(query: string): string {
+  if (query === '') return '';
+  const pairs = query.split('&').filter((p) => p !== '').map((p) => {
+    const eq = p.indexOf('=');
+    const k = safeDecode(eq < 0 ? p : p.slice(0, eq));
+    const v = eq < 0 ? '' : safeDecode(p.slice(eq + 1));
+    return [escapeUri(k), escapeUri(v)] as const;
+  });
+  pairs.sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
+  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    throw new KeywardError('InvalidSignatureException', 'The query string is not validly percent-encoded.');
+  }
+}

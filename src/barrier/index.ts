@@ -1,0 +1,2 @@
+export * from './barrier.js';
+export type { KeyringRecord, BarrierTerm } from './keyring-record.js';

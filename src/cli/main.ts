@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { registerData } from './commands/data.js';
+import { registerDev } from './commands/dev.js';
+import { registerInit } from './commands/init.js';
+import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
+import { registerSeal } from './commands/seal.js';
+import { registerServer } from './commands/server.js';
+import { reportError } from './io.js';
+
+export function buildProgram(): Command {
+  const program = new Command('keyward')
+    .description('Keyward: a self-hosted key management service that speaks the AWS KMS protocol')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  registerServer(program);
+  registerDev(program);
+  registerInit(program);
+  registerSeal(program);
+  registerKey(program);
+  registerAlias(program);
+  registerPrincipal(program);
+  registerTenant(program);
+  registerData(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // Every file Keyward writes (store, credentials, sockets) is readable by its owner only.
+  process.umask(0o077);
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    return reportError(e);
+  }
+}

@@ -1,0 +1,201 @@
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { KeywardApiError } from './errors.js';
+import { NodeSha256 } from './sha256.js';
+
+export type Credentials =
+  | { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+  | { readonly token: string };
+
+export interface KeywardClientOptions {
+  /** http(s)://host:port; default KEYWARD_ENDPOINT or http://127.0.0.1:9123. */
+  readonly endpoint?: string;
+  /** Reach the server over a Unix socket instead of TCP (the endpoint then only names the Host). */
+  readonly socketPath?: string;
+  /** Region for SigV4 and ARNs; default AWS_REGION or us-east-1. */
+  readonly region?: string;
+  /** Default: KEYWARD_TOKEN, else AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY. */
+  readonly credentials?: Credentials;
+  /** Attempts per call, retrying transient failures with exponential backoff (default 3). */
+  readonly maxAttempts?: number;
+  /** Per-attempt timeout in ms (default 10 s). */
+  readonly timeoutMs?: number;
+  /** Trusted CA (PEM) for https endpoints with a private CA. */
+  readonly ca?: string | Buffer;
+}
+
+export type EncryptionContext = Readonly<Record<string, string>>;
+
+/** Credentials from the environment, as the AWS CLI and Keyward's CLI read them. */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
+  if (env.KEYWARD_TOKEN) return { token: env.KEYWARD_TOKEN };
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+  }
+  return undefined;
+}
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+const unb64 = (s: unknown) => Buffer.from(typeof s === 'string' ? s : '', 'base64');
+
+/**
+ * A typed client for Keyward's AWS KMS JSON protocol and /v1/sys API. It depends on nothing
+ * server-side: any AWS-KMS-compatible endpoint works for the TrentService operations.
+ */
+export class KeywardClient {
+  readonly endpoint: URL;
+  readonly region: string;
+  private readonly credentials: Credentials | undefined;
+  private readonly signer: SignatureV4 | undefined;
+  private readonly agent: HttpAgent;
+  private readonly maxAttempts: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: KeywardClientOptions = {}) {
+    this.endpoint = new URL(options.endpoint ?? process.env.KEYWARD_ENDPOINT ?? 'http://127.0.0.1:9123');
+    this.region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    this.credentials = options.credentials ?? credentialsFromEnv();
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.agent = this.endpoint.protocol === 'https:'
+      ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) })
+      : new HttpAgent({ keepAlive: true });
+    if (this.credentials !== undefined && 'accessKeyId' in this.credentials) {
+      this.signer = new SignatureV4({ service: 'kms', region: this.region, credentials: this.credentials, sha256: NodeSha256 });
+    }
+  }
+
+  /** Calls `<namespace>.<Operation>` (e.g. `TrentService.CreateKey`, `Keyward.ListPrincipals`) with a JSON body. */
+  async send<T = Record<string, unknown>>(target: string, body: Record<string, unknown> = {}): Promise<T> {
+    const payload = JSON.stringify(body);
+    return this.withRetries(() => this.exchange<T>('POST', '/', payload, { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target }, true));
+  }
+
+  /** Keyward's /v1/sys API (health, seal-status, init, unseal, seal). */
+  async sys<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>, authenticated = false): Promise<T> {
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    return this.withRetries(() => this.exchange<T>(method, `/v1/sys/${path}`, payload, { 'content-type': 'application/json' }, authenticated, true));
+  }
+
+  async encrypt(input: { keyId: string; plaintext: Uint8Array; context?: EncryptionContext }): Promise<{ ciphertextBlob: Buffer; keyId: string }> {
+    const r = await this.send('TrentService.Encrypt', { KeyId: input.keyId, Plaintext: b64(input.plaintext), ...ctx('EncryptionContext', input.context) });
+    return { ciphertextBlob: unb64(r.CiphertextBlob), keyId: String(r.KeyId) };
+  }
+
+  async decrypt(input: { ciphertextBlob: Uint8Array; context?: EncryptionContext; keyId?: string }): Promise<{ plaintext: Buffer; keyId: string }> {
+    const r = await this.send('TrentService.Decrypt', {
+      CiphertextBlob: b64(input.ciphertextBlob), ...ctx('EncryptionContext', input.context), ...(input.keyId !== undefined ? { KeyId: input.keyId } : {}),
+    });
+    return { plaintext: unb64(r.Plaintext), keyId: String(r.KeyId) };
+  }
+
+  async reEncrypt(input: { ciphertextBlob: Uint8Array; destinationKeyId: string; sourceContext?: EncryptionContext; destinationContext?: EncryptionContext; sourceKeyId?: string }): Promise<{ ciphertextBlob: Buffer; keyId: string; sourceKeyId: string }> {
+    const r = await this.send('TrentService.ReEncrypt', {
+      CiphertextBlob: b64(input.ciphertextBlob),
+      DestinationKeyId: input.destinationKeyId,
+      ...ctx('SourceEncryptionContext', input.sourceContext),
+      ...ctx('DestinationEncryptionContext', input.destinationContext),
+      ...(input.sourceKeyId !== undefined ? { SourceKeyId: input.sourceKeyId } : {}),
+    });
+    return { ciphertextBlob: unb64(r.CiphertextBlob), keyId: String(r.KeyId), sourceKeyId: String(r.SourceKeyId) };
+  }
+
+  async generateDataKey(input: { keyId: string; context?: EncryptionContext; numberOfBytes?: number; keySpec?: 'AES_256' | 'AES_128' }): Promise<{ plaintext: Buffer; ciphertextBlob: Buffer; keyId: string }> {
+    const r = await this.send('TrentService.GenerateDataKey', {
+      KeyId: input.keyId, ...ctx('EncryptionContext', input.context), ...dataKeyLength(input),
+    });
+    return { plaintext: unb64(r.Plaintext), ciphertextBlob: unb64(r.CiphertextBlob), keyId: String(r.KeyId) };
+  }
+
+  async generateDataKeyWithoutPlaintext(input: { keyId: string; context?: EncryptionContext; numberOfBytes?: number; keySpec?: 'AES_256' | 'AES_128' }): Promise<{ ciphertextBlob: Buffer; keyId: string }> {
+    const r = await this.send('TrentService.GenerateDataKeyWithoutPlaintext', {
+      KeyId: input.keyId, ...ctx('EncryptionContext', input.context), ...dataKeyLength(input),
+    });
+    return { ciphertextBlob: unb64(r.CiphertextBlob), keyId: String(r.KeyId) };
+  }
+
+  async generateRandom(numberOfBytes: number): Promise<Buffer> {
+    const r = await this.send('TrentService.GenerateRandom', { NumberOfBytes: numberOfBytes });
+    return unb64(r.Plaintext);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        const transient = e instanceof KeywardApiError ? e.transient : isNetworkError(e);
+        if (!transient || i >= this.maxAttempts) throw e;
+        await sleep(Math.min(2000, 50 * 2 ** i) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  private async exchange<T>(method: string, path: string, payload: string, headers: Record<string, string>, authenticated: boolean, sys = false): Promise<T> {
+    const all: Record<string, string> = { ...headers, host: this.endpoint.host };
+    if (payload !== '') all['content-length'] = String(Buffer.byteLength(payload));
+    if (authenticated) Object.assign(all, await this.authorize(method, path, payload, all));
+    const res = await this.roundTrip(method, path, payload, all);
+    const text = res.body.toString('utf8');
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text === '' ? {} : JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new KeywardApiError('SerializationException', `unreadable response (HTTP ${res.status})`, res.status, res.requestId);
+    }
+    const healthStatus = sys && path === '/v1/sys/health' && (res.status === 503 || res.status === 501);
+    if (res.status >= 300 && !healthStatus) {
+      const type = String(parsed.__type ?? res.headers['x-amzn-errortype'] ?? 'UnknownError').split('#').pop() ?? 'UnknownError';
+      throw new KeywardApiError(type, String(parsed.message ?? parsed.Message ?? `HTTP ${res.status}`), res.status, res.requestId);
+    }
+    return parsed as T;
+  }
+
+  private async authorize(method: string, path: string, payload: string, headers: Record<string, string>): Promise<Record<string, string>> {
+    if (this.credentials === undefined) return {};
+    if ('token' in this.credentials) return { authorization: `Bearer ${this.credentials.token}` };
+    const signed = await this.signer!.sign({
+      method, protocol: this.endpoint.protocol, hostname: this.endpoint.hostname, path, headers, body: payload,
+      ...(this.endpoint.port !== '' ? { port: Number(this.endpoint.port) } : {}),
+    });
+    return signed.headers as Record<string, string>;
+  }
+
+  private roundTrip(method: string, path: string, payload: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers']; requestId: string | undefined }> {
+    const send = this.endpoint.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send({
+        method, path, headers, agent: this.agent, timeout: this.timeoutMs,
+        ...(this.options.socketPath !== undefined ? { socketPath: this.options.socketPath } : { hostname: this.endpoint.hostname, port: this.endpoint.port }),
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers, requestId: res.headers['x-amzn-requestid'] as string | undefined }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`request timed out after ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+}
+
+function ctx(field: string, context: EncryptionContext | undefined): Record<string, unknown> {
+  return context === undefined || Object.keys(context).length === 0 ? {} : { [field]: context };
+}
+
+function dataKeyLength(input: { numberOfBytes?: number; keySpec?: string }): Record<string, unknown> {
+  if (input.numberOfBytes !== undefined) return { NumberOfBytes: input.numberOfBytes };
+  return { KeySpec: input.keySpec ?? 'AES_256' };
+}
+
+function isNetworkError(e: unknown): boolean {
+  const code = (e as { code?: string } | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'EAI_AGAIN';
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * One validated configuration. Precedence: command-line flags > environment (KEYWARD_*) >
+ * config file (JSON, --config / KEYWARD_CONFIG) > defaults. Secrets (passphrases, tokens) are
+ * never configuration: they come from env, files or a prompt, and never from argv.
+ */
+const schema = z.object({
+  dataDir: z.string().min(1).default('./.keyward'),
+  /** `sqlite` (in dataDir), `sqlite:PATH`, or `memory` (nothing persists). */
+  store: z.string().min(1).default('sqlite'),
+  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
+  socket: z.string().min(1).optional(),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'region must look like us-east-1').default('us-east-1'),
+  bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  nodeId: z.string().min(1).max(64).optional(),
+  argon2MemoryKiB: z.coerce.number().int().min(8).max(4 * 1024 * 1024).default(64 * 1024),
+  argon2Iterations: z.coerce.number().int().min(1).max(100).default(3),
+  argon2Parallelism: z.coerce.number().int().min(1).max(16).default(1),
+  metadataCacheMax: z.coerce.number().int().min(1).default(100_000),
+  metadataCacheTtlMs: z.coerce.number().int().min(0).default(5 * 60_000),
+  materialCacheMax: z.coerce.number().int().min(1).default(10_000),
+  materialCacheTtlMs: z.coerce.number().int().min(0).default(15 * 60_000),
+  schedulerIntervalMs: z.coerce.number().int().min(100).default(60_000),
+  headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+  requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
+  keepAliveTimeoutMs: z.coerce.number().int().min(100).default(65_000),
+});
+
+export type Config = z.infer<typeof schema>;
+export type ConfigInput = Partial<Record<keyof Config, string | number | undefined>>;
+
+/** KEYWARD_* variable for each setting (KEYWARD_DATA_DIR, KEYWARD_ARGON2_MEMORY_KIB, ...). */
+export function envName(key: keyof Config): string {
+  return `KEYWARD_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
+  const file = configFile ?? env.KEYWARD_CONFIG;
+  const fromFile = file === undefined ? {} : readConfigFile(file);
+  const fromEnv: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape) as Array<keyof Config>) {
+    const v = env[envName(key)];
+    if (v !== undefined && v !== '') fromEnv[key] = v;
+  }
+  const fromFlags = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  const result = schema.safeParse({ ...fromFile, ...fromEnv, ...fromFlags });
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
+  }
+  if ((result.data.tlsCert === undefined) !== (result.data.tlsKey === undefined)) {
+    throw new ConfigError('invalid configuration: tlsCert and tlsKey must be given together');
+  }
+  return result.data;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    const known = new Set(Object.keys(schema.shape));
+    const unknown = Object.keys(parsed).filter((k) => !known.has(k));
+    if (unknown.length > 0) throw new Error(`unknown settings: ${unknown.join(', ')}`);
+    return parsed as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not a valid JSON settings object: ${(e as Error).message}`);
+  }
+}
+
+/** Host and port of `listen`; hosts in brackets are IPv6. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,47 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+
+/** AES-256-GCM with a 96-bit nonce and a 128-bit tag: the only AEAD Keyward uses. */
+export const AES_KEY_BYTES = 32;
+export const GCM_NONCE_BYTES = 12;
+export const GCM_TAG_BYTES = 16;
+
+/** Thrown when an AEAD open fails for any reason. Deliberately carries no detail (no oracle). */
+export class AuthenticationFailure extends Error {
+  constructor() {
+    super('authentication failed');
+    this.name = 'AuthenticationFailure';
+  }
+}
+
+/** Encrypts and returns ciphertext || tag. */
+export function aesGcmSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  checkKeyAndNonce(key, nonce);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+  if (aad !== undefined && aad.length > 0) cipher.setAAD(aad);
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  return Buffer.concat([head, tail, cipher.getAuthTag()]);
+}
+
+/** Opens ciphertext || tag; throws AuthenticationFailure on any mismatch. */
+export function aesGcmOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Buffer {
+  checkKeyAndNonce(key, nonce);
+  if (sealed.length < GCM_TAG_BYTES) throw new AuthenticationFailure();
+  const body = sealed.subarray(0, sealed.length - GCM_TAG_BYTES);
+  const tag = sealed.subarray(sealed.length - GCM_TAG_BYTES);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+    decipher.setAuthTag(tag);
+    if (aad !== undefined && aad.length > 0) decipher.setAAD(aad);
+    const head = decipher.update(body);
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch {
+    throw new AuthenticationFailure();
+  }
+}
+
+function checkKeyAndNonce(key: Uint8Array, nonce: Uint8Array): void {
+  if (key.length !== AES_KEY_BYTES) throw new RangeError(`AES-256-GCM key must be ${AES_KEY_BYTES} bytes`);
+  if (nonce.length !== GCM_NONCE_BYTES) throw new RangeError(`AES-GCM nonce must be ${GCM_NONCE_BYTES} bytes`);
+}

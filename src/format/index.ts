@@ -1,0 +1,3 @@
+export * from './encryption-context.js';
+export * from './ciphertext-blob.js';
+export * from './stored-record.js';

@@ -1,0 +1,74 @@
+import { LRUCache } from 'lru-cache';
+
+export interface CacheLimits {
+  readonly max: number;
+  readonly ttlMs: number;
+}
+
+/**
+ * A bounded cache (size and TTL) that tolerates invalidation racing a load: a value loaded while
+ * an invalidation happened is not stored, so a stale read never outlives the change that
+ * invalidated it. `dispose` runs when a value leaves (evicted, expired, invalidated, cleared):
+ * key material is zeroized there, deferred to the next macrotask, so a caller that received the
+ * value uses it safely in the same synchronous continuation. Contract: never hold a cached key
+ * across an await.
+ */
+export class BoundedCache<V extends object> {
+  private readonly lru: LRUCache<string, V>;
+  private epoch = 0;
+  private readonly inflight = new Map<string, Promise<V | undefined>>();
+
+  constructor(limits: CacheLimits, dispose?: (value: V) => void) {
+    this.lru = new LRUCache<string, V>({
+      max: limits.max,
+      ttl: limits.ttlMs,
+      ...(dispose ? { dispose: (value: V) => void setImmediate(() => dispose(value)) } : {}),
+    });
+  }
+
+  peek(key: string): V | undefined {
+    return this.lru.get(key);
+  }
+
+  /** Returns the cached value or loads it once (concurrent callers share one load). */
+  async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    const hit = this.lru.get(key);
+    if (hit !== undefined) return hit;
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const epoch = this.epoch;
+    const p = load().then((value) => {
+      if (value !== undefined && epoch === this.epoch) this.lru.set(key, value);
+      return value;
+    }).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  set(key: string, value: V): void {
+    this.lru.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.epoch++;
+    this.inflight.delete(key);
+    this.lru.delete(key);
+  }
+
+  /** Drops every entry whose cache key starts with prefix. */
+  deletePrefix(prefix: string): void {
+    this.epoch++;
+    for (const k of [...this.lru.keys()]) if (k.startsWith(prefix)) this.lru.delete(k);
+    for (const k of [...this.inflight.keys()]) if (k.startsWith(prefix)) this.inflight.delete(k);
+  }
+
+  clear(): void {
+    this.epoch++;
+    this.inflight.clear();
+    this.lru.clear();
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+}

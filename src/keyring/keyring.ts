@@ -1,0 +1,78 @@
+import type { Barrier, StoreChange } from '../barrier/index.js';
+import { Aliases } from './aliases.js';
+import type { CacheLimits } from './cache.js';
+import type { Clock } from './clock.js';
+import { Keys } from './keys.js';
+import { classifyPath } from './paths.js';
+import { Principals } from './principals.js';
+import { Scheduler } from './scheduler.js';
+import { Tenants } from './tenants.js';
+
+export interface KeyringOptions {
+  readonly region: string;
+  /** Metadata caches: keys, aliases, tenants, credentials. */
+  readonly metadataCache: CacheLimits;
+  /** Unwrapped key material: bounded, zeroized on eviction and on seal. */
+  readonly materialCache: CacheLimits;
+  readonly onError: (e: unknown) => void;
+}
+
+/**
+ * Tenants, keys, aliases and principals over the barrier, with bounded caches kept coherent by
+ * the store's change feed (this node's writes and, through the store, every other node's).
+ */
+export class Keyring {
+  readonly tenants: Tenants;
+  readonly keys: Keys;
+  readonly aliases: Aliases;
+  readonly principals: Principals;
+  readonly scheduler: Scheduler;
+  private readonly unwatch: () => void;
+
+  constructor(readonly barrier: Barrier, readonly clock: Clock, readonly options: KeyringOptions) {
+    this.tenants = new Tenants(barrier, clock, options.metadataCache);
+    this.keys = new Keys(barrier, this.tenants, clock, { region: options.region, records: options.metadataCache, material: options.materialCache });
+    this.aliases = new Aliases(barrier, clock, options.metadataCache);
+    this.principals = new Principals(barrier, clock, options.metadataCache);
+    this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError);
+    this.unwatch = barrier.watch((change) => this.onChange(change));
+  }
+
+  get region(): string {
+    return this.options.region;
+  }
+
+  /** Forgets every cached record and key (on seal and shutdown); material is zeroized. */
+  clear(): void {
+    this.tenants.clear();
+    this.keys.clear();
+    this.aliases.clear();
+    this.principals.invalidate();
+  }
+
+  close(): void {
+    this.scheduler.stop();
+    this.unwatch();
+    this.clear();
+  }
+
+  private onChange(change: StoreChange): void {
+    if ('all' in change) {
+      this.clear();
+      return;
+    }
+    for (const path of change.keys) {
+      const c = classifyPath(path);
+      switch (c.kind) {
+        case 'tenant': this.tenants.invalidate(c.tenantId); break;
+        case 'key': this.keys.invalidate(c.tenantId, c.keyId); break;
+        case 'material': this.keys.invalidateMaterial(c.tenantId, c.keyId, c.version); break;
+        case 'alias': this.aliases.invalidate(c.tenantId, c.aliasName); break;
+        case 'principal':
+        case 'credential': this.principals.invalidate(); break;
+        case 'keyring': this.clear(); break;
+        case 'other': break;
+      }
+    }
+  }
+}

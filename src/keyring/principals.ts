@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual, randomToken, sha256 } from '../crypto/index.js';
+import { KeywardError } from '../errors/index.js';
+import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier/index.js';
+import { BoundedCache, type CacheLimits } from './cache.js';
+import type { Clock } from './clock.js';
+import { paths } from './paths.js';
+import { decodeRecord, encodeRecord } from './records.js';
+import type { CredentialIndex, PrincipalRecord, Role, Tenant } from './types.js';
+
+const NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const TOKEN = /^kw\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
+
+/** Credentials handed out once, at creation; Keyward keeps only the SigV4 secret (encrypted) and a token hash. */
+export interface IssuedCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly token: string;
+}
+
+export function checkPrincipalName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new KeywardError('ValidationException', 'Principal name must be 1-64 characters of A-Z, a-z, 0-9 and +=,.@_-');
+  }
+}
+
+function accessKeyId(): string {
+  const bytes = randomBytes(18);
+  let id = 'KW';
+  for (const b of bytes) id += BASE32[b & 31];
+  return id;
+}
+
+/** Principals (identities of a tenant) and the lookup of their credentials. */
+export class Principals {
+  private readonly byCredential: BoundedCache<PrincipalRecord>;
+
+  constructor(private readonly barrier: Barrier, private readonly clock: Clock, limits: CacheLimits) {
+    this.byCredential = new BoundedCache(limits);
+  }
+
+  /** Creates a principal and its credential indexes; with `within`, inside the caller's transaction. */
+  async create(tenant: Tenant, name: string, role: Role, within?: BarrierWriter): Promise<{ principal: PrincipalRecord; credentials: IssuedCredentials }> {
+    checkPrincipalName(name);
+    const tokenId = randomBytes(8).toString('hex');
+    const tokenSecret = randomToken(32);
+    const principal: PrincipalRecord = {
+      tenantId: tenant.id,
+      name,
+      role,
+      accessKeyId: accessKeyId(),
+      secretAccessKey: randomBytes(30).toString('base64'),
+      tokenId,
+      tokenHash: sha256(tokenSecret).toString('hex'),
+      createdAt: this.clock().toISOString(),
+    };
+    const index: CredentialIndex = { tenantId: tenant.id, name };
+    try {
+      const write = async (tx: BarrierWriter) => {
+        await tx.put(paths.principal(tenant.id, name), encodeRecord(principal), { ifVersion: 0 });
+        await tx.put(paths.accessKey(principal.accessKeyId), encodeRecord(index), { ifVersion: 0 });
+        await tx.put(paths.token(tokenId), encodeRecord(index), { ifVersion: 0 });
+      };
+      await (within ? write(within) : this.barrier.transaction(write));
+    } catch (e) {
+      if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `Principal ${name} already exists in tenant ${tenant.id}.`);
+      throw e;
+    }
+    return {
+      principal,
+      credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey, token: `kw.${tokenId}.${tokenSecret}` },
+    };
+  }
+
+  async find(tenantId: string, name: string): Promise<PrincipalRecord | undefined> {
+    const entry = await this.barrier.get(paths.principal(tenantId, name));
+    return entry === undefined ? undefined : decodeRecord<PrincipalRecord>(entry);
+  }
+
+  async list(tenantId: string, after: string | undefined, limit: number): Promise<{ principals: PrincipalRecord[]; next?: string }> {
+    const page = await this.barrier.list(paths.principals(tenantId), { ...(after !== undefined ? { after } : {}), limit });
+    const principals = page.entries.map((e) => decodeRecord<PrincipalRecord>(e));
+    return page.next === undefined ? { principals } : { principals, next: page.next };
+  }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    const deleted = await this.barrier.transaction(async (tx) => {
+      const entry = await tx.get(paths.principal(tenantId, name));
+      if (entry === undefined) return undefined;
+      const p = decodeRecord<PrincipalRecord>(entry);
+      await tx.delete(paths.accessKey(p.accessKeyId));
+      await tx.delete(paths.token(p.tokenId));
+      await tx.delete(entry.path, { ifVersion: entry.version });
+      return p;
+    });
+    if (deleted === undefined) throw new KeywardError('NotFoundException', `Principal ${name} does not exist in tenant ${tenantId}.`);
+    this.byCredential.delete(`ak/${deleted.accessKeyId}`);
+    this.byCredential.delete(`tk/${deleted.tokenId}`);
+  }
+
+  /** The principal owning a SigV4 access key id, or undefined. */
+  byAccessKeyId(id: string): Promise<PrincipalRecord | undefined> {
+    if (id.length > 128) return Promise.resolve(undefined);
+    return this.byCredential.get(`ak/${id}`, () => this.follow(paths.accessKey(id)));
+  }
+
+  /** The principal a bearer token authenticates, or undefined (secret compared in constant time). */
+  async byToken(token: string): Promise<PrincipalRecord | undefined> {
+    const m = TOKEN.exec(token);
+    if (!m) return undefined;
+    const [, tokenId = '', secret = ''] = m;
+    const p = await this.byCredential.get(`tk/${tokenId}`, () => this.follow(paths.token(tokenId)));
+    if (p === undefined) return undefined;
+    return constantTimeEqual(sha256(secret), Buffer.from(p.tokenHash, 'hex')) ? p : undefined;
+  }
+
+  /** Drops cached credentials (a principal or credential record changed here or on another node). */
+  invalidate(): void {
+    this.byCredential.clear();
+  }
+
+  private async follow(indexPath: string): Promise<PrincipalRecord | undefined> {
+    const entry = await this.barrier.get(indexPath);
+    if (entry === undefined) return undefined;
+    const idx = decodeRecord<CredentialIndex>(entry);
+    const p = await this.find(idx.tenantId, idx.name);
+    // An index that points at a principal with other credentials is stale or forged: ignore it.
+    return p !== undefined && (paths.accessKey(p.accessKeyId) === indexPath || paths.token(p.tokenId) === indexPath) ? p : undefined;
+  }
+}

@@ -1,0 +1,44 @@
+import { isSigV4, parseAuthorization, verifySigV4, type Caller, type SignedRequest } from '../authz/index.js';
+import { KeywardError } from '../errors/index.js';
+import type { PrincipalRecord } from '../keyring/index.js';
+import type { Services } from './context.js';
+
+/** What the transport found in the request to prove who is calling. */
+export type Credentials =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'bearer'; readonly token: string }
+  | { readonly kind: 'sigv4'; readonly authorization: string; readonly request: SignedRequest };
+
+const unrecognized = () => new KeywardError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+
+/** Reads credentials from an Authorization header value (SigV4 or Bearer). */
+export function credentialsFromAuthorization(authorization: string | undefined, request: () => SignedRequest): Credentials {
+  if (authorization === undefined || authorization === '') return { kind: 'none' };
+  if (authorization.startsWith('Bearer ')) return { kind: 'bearer', token: authorization.slice(7).trim() };
+  if (isSigV4(authorization)) return { kind: 'sigv4', authorization, request: request() };
+  throw new KeywardError('IncompleteSignatureException', 'The Authorization header must be AWS4-HMAC-SHA256 (SigV4) or Bearer.');
+}
+
+/** Proves the caller's identity; every failure is an AWS authentication exception without detail on secrets. */
+export async function authenticate(services: Services, credentials: Credentials): Promise<Caller> {
+  const { principals, tenants } = services.keyring;
+  let principal: PrincipalRecord | undefined;
+  switch (credentials.kind) {
+    case 'none':
+      throw new KeywardError('MissingAuthenticationTokenException', 'Missing Authentication Token: sign the request with SigV4 or send Authorization: Bearer <token>.');
+    case 'bearer':
+      principal = await principals.byToken(credentials.token);
+      if (principal === undefined) throw unrecognized();
+      break;
+    case 'sigv4': {
+      const auth = parseAuthorization(credentials.authorization);
+      principal = await principals.byAccessKeyId(auth.accessKeyId);
+      if (principal === undefined) throw unrecognized();
+      verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys);
+      break;
+    }
+  }
+  const tenant = await tenants.find(principal.tenantId);
+  if (tenant === undefined) throw unrecognized();
+  return { principal, tenant };
+}

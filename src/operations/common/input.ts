@@ -1,0 +1,134 @@
+import { KeywardError } from '../../errors/index.js';
+
+/**
+ * Reads and validates one request's fields, naming the field in every error. Unknown fields are
+ * ignored (newer SDKs add optional members); wrong types, bad base64 and out-of-range values are
+ * ValidationException, never a 500.
+ */
+type Raw = Record<string, unknown>;
+
+interface LengthRule {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
+
+export function invalid(field: string, constraint: string): KeywardError {
+  return new KeywardError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: ${constraint}`);
+}
+
+export class Input {
+  private readonly raw: Raw;
+
+  constructor(body: unknown) {
+    if (body === undefined || body === null) this.raw = {};
+    else if (typeof body === 'object' && !Array.isArray(body)) this.raw = body as Raw;
+    else throw new KeywardError('SerializationException', 'The request body must be a JSON object.');
+  }
+
+  has(field: string): boolean {
+    return this.raw[field] !== undefined && this.raw[field] !== null;
+  }
+
+  string(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw invalid(field, 'Member must be a string');
+    checkLength(field, v.length, rule, 'characters');
+    if (rule.pattern && !rule.pattern.test(v)) throw invalid(field, `Member must satisfy regular expression pattern: ${rule.patternText ?? rule.pattern.source}`);
+    return v;
+  }
+
+  requiredString(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string {
+    const v = this.string(field, rule);
+    if (v === undefined) throw invalid(field, 'Member must not be null');
+    return v;
+  }
+
+  /** A base64 blob; length limits apply to the decoded bytes. */
+  blob(field: string, rule: LengthRule = {}): Buffer | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw invalid(field, 'Member must be a base64-encoded string');
+    if (!BASE64.test(v)) throw invalid(field, 'Member must be valid base64');
+    const bytes = Buffer.from(v, 'base64');
+    checkLength(field, bytes.length, rule, 'bytes');
+    return bytes;
+  }
+
+  requiredBlob(field: string, rule: LengthRule = {}): Buffer {
+    const v = this.blob(field, rule);
+    if (v === undefined) throw invalid(field, 'Member must not be null');
+    return v;
+  }
+
+  integer(field: string, range: { readonly min: number; readonly max: number }): number | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(field, 'Member must be an integer');
+    if (v < range.min) throw invalid(field, `Member must have value greater than or equal to ${range.min}`);
+    if (v > range.max) throw invalid(field, `Member must have value less than or equal to ${range.max}`);
+    return v;
+  }
+
+  boolean(field: string): boolean | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') throw invalid(field, 'Member must be a boolean');
+    return v;
+  }
+
+  oneOf<T extends string>(field: string, values: readonly T[]): T | undefined {
+    const v = this.string(field);
+    if (v === undefined) return undefined;
+    if (!(values as readonly string[]).includes(v)) throw invalid(field, `Member must satisfy enum value set: [${values.join(', ')}]`);
+    return v as T;
+  }
+
+  /** A string-to-string map such as an encryption context. */
+  stringMap(field: string, rule: { readonly maxEntries?: number; readonly maxKey?: number; readonly maxValue?: number } = {}): Record<string, string> | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) throw invalid(field, 'Member must be a map of strings to strings');
+    const out: Record<string, string> = {};
+    const entries = Object.entries(v as Raw);
+    if (rule.maxEntries !== undefined && entries.length > rule.maxEntries) throw invalid(field, `Member must have at most ${rule.maxEntries} entries`);
+    for (const [k, val] of entries) {
+      if (typeof val !== 'string') throw invalid(`${field}.${k.slice(0, 64)}`, 'Member must be a string');
+      if (k.length === 0 || (rule.maxKey !== undefined && k.length > rule.maxKey)) throw invalid(field, `Keys must have length between 1 and ${rule.maxKey ?? 'unbounded'}`);
+      if (rule.maxValue !== undefined && val.length > rule.maxValue) throw invalid(`${field}.${k.slice(0, 64)}`, `Member must have length less than or equal to ${rule.maxValue}`);
+      Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+
+  stringList(field: string, rule: LengthRule & { readonly itemMax?: number } = {}): string[] | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v)) throw invalid(field, 'Member must be a list of strings');
+    checkLength(field, v.length, rule, 'members');
+    return v.map((item, i) => {
+      if (typeof item !== 'string') throw invalid(`${field}.${i + 1}`, 'Member must be a string');
+      if (rule.itemMax !== undefined && item.length > rule.itemMax) throw invalid(`${field}.${i + 1}`, `Member must have length less than or equal to ${rule.itemMax}`);
+      return item;
+    });
+  }
+
+  /** A list of objects, each read with its own Input. */
+  objectList(field: string, rule: LengthRule = {}): Input[] | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v)) throw invalid(field, 'Member must be a list');
+    checkLength(field, v.length, rule, 'members');
+    return v.map((item, i) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw invalid(`${field}.${i + 1}`, 'Member must be an object');
+      return new Input(item);
+    });
+  }
+}
+
+function checkLength(field: string, length: number, rule: LengthRule, unit: string): void {
+  if (rule.min !== undefined && length < rule.min) throw invalid(field, `Member must have length greater than or equal to ${rule.min}`);
+  if (rule.max !== undefined && length > rule.max) throw invalid(field, `Member must have length less than or equal to ${rule.max} ${unit}`);
+}

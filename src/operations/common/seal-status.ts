@@ -1,0 +1,14 @@
+import type { SealStatus } from '../../seal/index.js';
+import type { Services } from '../context.js';
+
+/** Seal status in Vault's shape (lowercase), as /v1/sys/seal-status answers. */
+export function sealStatusView(services: Services, s: SealStatus): Record<string, unknown> {
+  return {
+    initialized: s.initialized,
+    sealed: s.sealed,
+    ...(s.type !== undefined ? { type: s.type } : {}),
+    ...(s.initializedAt !== undefined ? { initialized_at: s.initializedAt } : {}),
+    version: services.version,
+    node: services.nodeId,
+  };
+}

@@ -1,0 +1,70 @@
+import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
+import type { Clock, Keyring } from '../keyring/index.js';
+import type { SealManager } from '../seal/index.js';
+import type { Input } from './common/input.js';
+
+/** Everything an operation may use: wired once by the composition root (src/server.ts). */
+export interface Services {
+  readonly keyring: Keyring;
+  readonly seal: SealManager;
+  readonly clock: Clock;
+  readonly signingKeys: SigningKeyCache;
+  /** Identifies this node in logs and responses. */
+  readonly nodeId: string;
+  readonly version: string;
+}
+
+/** Facts about the request that the transport knows and the operation may record. */
+export interface RequestMeta {
+  readonly requestId: string;
+  readonly sourceAddress: string;
+  readonly transport: 'http' | 'grpc' | 'local';
+}
+
+export interface OperationContext {
+  readonly services: Services;
+  readonly meta: RequestMeta;
+  /** Undefined only for public operations. */
+  readonly caller: Caller | undefined;
+}
+
+/** A context whose caller is known (every non-public operation runs with one). */
+export interface CallerContext extends OperationContext {
+  readonly caller: Caller;
+}
+
+export type Namespace = 'TrentService' | 'Keyward';
+
+interface OperationBase<Req> {
+  readonly name: string;
+  readonly namespace: Namespace;
+  /** Whether the operation works while sealed (public sys operations). Default: no. */
+  readonly whileSealed?: boolean;
+  parse(input: Input): Req;
+}
+
+/** An operation anyone may call (health, seal status, init, unseal). */
+export interface PublicOperation<Req = unknown, Res = unknown> extends OperationBase<Req> {
+  readonly plane: 'public';
+  run(ctx: OperationContext, request: Req): Promise<Res>;
+}
+
+/** An operation of an authenticated, authorised caller. */
+export interface CallerOperation<Req = unknown, Res = unknown> extends OperationBase<Req> {
+  readonly plane: Exclude<Plane, 'public'>;
+  run(ctx: CallerContext, request: Req): Promise<Res>;
+}
+
+/**
+ * One API operation, transport-agnostic: `parse` validates the request body (throwing
+ * ValidationException naming the field) and `run` acts. Results are plain objects whose Buffer
+ * fields transports encode (base64 in JSON).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Operation = PublicOperation<any, unknown> | CallerOperation<any, unknown>;
+
+export function defineOperation<Req, Res>(op: CallerOperation<Req, Res>): CallerOperation<Req, Res>;
+export function defineOperation<Req, Res>(op: PublicOperation<Req, Res>): PublicOperation<Req, Res>;
+export function defineOperation<Req, Res>(op: CallerOperation<Req, Res> | PublicOperation<Req, Res>): CallerOperation<Req, Res> | PublicOperation<Req, Res> {
+  return op;
+}

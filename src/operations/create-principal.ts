@@ -1,0 +1,26 @@
+import { authorizeTenant } from '../authz/index.js';
+import { principalView } from './common/principal-view.js';
+import { defineOperation } from './context.js';
+
+/** Creates a principal; its credentials are returned once and never again. */
+export const createPrincipal = defineOperation({
+  name: 'CreatePrincipal',
+  namespace: 'Keyward',
+  plane: 'control',
+  parse: (input) => ({
+    name: input.requiredString('Name', { min: 1, max: 64 }),
+    role: input.oneOf('Role', ['admin', 'user'] as const) ?? 'user',
+    tenant: input.string('Tenant', { min: 1, max: 63 }),
+  }),
+  async run(ctx, req) {
+    const tenantId = req.tenant ?? ctx.caller.tenant.id;
+    authorizeTenant(ctx.caller, tenantId, 'CreatePrincipal');
+    const { keyring } = ctx.services;
+    const tenant = await keyring.tenants.require(tenantId);
+    const { principal, credentials } = await keyring.principals.create(tenant, req.name, req.role);
+    return {
+      Principal: principalView(principal),
+      Credentials: { AccessKeyId: credentials.accessKeyId, SecretAccessKey: credentials.secretAccessKey, Token: credentials.token },
+    };
+  },
+});

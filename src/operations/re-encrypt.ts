@@ -1,0 +1,42 @@
+import { requireEnabled } from '../keyring/index.js';
+import { ALGORITHMS, ENCRYPTION_CONTEXT_RULE, decryptBlob, encryptUnder } from './common/ciphertext.js';
+import { dryRun } from './common/dry-run.js';
+import { KEY_ID_RULE, keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
+import { defineOperation } from './context.js';
+
+/** Decrypts and re-encrypts inside Keyward: the plaintext never leaves the server. */
+export const reEncrypt = defineOperation({
+  name: 'ReEncrypt',
+  namespace: 'TrentService',
+  plane: 'data',
+  parse: (input) => ({
+    blob: input.requiredBlob('CiphertextBlob', { min: 1, max: 6144 }),
+    sourceContext: input.stringMap('SourceEncryptionContext', ENCRYPTION_CONTEXT_RULE),
+    sourceKeyId: input.string('SourceKeyId', KEY_ID_RULE),
+    destinationKeyId: readKeyId(input, 'DestinationKeyId'),
+    destinationContext: input.stringMap('DestinationEncryptionContext', ENCRYPTION_CONTEXT_RULE),
+    sourceAlgorithm: input.oneOf('SourceEncryptionAlgorithm', ALGORITHMS),
+    destinationAlgorithm: input.oneOf('DestinationEncryptionAlgorithm', ALGORITHMS),
+    grantTokens: input.stringList('GrantTokens', { max: 10, itemMax: 8192 }),
+    dryRun: input.boolean('DryRun'),
+  }),
+  async run(ctx, req) {
+    const destination = await resolveKey(ctx, req.destinationKeyId);
+    const destinationArn = keyArnOf(ctx, destination);
+    requireEnabled(destination, destinationArn);
+    const { key: source, plaintext } = await decryptBlob(ctx, req.blob, req.sourceContext, req.sourceKeyId);
+    try {
+      dryRun(req.dryRun);
+      const blob = await encryptUnder(ctx, destination, plaintext, req.destinationContext);
+      return {
+        CiphertextBlob: blob,
+        SourceKeyId: keyArnOf(ctx, source),
+        KeyId: destinationArn,
+        SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      };
+    } finally {
+      plaintext.fill(0);
+    }
+  },
+});

@@ -1,0 +1,66 @@
+import type { Namespace, Operation } from './context.js';
+import { cancelKeyDeletion } from './cancel-key-deletion.js';
+import { createAlias } from './create-alias.js';
+import { createKey } from './create-key.js';
+import { createPrincipal } from './create-principal.js';
+import { createTenant } from './create-tenant.js';
+import { decrypt } from './decrypt.js';
+import { deleteAlias } from './delete-alias.js';
+import { deletePrincipal } from './delete-principal.js';
+import { describeKey } from './describe-key.js';
+import { destroyKeyVersion } from './destroy-key-version.js';
+import { disableKey } from './disable-key.js';
+import { disableKeyRotation } from './disable-key-rotation.js';
+import { disableKeyVersion } from './disable-key-version.js';
+import { enableKey } from './enable-key.js';
+import { enableKeyRotation } from './enable-key-rotation.js';
+import { enableKeyVersion } from './enable-key-version.js';
+import { encrypt } from './encrypt.js';
+import { generateDataKey } from './generate-data-key.js';
+import { generateDataKeyWithoutPlaintext } from './generate-data-key-without-plaintext.js';
+import { generateRandom } from './generate-random.js';
+import { getCallerIdentity } from './get-caller-identity.js';
+import { getKeyRotationStatus } from './get-key-rotation-status.js';
+import { health } from './health.js';
+import { init } from './init.js';
+import { listAliases } from './list-aliases.js';
+import { listKeyRotations } from './list-key-rotations.js';
+import { listKeyVersions } from './list-key-versions.js';
+import { listKeys } from './list-keys.js';
+import { listPrincipals } from './list-principals.js';
+import { listResourceTags } from './list-resource-tags.js';
+import { listTenants } from './list-tenants.js';
+import { reEncrypt } from './re-encrypt.js';
+import { rotateKeyOnDemand } from './rotate-key-on-demand.js';
+import { scheduleKeyDeletion } from './schedule-key-deletion.js';
+import { seal } from './seal.js';
+import { sealStatus } from './seal-status.js';
+import { tagResource } from './tag-resource.js';
+import { unseal } from './unseal.js';
+import { untagResource } from './untag-resource.js';
+import { updateAlias } from './update-alias.js';
+import { updateKeyDescription } from './update-key-description.js';
+
+/** Operations reachable as X-Amz-Target `<namespace>.<name>`. */
+const TARGETED: readonly Operation[] = [
+  createKey, describeKey, listKeys, updateKeyDescription, enableKey, disableKey, scheduleKeyDeletion,
+  cancelKeyDeletion, encrypt, decrypt, reEncrypt, generateDataKey, generateDataKeyWithoutPlaintext,
+  generateRandom, createAlias, updateAlias, deleteAlias, listAliases, enableKeyRotation,
+  disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations, tagResource,
+  untagResource, listResourceTags,
+  listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
+  listPrincipals, deletePrincipal, createTenant, listTenants, getCallerIdentity,
+];
+
+const BY_TARGET = new Map<string, Operation>(TARGETED.map((op) => [`${op.namespace}.${op.name}`, op]));
+
+export function operationForTarget(target: string): Operation | undefined {
+  return BY_TARGET.get(target);
+}
+
+export function targetsOf(namespace: Namespace): string[] {
+  return TARGETED.filter((op) => op.namespace === namespace).map((op) => op.name);
+}
+
+/** The seal lifecycle, served under /v1/sys/* (and callable in-process by the CLI). */
+export const sys = { health, sealStatus, init, unseal, seal } as const;

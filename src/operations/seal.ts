@@ -1,0 +1,14 @@
+import { sealStatusView } from './common/seal-status.js';
+import { defineOperation } from './context.js';
+
+/** Seals this node: every key is forgotten until the next unseal. */
+export const seal = defineOperation({
+  name: 'Seal',
+  namespace: 'Keyward',
+  plane: 'system',
+  parse: () => ({}),
+  async run(ctx) {
+    await ctx.services.seal.seal();
+    return sealStatusView(ctx.services, await ctx.services.seal.status());
+  },
+});

@@ -1,0 +1,42 @@
+import { hashRaw } from '@node-rs/argon2';
+import { randomBytes } from '../crypto/index.js';
+import { KeywardError } from '../errors/index.js';
+import type { Argon2Params, PassphraseSealConfig } from './seal-config.js';
+import { unwrapRootKey, wrapRootKey } from './root-key-wrap.js';
+
+/** OWASP-grade defaults; stored with the salt so they can be raised later (DESIGN.md section 1). */
+export const DEFAULT_ARGON2 = { memoryKiB: 64 * 1024, iterations: 3, parallelism: 1 } as const;
+export const MIN_PASSPHRASE_LENGTH = 8;
+const ARGON2ID = 2; // Algorithm.Argon2id: a const enum, not importable under isolatedModules
+
+export type Argon2Cost = Pick<Argon2Params, 'memoryKiB' | 'iterations' | 'parallelism'>;
+
+export function checkPassphrase(passphrase: string): void {
+  if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
+    throw new KeywardError('ValidationException', `The passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters long.`);
+  }
+}
+
+export async function deriveUnsealKey(passphrase: string, params: Argon2Params): Promise<Buffer> {
+  return hashRaw(passphrase, {
+    algorithm: ARGON2ID,
+    memoryCost: params.memoryKiB,
+    timeCost: params.iterations,
+    parallelism: params.parallelism,
+    outputLen: 32,
+    salt: Buffer.from(params.salt, 'base64'),
+  });
+}
+
+/** Wraps the root key under Argon2id(passphrase) with a fresh salt. */
+export async function passphraseSeal(rootKey: Buffer, passphrase: string, cost: Argon2Cost = DEFAULT_ARGON2): Promise<PassphraseSealConfig> {
+  checkPassphrase(passphrase);
+  const kdf: Argon2Params = { algorithm: 'argon2id', ...cost, salt: randomBytes(16).toString('base64') };
+  const unsealKey = await deriveUnsealKey(passphrase, kdf);
+  return { type: 'passphrase', kdf, wrappedRootKey: wrapRootKey(unsealKey, rootKey) };
+}
+
+export async function passphraseUnseal(config: PassphraseSealConfig, passphrase: string): Promise<Buffer> {
+  const unsealKey = await deriveUnsealKey(passphrase, config.kdf);
+  return unwrapRootKey(unsealKey, config.wrappedRootKey, 'The passphrase does not unlock this Keyward installation.');
+}

@@ -1,0 +1,87 @@
+/**
+ * The untrusted key-value store under the barrier. Values are opaque bytes (already encrypted);
+ * every entry carries a version that increases on each write, for compare-and-set.
+ */
+export interface StoreEntry {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly version: number;
+}
+
+export interface PutOptions {
+  /** Compare-and-set: 0 means "must not exist", n means "current version must be n". */
+  readonly ifVersion?: number;
+}
+
+export interface ListOptions {
+  /** Return keys strictly after this one (the `next` of the previous page). */
+  readonly after?: string;
+  /** Page size; backends cap it at MAX_LIST_LIMIT. */
+  readonly limit?: number;
+}
+
+export interface ListPage {
+  readonly entries: readonly StoreEntry[];
+  /** Present when more entries may follow: pass it as `after`. */
+  readonly next?: string;
+}
+
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+
+export interface StoreReader {
+  get(key: string): Promise<StoreEntry | undefined>;
+  list(prefix: string, options?: ListOptions): Promise<ListPage>;
+}
+
+export interface StoreWriter extends StoreReader {
+  /** Writes and returns the new version; throws StoreConflictError when ifVersion does not hold. */
+  put(key: string, value: Uint8Array, options?: PutOptions): Promise<number>;
+  /** Returns whether an entry was deleted; throws StoreConflictError when ifVersion does not hold. */
+  delete(key: string, options?: PutOptions): Promise<boolean>;
+}
+
+/** Keys changed by a committed write, here or on another node; `all` when changes may have been missed. */
+export type StoreChange = { readonly keys: readonly string[] } | { readonly all: true };
+
+export interface Store extends StoreWriter {
+  readonly kind: string;
+  /** Runs fn atomically: every write inside commits together or not at all. */
+  transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
+  /** Subscribes to committed changes (own and other processes'); returns an unsubscribe function. */
+  watch(listener: (change: StoreChange) => void): () => void;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  constructor(readonly key: string) {
+    super(`compare-and-set failed for ${JSON.stringify(key)}`);
+    this.name = 'StoreConflictError';
+  }
+}
+
+/** The store cannot be reached or refused the write (down, read-only, full). */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** The store's schema was written by a newer Keyward than this one. */
+export class StoreSchemaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreSchemaError';
+  }
+}
+
+export function clampLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIST_LIMIT;
+  return Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(limit)));
+}
+
+/** The smallest string greater than every string that starts with prefix (for range scans). */
+export function prefixEnd(prefix: string): string {
+  return prefix + '\uffff';
+}
