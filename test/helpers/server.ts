@@ -16,6 +16,8 @@ export interface AdminCredentials {
 
 export interface TestServer {
   readonly server: RunningServer;
+  /** Moves the server's clock (and every client's, so SigV4 dates stay within five minutes). */
+  advanceDays(days: number): void;
   readonly url: string;
   readonly dataDir: string;
   readonly admin: AdminCredentials;
@@ -25,12 +27,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A movable clock for deletion windows and rotation periods. */
-export function testClock(start = Date.now()): Clock & { advanceDays(days: number): void; advanceMs(ms: number): void } {
+export type TestClock = Clock & { advanceDays(days: number): void; advanceMs(ms: number): void; readonly offsetMs: number };
+
+/** A movable clock for deletion windows and rotation periods: real time plus an offset. */
+export function testClock(): TestClock {
   let offset = 0;
-  const clock = (() => new Date(start + offset + (Date.now() - start))) as Clock & { advanceDays(days: number): void; advanceMs(ms: number): void };
+  const clock = (() => new Date(Date.now() + offset)) as TestClock;
   clock.advanceDays = (days) => { offset += days * 86_400_000; };
   clock.advanceMs = (ms) => { offset += ms; };
+  Object.defineProperty(clock, 'offsetMs', { get: () => offset });
   return clock;
 }
 
@@ -53,19 +58,25 @@ export function kmsClient(url: string, creds: { accessKeyId: string; secretAcces
 }
 
 /** Starts a real server on a real loopback port (port 0) with its own data directory, initialised. */
-export async function startTestServer(options: { config?: ConfigInput; clock?: Clock; dataDir?: string; init?: boolean; admin?: AdminCredentials } = {}): Promise<TestServer> {
+export async function startTestServer(options: { config?: ConfigInput; dataDir?: string; init?: boolean; admin?: AdminCredentials } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ dataDir, listen: '127.0.0.1:0', logLevel: 'silent', ...FAST_ARGON2, ...options.config }, {});
-  const server = await startServer(config, options.clock ? { clock: options.clock } : {});
+  const clock = testClock();
+  const server = await startServer(config, { clock });
   const admin = options.admin ?? (options.init === false ? { accessKeyId: '', secretAccessKey: '', token: '' } : await initViaHttp(server.url));
   const clients: KMSClient[] = [];
   const client = (creds: { accessKeyId: string; secretAccessKey: string }) => {
     const c = kmsClient(server.url, creds);
+    c.config.systemClockOffset = clock.offsetMs;
     clients.push(c);
     return c;
   };
   return {
     server,
+    advanceDays(days) {
+      clock.advanceDays(days);
+      for (const c of clients) c.config.systemClockOffset = clock.offsetMs;
+    },
     url: server.url,
     dataDir,
     admin,

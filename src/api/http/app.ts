@@ -41,6 +41,21 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = options.headersTimeoutMs;
 
+  // The Date header tells clients the server's time: SDKs correct their clock skew from it, and
+  // SigV4 dates are checked against the same clock.
+  let dateSecond = -1;
+  let dateText = '';
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    const now = services.clock().getTime();
+    const second = Math.floor(now / 1000);
+    if (second !== dateSecond) {
+      dateSecond = second;
+      dateText = new Date(now).toUTCString();
+    }
+    reply.header('date', dateText);
+    done(null, payload);
+  });
+
   // Every body is read raw: SigV4 signs the exact bytes, and JSON errors must be ours.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
