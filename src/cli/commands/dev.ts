@@ -2,10 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import {
-  credentialsPath, initializeInstallation, startServer, unsealInstallation, writeCredentialsFile, writePrivateFile,
-  type AdminCredentialsFile,
-} from '../../server.js';
+import { type AdminCredentialsFile } from '../../server.js';
 import { configFrom, serverFlags, stopOnSignals, type ServerFlags } from './server.js';
 
 /**
@@ -17,6 +14,8 @@ export function registerDev(program: Command): void {
   serverFlags(program.command('dev'))
     .description('development server: initialises ./.keyward on first start, unseals itself, prints how to use it')
     .action(async (flags: ServerFlags) => {
+      // the server modules load only for commands that run one (data commands stay quick to start)
+      const { credentialsPath, initializeInstallation, startServer, unsealInstallation, writeCredentialsFile, writePrivateFile } = await import('../../server.js');
       const config = configFrom(flags);
       const dataDir = resolve(config.dataDir);
       const passphraseFile = join(dataDir, 'dev-passphrase');

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { credentialsPath, initializeInstallation, openInstallation, writeCredentialsFile } from '../../server.js';
 import { printJson, UsageError } from '../io.js';
 import { passphrase } from '../secrets.js';
 import { configFrom, type ServerFlags } from './server.js';
@@ -19,6 +18,7 @@ export function registerInit(program: Command): void {
     .option('--credentials-file <file>', 'where to write the admin credentials (default DATA_DIR/admin-credentials.json)')
     .option('--json', 'print the admin credentials as JSON')
     .action(async (flags: InitFlags) => {
+      const { credentialsPath, initializeInstallation, openInstallation, writeCredentialsFile } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
       const secret = await passphrase(flags, { confirm: true });
       if (secret === undefined) throw new UsageError('no passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');

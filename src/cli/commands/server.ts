@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, type ConfigInput } from '../../config/index.js';
-import { startServer, unsealInstallation, type RunningServer } from '../../server.js';
+import { type RunningServer } from '../../server.js';
 import { passphrase } from '../secrets.js';
 
 export interface ServerFlags {
@@ -54,6 +54,8 @@ export function registerServer(program: Command): void {
     .description('run the Keyward server; unseals itself from KEYWARD_PASSPHRASE or --passphrase-file, else prompts on a TTY, else starts sealed')
     .option('--passphrase-file <file>', 'file holding the unseal passphrase')
     .action(async (flags: ServerFlags) => {
+      // the server modules load only for commands that run one (data commands stay quick to start)
+      const { startServer, unsealInstallation } = await import('../../server.js');
       const config = configFrom(flags);
       const server = await startServer(config);
       stopOnSignals(server);

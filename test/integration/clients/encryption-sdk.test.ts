@@ -1,4 +1,4 @@
-import { buildClient, CommitmentPolicy, KmsKeyringNode } from '@aws-crypto/client-node';
+import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode, type KMSConstructible } from '@aws-crypto/client-node';
 import { CreateKeyCommand, KMS } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
@@ -11,9 +11,10 @@ describe('the AWS Encryption SDK for JavaScript through Keyward', () => {
   it('encrypts and decrypts a message with KmsKeyringNode pointed at Keyward', async () => {
     const arn = (await t.kms.send(new CreateKeyCommand({ Description: 'esdk' }))).KeyMetadata!.Arn!;
     const { encrypt, decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
-    // the only Keyward-specific line: the endpoint
-    const kms = new KMS({ endpoint: t.url, region: 'us-east-1', credentials: t.admin, maxAttempts: 1 });
-    const keyring = new KmsKeyringNode({ generatorKeyId: arn, clientProvider: () => kms });
+    // the only Keyward-specific setting: the endpoint
+    // (the cast: the Encryption SDK's typings predate exactOptionalPropertyTypes)
+    const clientProvider = getClient(KMS as unknown as KMSConstructible<KMS, object>, { endpoint: t.url, credentials: { accessKeyId: t.admin.accessKeyId, secretAccessKey: t.admin.secretAccessKey }, maxAttempts: 1 });
+    const keyring = new KmsKeyringNode({ generatorKeyId: arn, clientProvider });
     const plaintext = Buffer.from('a message for the encryption sdk '.repeat(1000));
     const context = { purpose: 'test', stage: 'ci' };
     const { result } = await encrypt(keyring, plaintext, { encryptionContext: context });
@@ -22,6 +23,5 @@ describe('the AWS Encryption SDK for JavaScript through Keyward', () => {
     expect(Buffer.from(back).equals(plaintext)).toBe(true);
     expect(messageHeader.encryptionContext).toMatchObject(context);
     expect(messageHeader.encryptedDataKeys[0]!.providerInfo).toBe(arn);
-    kms.destroy();
   });
 });
