@@ -1,4 +1,4 @@
-import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode, type KMSConstructible } from '@aws-crypto/client-node';
+import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode, type KMSNodeConstructible } from '@aws-crypto/client-node';
 import { CreateKeyCommand, KMS } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
@@ -13,7 +13,7 @@ describe('the AWS Encryption SDK for JavaScript through Keyward', () => {
     const { encrypt, decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
     // the only Keyward-specific setting: the endpoint
     // (the cast: the Encryption SDK's typings predate exactOptionalPropertyTypes)
-    const clientProvider = getClient(KMS as unknown as KMSConstructible<KMS, object>, { endpoint: t.url, credentials: { accessKeyId: t.admin.accessKeyId, secretAccessKey: t.admin.secretAccessKey }, maxAttempts: 1 });
+    const clientProvider = getClient(KMS as unknown as KMSNodeConstructible, { endpoint: t.url, credentials: { accessKeyId: t.admin.accessKeyId, secretAccessKey: t.admin.secretAccessKey }, maxAttempts: 1 });
     const keyring = new KmsKeyringNode({ generatorKeyId: arn, clientProvider });
     const plaintext = Buffer.from('a message for the encryption sdk '.repeat(1000));
     const context = { purpose: 'test', stage: 'ci' };
