@@ -1,4 +1,4 @@
-import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode, type KMSNodeConstructible } from '@aws-crypto/client-node';
+import { buildClient, CommitmentPolicy, KmsKeyringNode } from '@aws-crypto/client-node';
 import { CreateKeyCommand, KMS } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
@@ -12,8 +12,9 @@ describe('the AWS Encryption SDK for JavaScript through Keyward', () => {
     const arn = (await t.kms.send(new CreateKeyCommand({ Description: 'esdk' }))).KeyMetadata!.Arn!;
     const { encrypt, decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
     // the only Keyward-specific setting: the endpoint
-    // (the cast: the Encryption SDK's typings predate exactOptionalPropertyTypes)
-    const clientProvider = getClient(KMS as unknown as KMSNodeConstructible, { endpoint: t.url, credentials: { accessKeyId: t.admin.accessKeyId, secretAccessKey: t.admin.secretAccessKey }, maxAttempts: 1 });
+    const kms = new KMS({ endpoint: t.url, region: 'us-east-1', credentials: t.admin, maxAttempts: 1 });
+    // (the cast: the Encryption SDK's typings predate exactOptionalPropertyTypes; KMS is its client)
+    const clientProvider = (() => kms) as unknown as NonNullable<ConstructorParameters<typeof KmsKeyringNode>[0]['clientProvider']>;
     const keyring = new KmsKeyringNode({ generatorKeyId: arn, clientProvider });
     const plaintext = Buffer.from('a message for the encryption sdk '.repeat(1000));
     const context = { purpose: 'test', stage: 'ci' };
@@ -23,5 +24,6 @@ describe('the AWS Encryption SDK for JavaScript through Keyward', () => {
     expect(Buffer.from(back).equals(plaintext)).toBe(true);
     expect(messageHeader.encryptionContext).toMatchObject(context);
     expect(messageHeader.encryptedDataKeys[0]!.providerInfo).toBe(arn);
+    kms.destroy();
   });
 });
