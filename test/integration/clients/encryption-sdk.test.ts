@@ -14,7 +14,7 @@ describe('the AWS Encryption SDK for JavaScript through Keyward', () => {
     // the only Keyward-specific setting: the endpoint
     const kms = new KMS({ endpoint: t.url, region: 'us-east-1', credentials: t.admin, maxAttempts: 1 });
     // (the cast: the Encryption SDK's typings predate exactOptionalPropertyTypes; KMS is its client)
-    const clientProvider = (() => kms) as unknown as NonNullable<ConstructorParameters<typeof KmsKeyringNode>[0]['clientProvider']>;
+    const clientProvider = (() => kms) as unknown as NonNullable<NonNullable<ConstructorParameters<typeof KmsKeyringNode>[0]>['clientProvider']>;
     const keyring = new KmsKeyringNode({ generatorKeyId: arn, clientProvider });
     const plaintext = Buffer.from('a message for the encryption sdk '.repeat(1000));
     const context = { purpose: 'test', stage: 'ci' };
