@@ -64,7 +64,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   const fail = (reply: FastifyReply, e: unknown, requestId: string, operation: string, started: number) => {
     const r = errorResponse(e, requestId);
-    if (r.internal) log.error({ err: e, requestId, operation }, 'internal error');
+    if (r.internal) log.error({ err: e, requestId, operation, code: r.code }, 'request failed on the server side');
     metrics.observe(operation, r.code, (performance.now() - started) / 1000);
     return reply.code(r.status).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .header('x-amzn-errortype', r.code).send(r.body);

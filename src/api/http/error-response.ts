@@ -16,7 +16,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
 
 /**
  * Maps any thrown value to an AWS-shaped error. Unknown errors become KMSInternalException with
- * only the request id in the message; `internal` tells the caller to log the detail.
+ * only the request id in the message; `internal` tells the caller to log the detail (unknown
+ * errors and server-side faults such as a record failing its integrity check).
  */
 export function errorResponse(e: unknown, requestId: string): ErrorResponse & { internal: boolean } {
   let err: KeywardError;
@@ -34,6 +35,7 @@ export function errorResponse(e: unknown, requestId: string): ErrorResponse & { 
     }
   }
   const spec = ERROR_CODES[err.code];
-  if (spec.fault === 'server' && err.code === 'KMSInternalException') internal = true;
+  // Server-side faults (integrity failures, an unavailable store) are for the operator's log too.
+  if (spec.fault === 'server' && err.code !== 'SealedException' && err.code !== 'NotInitializedException') internal = true;
   return { status: spec.http, code: err.code, body: JSON.stringify({ __type: err.code, message: err.message }), internal };
 }
