@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ChangeListeners } from '../change-listeners.js';
 import { Mutex } from '../mutex.js';
@@ -48,6 +48,8 @@ export class SqliteStore implements Store {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       this.writeDb = new Database(path, { timeout: 5000 });
+      // Owner-only whatever the umask; SQLite gives the -wal and -shm files the same mode.
+      if (path !== ':memory:') chmodSync(path, 0o600);
       this.writeDb.pragma('journal_mode = WAL');
       this.writeDb.pragma('synchronous = FULL');
       migrate(this.writeDb);

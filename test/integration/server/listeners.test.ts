@@ -81,3 +81,19 @@ describe('listeners', () => {
     expect(loadConfig({}, { KEYWARD_REGION: 'us-west-2' }).region).toBe('us-west-2');
   });
 });
+
+describe('files on disk', () => {
+  it('the SQLite store is readable by its owner only, whatever the umask', async () => {
+    const old = process.umask(0o022);
+    try {
+      const server = await startServer(loadConfig({ dataDir: join(dir, 'files'), listen: '127.0.0.1:0', logLevel: 'silent', ...FAST_ARGON2 }, {}));
+      const { initViaHttp } = await import('../../helpers/server.js');
+      await initViaHttp(server.url);
+      await server.close();
+      for (const f of ['keyward.db']) expect(statSync(join(dir, 'files', f)).mode & 0o777, f).toBe(0o600);
+      expect(statSync(join(dir, 'files')).mode & 0o777).toBe(0o700);
+    } finally {
+      process.umask(old);
+    }
+  });
+});
