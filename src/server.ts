@@ -8,7 +8,7 @@ import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
-import { invoke, sys, type Services } from './operations/index.js';
+import { invoke, RateLimits, sys, type Services } from './operations/index.js';
 import { SealManager } from './seal/index.js';
 import { MemoryStore, SqliteStore, type Store } from './storage/index.js';
 import { VERSION } from './version.js';
@@ -76,7 +76,11 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     onError: (e) => log.error({ err: e }, 'background task failed'),
   });
   const signingKeys = new SigningKeyCache();
-  const services: Services = { keyring, seal, clock, signingKeys, nodeId: config.nodeId ?? defaultNodeId(), version: VERSION };
+  const rateLimits = new RateLimits({
+    principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
+    expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
+  });
+  const services: Services = { keyring, seal, clock, signingKeys, nodeId: config.nodeId ?? defaultNodeId(), version: VERSION, rateLimits };
 
   seal.onUnsealed(() => {
     keyring.scheduler.start(config.schedulerIntervalMs);

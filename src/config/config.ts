@@ -29,6 +29,13 @@ const schema = z.object({
   headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   keepAliveTimeoutMs: z.coerce.number().int().min(100).default(65_000),
+  /** Requests per second each principal may send (token bucket); 0 turns the limit off. */
+  rateLimitPerSecond: z.coerce.number().min(0).default(5_500),
+  /** How many requests a principal may send at once above its rate (the bucket size). */
+  rateLimitBurst: z.coerce.number().int().min(1).default(11_000),
+  /** Init/unseal attempts per minute from one address (Argon2 is costly); 0 turns the limit off. */
+  unsealRatePerMinute: z.coerce.number().min(0).default(10),
+  unsealBurst: z.coerce.number().int().min(1).default(5),
 });
 
 export type Config = z.infer<typeof schema>;

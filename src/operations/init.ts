@@ -13,6 +13,7 @@ export const init = defineOperation({
   namespace: 'Keyward',
   plane: 'public',
   whileSealed: true,
+  expensive: true,
   parse: (input) => {
     const passphrase = input.requiredString('passphrase', { min: 1, max: 1024 });
     checkPassphrase(passphrase);

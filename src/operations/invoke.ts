@@ -9,6 +9,7 @@ import type { Operation, RequestMeta, Services } from './context.js';
  * authorise, validate, act. Transports call this and only translate bytes.
  */
 export async function invoke(services: Services, operation: Operation, credentials: Credentials, body: unknown, meta: RequestMeta): Promise<unknown> {
+  if (operation.expensive === true) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
   if (!operation.whileSealed && services.seal.sealed) {
     const status = await services.seal.status();
     throw status.initialized
@@ -19,6 +20,7 @@ export async function invoke(services: Services, operation: Operation, credentia
     return operation.run({ services, meta, caller: undefined }, operation.parse(new Input(body)));
   }
   const caller = await authenticate(services, credentials);
+  services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
   authorize(caller, operation.plane, operation.name);
   const request = operation.parse(new Input(body));
   return operation.run({ services, meta, caller }, request);
