@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { request, type Agent } from 'node:http';
 import { rmSync } from 'node:fs';
 import fc from 'fast-check';
 import { ERROR_CODES, isErrorCode } from '../../src/errors/index.js';
