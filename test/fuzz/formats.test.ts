@@ -13,6 +13,8 @@ import { MemoryStore } from '../../src/storage/index.js';
  * KEYWARD_FUZZ_RUNS sets the cases per property (npm test: 2000; npm run test:fuzz: 200,000).
  */
 const numRuns = Number(process.env.KEYWARD_FUZZ_RUNS ?? 2000);
+// The long run has no time limit; the short one keeps vitest's.
+const timeout = process.env.KEYWARD_FUZZ_RUNS === undefined ? undefined : 0;
 
 type Mutation = (b: Buffer) => Buffer;
 
@@ -59,7 +61,7 @@ describe('ciphertext blob fuzz', () => {
       fc.pre(!bad.equals(blob));
       expect(decryptOutcome(bad, context)).toBe(expected);
     }), { numRuns });
-  });
+  }, timeout);
 
   it('any other encryption context is the same error', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), contextArb, contextArb, (plaintext, context, other) => {
@@ -67,7 +69,7 @@ describe('ciphertext blob fuzz', () => {
       const same = JSON.stringify(Object.entries(context).sort()) === JSON.stringify(Object.entries(other).sort());
       expect(decryptOutcome(blob, other)).toBe(same ? 'decrypted' : expected);
     }), { numRuns });
-  });
+  }, timeout);
 
   it('the header of one blob on the body of another is the same error', () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.integer({ min: 1, max: 2 ** 32 - 1 }), (plaintext, version) => {
@@ -77,7 +79,7 @@ describe('ciphertext blob fuzz', () => {
       fc.pre(version !== ref.version);
       expect(decryptOutcome(Buffer.concat([b.subarray(0, h), a.subarray(h)]), {})).toBe(expected);
     }), { numRuns: Math.ceil(numRuns / 4) });
-  });
+  }, timeout);
 });
 
 describe('stored record fuzz', () => {
@@ -97,7 +99,7 @@ describe('stored record fuzz', () => {
       }
       expect(outcome).toBeInstanceOf(RecordIntegrityError);
     }), { numRuns });
-  });
+  }, timeout);
 
   it('through the barrier, a mutated stored value is the one IntegrityException and is not used', async () => {
     const store = new MemoryStore();
@@ -112,5 +114,5 @@ describe('stored record fuzz', () => {
       const outcome = await barrier.get('keys/t/k').then((v) => `read ${String(v?.value)}`, (e: unknown) => (isKeywardError(e) ? e.code : `other: ${String(e)}`));
       expect(outcome).toBe('IntegrityException');
     }), { numRuns: Math.ceil(numRuns / 4) });
-  });
+  }, timeout);
 });
