@@ -35,7 +35,7 @@ const schema = z.object({
   rateLimitBurst: z.coerce.number().int().min(1).default(11_000),
   /** Init/unseal attempts per minute from one address (Argon2 is costly); 0 turns the limit off. */
   unsealRatePerMinute: z.coerce.number().min(0).default(10),
-  unsealBurst: z.coerce.number().int().min(1).default(5),
+  unsealBurst: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = z.infer<typeof schema>;

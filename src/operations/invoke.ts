@@ -9,7 +9,6 @@ import type { Operation, RequestMeta, Services } from './context.js';
  * authorise, validate, act. Transports call this and only translate bytes.
  */
 export async function invoke(services: Services, operation: Operation, credentials: Credentials, body: unknown, meta: RequestMeta): Promise<unknown> {
-  if (operation.expensive === true) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
   if (!operation.whileSealed && services.seal.sealed) {
     const status = await services.seal.status();
     throw status.initialized
@@ -17,7 +16,10 @@ export async function invoke(services: Services, operation: Operation, credentia
       : new KeywardError('NotInitializedException', 'Keyward is not initialized; run keyward init or POST /v1/sys/init.');
   }
   if (operation.plane === 'public') {
-    return operation.run({ services, meta, caller: undefined }, operation.parse(new Input(body)));
+    const request = operation.parse(new Input(body));
+    // Charged once the request is valid: only attempts that reach Argon2 cost a token.
+    if (operation.expensive === true) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
+    return operation.run({ services, meta, caller: undefined }, request);
   }
   const caller = await authenticate(services, credentials);
   services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
