@@ -60,13 +60,13 @@ beforeAll(async () => {
 afterAll(() => rmSync(fx.dataDir, { recursive: true, force: true }));
 
 /** Restores the untouched store, applies `tamper` to it with SQL, restarts and unseals a server. */
-async function withTampered(tamper: (db: Database.Database) => void, check: (call: (target: string, body: unknown, as?: { token: string }) => Promise<{ status: number; body: Record<string, unknown> }>) => Promise<void>) {
+async function withTampered(tamper: (rows: Rows) => Promise<void>, check: (call: (target: string, body: unknown, as?: { token: string }) => Promise<{ status: number; body: Record<string, unknown> }>) => Promise<void>) {
   const fs = await import('node:fs');
   for (const suffix of ['-wal', '-shm']) fs.rmSync(`${DB(fx.dataDir)}${suffix}`, { force: true });
   fs.writeFileSync(DB(fx.dataDir), pristine, { mode: 0o600 });
   const db = new Database(DB(fx.dataDir));
   try {
-    tamper(db);
+    await tamper(sqliteRows(db));
   } finally {
     db.close();
   }
@@ -80,14 +80,24 @@ async function withTampered(tamper: (db: Database.Database) => void, check: (cal
   }
 }
 
-const row = (db: Database.Database, key: string) => {
-  const r = db.prepare<[string], { value: Buffer }>('SELECT value FROM kv WHERE key = ?').get(key);
-  if (r === undefined) throw new Error(`no row ${key}`);
-  return r.value;
-};
-const put = (db: Database.Database, key: string, value: Buffer) => {
-  db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, 1) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
-};
+/** Raw access to the store's rows, under the barrier (what an attacker with the database has). */
+export interface Rows {
+  get(key: string): Promise<Buffer>;
+  put(key: string, value: Buffer): Promise<void>;
+}
+
+function sqliteRows(db: Database.Database): Rows {
+  return {
+    async get(key) {
+      const r = db.prepare<[string], { value: Buffer }>('SELECT value FROM kv WHERE key = ?').get(key);
+      if (r === undefined) throw new Error(`no row ${key}`);
+      return r.value;
+    },
+    async put(key, value) {
+      db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, 1) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    },
+  };
+}
 const material = (tenant: string, keyId: string, v = 1) => `material/${tenant}/${keyId}/${String(v).padStart(10, '0')}`;
 
 function expectIntegrity(r: { status: number; body: Record<string, unknown> }) {
@@ -98,7 +108,7 @@ function expectIntegrity(r: { status: number; body: Record<string, unknown> }) {
 
 describe('tampering with the SQLite store', () => {
   it('the untouched store serves everything (the baseline the other cases change one thing in)', async () => {
-    await withTampered(() => undefined, async (call) => {
+    await withTampered(async () => undefined, async (call) => {
       expect((await call('TrentService.Decrypt', { CiphertextBlob: fx.blobA })).body.Plaintext).toBe(b64('under A'));
       expect((await call('TrentService.Decrypt', { CiphertextBlob: fx.blobB })).body.Plaintext).toBe(b64('under B'));
       expect((await call('TrentService.Decrypt', { CiphertextBlob: fx.blobC }, fx.otherAdmin)).body.Plaintext).toBe(b64('under C'));
@@ -107,7 +117,7 @@ describe('tampering with the SQLite store', () => {
   });
 
   it("key A's material copied over key B's: B's material is refused, never used to encrypt or decrypt", async () => {
-    await withTampered((db) => put(db, material('default', fx.b), row(db, material('default', fx.a))), async (call) => {
+    await withTampered(async (db) => db.put(material('default', fx.b), await db.get(material('default', fx.a))), async (call) => {
       expectIntegrity(await call('TrentService.Decrypt', { CiphertextBlob: fx.blobB }));
       expectIntegrity(await call('TrentService.Encrypt', { KeyId: fx.b, Plaintext: b64('x') }));
       expectIntegrity(await call('TrentService.GenerateDataKey', { KeyId: fx.b, KeySpec: 'AES_256' }));
@@ -117,14 +127,14 @@ describe('tampering with the SQLite store', () => {
   });
 
   it("a default-tenant key's material copied onto another tenant's key is refused", async () => {
-    await withTampered((db) => put(db, material('other', fx.c), row(db, material('default', fx.a))), async (call) => {
+    await withTampered(async (db) => db.put(material('other', fx.c), await db.get(material('default', fx.a))), async (call) => {
       expectIntegrity(await call('TrentService.Decrypt', { CiphertextBlob: fx.blobC }, fx.otherAdmin));
       expectIntegrity(await call('TrentService.Encrypt', { KeyId: fx.c, Plaintext: b64('x') }, fx.otherAdmin));
     });
   });
 
   it('a material row moved to a new version path of its own key is refused', async () => {
-    await withTampered((db) => put(db, material('default', fx.a, 2), row(db, material('default', fx.a, 1))), async (call) => {
+    await withTampered(async (db) => db.put(material('default', fx.a, 2), await db.get(material('default', fx.a, 1))), async (call) => {
       // the key record still says one version: the stray row is never read, and v1 still works
       expect((await call('TrentService.Decrypt', { CiphertextBlob: fx.blobA })).body.Plaintext).toBe(b64('under A'));
       const blob = Buffer.from(fx.blobA, 'base64');
@@ -135,10 +145,10 @@ describe('tampering with the SQLite store', () => {
   });
 
   it('one flipped bit in a key record is detected', async () => {
-    await withTampered((db) => {
-      const v = Buffer.from(row(db, `keys/default/${fx.a}`));
+    await withTampered(async (db) => {
+      const v = Buffer.from(await db.get(`keys/default/${fx.a}`));
       v[v.length - 20]! ^= 0x01;
-      put(db, `keys/default/${fx.a}`, v);
+      await db.put(`keys/default/${fx.a}`, v);
     }, async (call) => {
       expectIntegrity(await call('TrentService.DescribeKey', { KeyId: fx.a }));
       expectIntegrity(await call('TrentService.Decrypt', { CiphertextBlob: fx.blobA }));
@@ -147,11 +157,11 @@ describe('tampering with the SQLite store', () => {
   });
 
   it('two key records swapped are both detected', async () => {
-    await withTampered((db) => {
-      const ka = row(db, `keys/default/${fx.a}`);
-      const kb = row(db, `keys/default/${fx.b}`);
-      put(db, `keys/default/${fx.a}`, kb);
-      put(db, `keys/default/${fx.b}`, ka);
+    await withTampered(async (db) => {
+      const ka = await db.get(`keys/default/${fx.a}`);
+      const kb = await db.get(`keys/default/${fx.b}`);
+      await db.put(`keys/default/${fx.a}`, kb);
+      await db.put(`keys/default/${fx.b}`, ka);
     }, async (call) => {
       expectIntegrity(await call('TrentService.DescribeKey', { KeyId: fx.a }));
       expectIntegrity(await call('TrentService.DescribeKey', { KeyId: fx.b }));
@@ -159,14 +169,14 @@ describe('tampering with the SQLite store', () => {
   });
 
   it('an alias row copied to a new alias name is detected, not followed', async () => {
-    await withTampered((db) => put(db, 'aliases/default/alias/stolen', row(db, 'aliases/default/alias/a')), async (call) => {
+    await withTampered(async (db) => db.put('aliases/default/alias/stolen', await db.get('aliases/default/alias/a')), async (call) => {
       expectIntegrity(await call('TrentService.DescribeKey', { KeyId: 'alias/stolen' }));
       expect((await call('TrentService.DescribeKey', { KeyId: 'alias/a' })).status).toBe(200);
     });
   });
 
   it("a principal record edited to another tenant's path does not authenticate anyone", async () => {
-    await withTampered((db) => put(db, 'principals/other/app', row(db, 'principals/default/app')), async (call) => {
+    await withTampered(async (db) => db.put('principals/other/app', await db.get('principals/default/app')), async (call) => {
       // the original still works; the copy is refused when listed
       expect((await call('Keyward.GetCallerIdentity', {}, { token: fx.userToken })).status).toBe(200);
       expectIntegrity(await call('Keyward.ListPrincipals', {}, fx.otherAdmin));
@@ -174,9 +184,9 @@ describe('tampering with the SQLite store', () => {
   });
 
   it('a garbage value or a truncated record is detected', async () => {
-    await withTampered((db) => {
-      put(db, `keys/default/${fx.a}`, Buffer.from('{"keyId":"forged","state":"Enabled"}'));
-      put(db, `keys/default/${fx.b}`, row(db, `keys/default/${fx.b}`).subarray(0, 40));
+    await withTampered(async (db) => {
+      await db.put(`keys/default/${fx.a}`, Buffer.from('{"keyId":"forged","state":"Enabled"}'));
+      await db.put(`keys/default/${fx.b}`, (await db.get(`keys/default/${fx.b}`)).subarray(0, 40));
     }, async (call) => {
       expectIntegrity(await call('TrentService.DescribeKey', { KeyId: fx.a }));
       expectIntegrity(await call('TrentService.DescribeKey', { KeyId: fx.b }));
