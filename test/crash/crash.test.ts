@@ -20,7 +20,7 @@ export function summary(store: string, r: CrashReport): string {
 
 describe('crash safety (SIGKILL under load)', () => {
   it(`SQLite: ${cycles} kill cycles lose nothing acknowledged`, async () => {
-    const report = await runCrashCycles({ cycles, ...(verbose ? { log: (l: string) => console.log(l) } : {}) });
+    const report = await runCrashCycles({ cycles, ...(verbose ? { log: (l: string) => console.log(l) } : { maxLoadMs: 700 }) });
     console.log(summary('SQLite', report));
     expect(report.failures).toEqual([]);
     expect(report.passed).toBe(cycles);

@@ -30,18 +30,18 @@ const describeShort = longRun > 0 ? describe.skip : describe;
 const describeLong = longRun > 0 ? describe : describe.skip;
 
 describeShort('HTTP API fuzz (short)', () => {
-  it('3000 random and malformed requests: 2xx or a clear AWS-shaped 4xx, never a 5xx; the process stays up', async () => {
+  it('2000 random and malformed requests: 2xx or a clear AWS-shaped 4xx, never a 5xx; the process stays up', async () => {
     const statuses = new Map<number, number>();
     await fc.assert(fc.asyncProperty(requestArb(target.pool), async (req) => {
       const res = await send(agent, target.url, req);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       const problem = problemWith(req, res);
       if (problem !== undefined) throw new Error(problem);
-    }), { numRuns: 3000 });
+    }), { numRuns: 2000 });
     await alive();
     // The fuzzer reaches deep as well as shallow: successes and several kinds of rejection.
-    expect(statuses.get(200) ?? 0).toBeGreaterThan(150);
-    expect(statuses.get(400) ?? 0).toBeGreaterThan(500);
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(100);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(400);
   }, 120_000);
 });
 
