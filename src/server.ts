@@ -10,7 +10,7 @@ import { ConfigError, isLoopback, parseListen, type Config } from './config/inde
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
 import { invoke, sys, type Services } from './operations/index.js';
 import { SealManager } from './seal/index.js';
-import { MemoryStore, SqliteStore, type Store } from './storage/index.js';
+import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
 import { VERSION } from './version.js';
 
 /**
@@ -52,12 +52,13 @@ function defaultNodeId(): string {
   return `${hostname()}-${process.pid}`;
 }
 
-/** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH` or `memory`. */
+/** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
+  if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store);
   if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'));
   if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)));
-  throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH or memory`);
+  throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH, postgres://USER@HOST:PORT/DB or memory`);
 }
 
 /** Wires store, barrier, seal and keyring into the services operations run on. */
@@ -121,6 +122,12 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     throw new ConfigError(`refusing to listen on ${host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
   }
   const installation = openInstallation(config, overrides);
+  try {
+    await installation.store.ready?.();
+  } catch (e) {
+    await installation.close().catch(() => undefined);
+    throw e;
+  }
   const metrics = new HttpMetrics();
   const appOptions = {
     services: installation.services,

@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 const schema = z.object({
   dataDir: z.string().min(1).default('./.keyward'),
-  /** `sqlite` (in dataDir), `sqlite:PATH`, or `memory` (nothing persists). */
+  /** `sqlite` (in dataDir), `sqlite:PATH`, `postgres://...` (shared by many nodes), or `memory` (nothing persists). */
   store: z.string().min(1).default('sqlite'),
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
   socket: z.string().min(1).optional(),

@@ -46,6 +46,11 @@ export type StoreChange = { readonly keys: readonly string[] } | { readonly all:
 
 export interface Store extends StoreWriter {
   readonly kind: string;
+  /**
+   * Connects and migrates (backends that open synchronously omit it). Operations await it
+   * themselves; the server calls it at start so a bad or newer schema stops the node early.
+   */
+  ready?(): Promise<void>;
   /** Runs fn atomically: every write inside commits together or not at all. */
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
   /** Subscribes to committed changes (own and other processes'); returns an unsubscribe function. */

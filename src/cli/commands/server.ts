@@ -19,7 +19,7 @@ export interface ServerFlags {
 export function serverFlags(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
-    .option('--store <store>', 'sqlite (default), sqlite:PATH or memory (env KEYWARD_STORE)')
+    .option('--store <store>', 'sqlite (default), sqlite:PATH, postgres://USER@HOST:PORT/DB or memory (env KEYWARD_STORE)')
     .option('--listen <host:port>', 'TCP listener (env KEYWARD_LISTEN, default 127.0.0.1:9123)')
     .option('--socket <path>', 'also listen on this Unix socket (0600, in a 0700 directory)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); required for a non-loopback --listen')
