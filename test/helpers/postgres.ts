@@ -38,7 +38,7 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
   return {
     name,
     url: url.toString(),
-    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    drop: async () => { await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); },
   };
 }
 
