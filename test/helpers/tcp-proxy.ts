@@ -7,6 +7,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  */
 export interface TcpProxy {
   readonly port: number;
+  /** Bytes relayed so far, both directions (a round trip to the service moves at least one). */
+  readonly bytes: number;
   /** Resets every open connection and refuses new ones. */
   cut(): Promise<void>;
   /** Accepts connections again on the same port. */
@@ -18,6 +20,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let bytes = 0;
   const listen = async () => {
     const s = createServer((client) => {
       const upstream = connect(targetPort, targetHost);
@@ -26,6 +29,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         sock.on('close', () => sockets.delete(sock));
         sock.on('error', () => undefined);
       }
+      client.on('data', (c: Buffer) => (bytes += c.length));
+      upstream.on('data', (c: Buffer) => (bytes += c.length));
       client.pipe(upstream);
       upstream.pipe(client);
       client.on('close', () => upstream.destroy());
@@ -49,6 +54,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   await listen();
   return {
     get port() { return port; },
+    get bytes() { return bytes; },
     cut: stop,
     restore: listen,
     close: stop,
