@@ -6,6 +6,7 @@ import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
 import { registerSeal } from './commands/seal.js';
 import { registerServer } from './commands/server.js';
+import { registerStore } from './commands/store.js';
 import { reportError } from './io.js';
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPrincipal(program);
   registerTenant(program);
   registerData(program);
+  registerStore(program);
   return program;
 }
 

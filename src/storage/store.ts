@@ -51,6 +51,11 @@ export interface Store extends StoreWriter {
    * themselves; the server calls it at start so a bad or newer schema stops the node early.
    */
   ready?(): Promise<void>;
+  /**
+   * Runs fn over one consistent, read-only view of the whole store (for backups and copies) while
+   * others keep writing. Backends without it use transaction(), which is serialised.
+   */
+  snapshot?<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T>;
   /** Runs fn atomically: every write inside commits together or not at all. */
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
   /** Subscribes to committed changes (own and other processes'); returns an unsubscribe function. */

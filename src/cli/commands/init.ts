@@ -12,7 +12,7 @@ export function registerInit(program: Command): void {
   program.command('init')
     .description('create a new installation in the data directory (server stopped or not yet started) and print the admin credentials once')
     .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
-    .option('--store <store>', 'sqlite (default) or sqlite:PATH (env KEYWARD_STORE)')
+    .option('--store <store>', 'sqlite (default), sqlite:PATH or postgres://USER@HOST:PORT/DB (env KEYWARD_STORE)')
     .option('--config <file>', 'JSON configuration file')
     .option('--passphrase-file <file>', 'file holding the new passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .option('--credentials-file <file>', 'where to write the admin credentials (default DATA_DIR/admin-credentials.json)')

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { ChangeListeners } from '../change-listeners.js';
 import {
   clampLimit, prefixEnd, StoreConflictError, StoreSchemaError, StoreUnavailableError, type ListOptions,
-  type ListPage, type PutOptions, type Store, type StoreChange, type StoreEntry, type StoreWriter,
+  type ListPage, type PutOptions, type Store, type StoreChange, type StoreEntry, type StoreReader, type StoreWriter,
 } from '../store.js';
 
 /** Schema versions this build knows; a database migrated by a newer Keyward is refused. */
@@ -137,6 +137,26 @@ export class PostgresStore implements Store {
       throw e;
     } finally {
       // a connection that failed to roll back is destroyed rather than reused
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  /** A REPEATABLE READ, READ ONLY transaction: every page read sees the same committed state. */
+  async snapshot<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T> {
+    const client = await this.guard(() => this.pool.connect());
+    let broken: unknown;
+    try {
+      await this.guard(() => client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'));
+      const result = await fn({
+        get: (key) => this.guard(() => getRow(client, key)),
+        list: (prefix, options) => this.guard(() => listRows(client, prefix, options)),
+      });
+      await this.guard(() => client.query('COMMIT'));
+      return result;
+    } catch (e) {
+      broken = await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
+      throw e;
+    } finally {
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
