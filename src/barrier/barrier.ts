@@ -83,6 +83,38 @@ export class Barrier implements BarrierWriter {
     this.adopt(rootKey, record);
   }
 
+  /** Runs fn with a copy of the root key (zeroed afterwards): the seal layer re-wraps it on rekey. */
+  async withRootKey<T>(fn: (rootKey: Buffer) => Promise<T>): Promise<T> {
+    this.requireKeyring();
+    const copy = Buffer.from(this.rootKey!);
+    try {
+      return await fn(copy);
+    } finally {
+      zeroize(copy);
+    }
+  }
+
+  /**
+   * Replaces the root key: the keyring record is sealed under `newRootKey` and written in one
+   * transaction with the seal layer's plain records (the new wrapped root key), so a crash leaves
+   * either the old pair or the new one. `plainVersions` are compare-and-set versions.
+   */
+  async replaceRootKey(newRootKey: Buffer, plain: ReadonlyMap<string, { value: Buffer; ifVersion: number }>): Promise<void> {
+    const record = this.requireKeyring();
+    const sealedKeyring = this.sealKeyring(newRootKey, record);
+    await mapStoreErrors(() => this.store.transaction(async (tx) => {
+      const current = await tx.get(KEYRING_PATH);
+      if (current === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
+      for (const [path, { value, ifVersion }] of plain) {
+        checkPlainPath(path);
+        await tx.put(path, value, { ifVersion });
+      }
+      await tx.put(KEYRING_PATH, sealedKeyring, { ifVersion: current.version });
+    }));
+    zeroize(this.rootKey);
+    this.rootKey = Buffer.from(newRootKey);
+  }
+
   /** Forgets every key (best-effort zeroed). */
   lock(): void {
     if (this.keyring) {
