@@ -8,8 +8,8 @@ export function sealStatusView(services: Services, s: SealStatus): Record<string
     sealed: s.sealed,
     ...(s.type !== undefined ? { type: s.type } : {}),
     ...(s.initializedAt !== undefined ? { initialized_at: s.initializedAt } : {}),
-    ...(s.threshold !== undefined ? { shares: s.shares, threshold: s.threshold, progress: s.progress } : {}),
-    ...(s.recoveryThreshold !== undefined ? { recovery_shares: s.recoveryShares, recovery_threshold: s.recoveryThreshold } : {}),
+    ...(s.threshold !== undefined ? { share_count: s.shares, threshold: s.threshold, progress: s.progress } : {}),
+    ...(s.recoveryThreshold !== undefined ? { recovery_share_count: s.recoveryShares, recovery_threshold: s.recoveryThreshold } : {}),
     version: services.version,
     node: services.nodeId,
   };
