@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -47,4 +48,17 @@ export function dataDirContains(dataDir: string, needle: Buffer): boolean {
     const p = join(dataDir, f);
     return statSync(p).isFile() && readFileSync(p).includes(needle);
   });
+}
+
+export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+/** A fresh SoftHSM2 token in its own directory (SOFTHSM2_CONF), so tests never share HSM state. */
+export function softHsmToken(dir: string, label = 'keyward', pin = '12345678'): { env: NodeJS.ProcessEnv; label: string; pin: string } {
+  const tokens = join(dir, 'tokens');
+  mkdirSync(tokens, { recursive: true });
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  const env = { SOFTHSM2_CONF: conf };
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', '87654321'], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  return { env, label, pin };
 }
