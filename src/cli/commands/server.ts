@@ -80,6 +80,13 @@ export function stopOnSignals(server: RunningServer): void {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
+/** A failed unseal at start leaves the server up and sealed, with the reason on stderr and in the log. */
+function reportUnsealFailure(log: { error(obj: object, msg: string): void }, type: string, e: unknown): void {
+  const err = e as { code?: string; message?: string };
+  log.error({ code: err.code, reason: err.message }, `unseal at start (${type}) failed; staying sealed (retry with \`keyward unseal\`)`);
+  process.stderr.write(`unseal at start (${type}) failed: ${err.code ?? 'error'}: ${err.message ?? String(e)}\n`);
+}
+
 export function registerServer(program: Command): void {
   sealFlags(serverFlags(program.command('server')))
     .description('run the Keyward server; unseals itself (auto-unseal seals; passphrase from KEYWARD_PASSPHRASE, --passphrase-file or a TTY prompt), else starts sealed')
@@ -97,7 +104,7 @@ export function registerServer(program: Command): void {
       } else if (status.type === 'passphrase') {
         const secret = await passphrase(flags);
         if (secret !== undefined) {
-          await unsealInstallation(installation, secret);
+          await unsealInstallation(installation, secret).catch((e: unknown) => reportUnsealFailure(installation.log, 'passphrase', e));
         } else {
           installation.log.warn('sealed: unseal with `keyward unseal` or POST /v1/sys/unseal');
         }
@@ -105,13 +112,7 @@ export function registerServer(program: Command): void {
         installation.log.warn(`sealed: ${status.threshold ?? '?'} unseal shares are needed, one at a time, with \`keyward unseal\` or POST /v1/sys/unseal {"share": ...}`);
       } else {
         // auto-unseal: a failure (HSM or outer KMS down, wrong PIN, missing key) leaves the server up and sealed
-        try {
-          await unsealInstallation(installation);
-        } catch (e) {
-          const err = e as { code?: string; message?: string };
-          installation.log.error({ code: err.code, reason: err.message }, `auto-unseal (${status.type}) failed; staying sealed (retry with \`keyward unseal\`)`);
-          process.stderr.write(`auto-unseal (${status.type}) failed: ${err.code ?? 'error'}: ${err.message ?? String(e)}\n`);
-        }
+        await unsealInstallation(installation).catch((e: unknown) => reportUnsealFailure(installation.log, status.type ?? 'auto', e));
       }
       process.stderr.write(`keyward listening on ${server.url}${server.socketPath ? ` and ${server.socketPath}` : ''}\n`);
     });
