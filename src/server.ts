@@ -136,7 +136,14 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
   const store = overrides.store ?? openStore(config);
-  const barrier = new Barrier(store);
+  const barrier = new Barrier(store, {
+    rotateAfter: config.barrierRotateAfter,
+    reserveBlock: config.barrierReserveBlock,
+    rewrapBatch: config.barrierRewrapBatch,
+    rewrapPauseMs: config.barrierRewrapPauseMs,
+    now: clock,
+    onError: (e) => log.error({ err: e }, 'barrier background work failed; it resumes at the next unseal'),
+  });
   const seal = new SealManager(barrier, clock, sealOptionsFrom(config, overrides.secretsEnv));
   const keyring = new Keyring(barrier, clock, {
     region: config.region,

@@ -46,6 +46,13 @@ const schema = z.object({
   /** JSON file with access_key_id and secret_access_key (the shape of admin-credentials.json). */
   transitCredentialsFile: z.string().min(1).optional(),
   transitTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+  /** A barrier term rotates automatically after this many encryptions (below the AES-GCM 2^32 bound). */
+  barrierRotateAfter: z.coerce.number().int().min(2).max(4_000_000_000).default(3_500_000_000),
+  /** Encryptions reserved (persisted) per block; a crash forfeits at most one block. */
+  barrierReserveBlock: z.coerce.number().int().min(1).default(100_000),
+  /** Background re-wrap after a barrier rotation: records per batch and pause between batches. */
+  barrierRewrapBatch: z.coerce.number().int().min(1).max(1000).default(100),
+  barrierRewrapPauseMs: z.coerce.number().int().min(0).default(0),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,6 +1,6 @@
 import { randomBytes, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
-import { SEAL_PATH_PREFIX, type Barrier, type BarrierWriter } from '../barrier/index.js';
+import { SEAL_PATH_PREFIX, type Barrier, type BarrierStatus, type BarrierWriter } from '../barrier/index.js';
 import type { AutoSealWrapper } from './auto-seal.js';
 import { DEFAULT_ARGON2, checkPassphrase, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
 import {
@@ -26,6 +26,8 @@ export interface SealStatus {
   readonly progress?: number;
   readonly recoveryShares?: number;
   readonly recoveryThreshold?: number;
+  /** Barrier terms, encryption count and re-wrap progress (unsealed only). */
+  readonly barrier?: BarrierStatus;
 }
 
 /** The seal to create (init) or move to (rekey, migration). */
@@ -108,6 +110,7 @@ export class SealManager {
       initializedAt: config.initializedAt,
       ...(seal.type === 'shamir' ? { shares: seal.shares, threshold: seal.threshold, progress: this.progress.length } : {}),
       ...(isAutoSeal(seal) ? { recoveryShares: seal.recovery.shares, recoveryThreshold: seal.recovery.threshold } : {}),
+      ...(this.barrier.unlocked ? { barrier: this.barrier.status() } : {}),
     };
   }
 
@@ -223,6 +226,13 @@ export class SealManager {
         zeroize(newRoot, unsealKey);
       }
     });
+  }
+
+  /** Adds a barrier term; older records move to it in the background (progress in status). */
+  async rotateBarrier(): Promise<SealStatus> {
+    if (!this.barrier.unlocked) throw new KeywardError('SealedException', 'Keyward is sealed.');
+    await this.barrier.rotate();
+    return this.status();
   }
 
   /** Checks a proof of the current seal without changing anything (escrow export uses it). */

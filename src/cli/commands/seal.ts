@@ -14,6 +14,12 @@ interface SealStatusView {
   readonly recovery_threshold?: number;
 }
 
+interface BarrierView {
+  readonly active_term: number;
+  readonly terms: number[];
+  readonly rewrap: { running: boolean; scanned: number; rewrapped: number };
+}
+
 interface AuthFlags {
   readonly passphraseFile?: string;
   readonly shareFile?: string[];
@@ -165,6 +171,20 @@ export function registerSeal(program: Command): void {
     .action((flags: ConnectionFlags & AuthFlags & { json?: boolean }) => withClient(flags, async (c) => {
       const auth = await authorization(c, flags);
       printSecrets(await c.sys('POST', 'rotate-root', auth, true), flags.json);
+    }));
+
+  withConnection(program.command('rotate-barrier'))
+    .description('add a barrier term (system admin): new records use it now, older ones are re-wrapped in the background')
+    .option('--wait', 'poll the status until the re-wrap has finished and the old terms are dropped')
+    .action((flags: ConnectionFlags & { wait?: boolean }) => withClient(flags, async (c) => {
+      const started = await c.sys<{ barrier?: BarrierView }>('POST', 'rotate-barrier', {}, true);
+      let barrier = started.barrier;
+      while (flags.wait && barrier !== undefined && (barrier.rewrap.running || barrier.terms.length > 1)) {
+        process.stderr.write(`re-wrap: ${barrier.rewrap.rewrapped} records moved, ${barrier.rewrap.scanned} scanned; terms ${barrier.terms.join(', ')}\n`);
+        await new Promise((r) => setTimeout(r, 500));
+        barrier = (await c.sys<{ barrier?: BarrierView }>('GET', 'seal-status')).barrier;
+      }
+      printJson(flags.wait ? { ...started, barrier } : started);
     }));
 
   sealFlags(program.command('change-passphrase'))
