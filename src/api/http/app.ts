@@ -116,6 +116,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);
   sysRoute('POST', '/v1/sys/seal', sys.seal);
+  sysRoute('POST', '/v1/sys/rekey', sys.rekey);
+  sysRoute('POST', '/v1/sys/rotate-root', sys.rotateRoot);
+  sysRoute('POST', '/v1/sys/rotate-barrier', sys.rotateBarrier);
 
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
