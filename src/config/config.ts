@@ -29,6 +29,18 @@ const schema = z.object({
   headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   keepAliveTimeoutMs: z.coerce.number().int().min(100).default(65_000),
+  /** Audit log: `on` (every request is recorded, fail closed) or `off` (benchmark comparisons only). */
+  audit: z.enum(['on', 'off']).default('on'),
+  /** Sign the audit chain head every this many records ... */
+  auditCheckpointRecords: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** ... or every this many milliseconds. */
+  auditCheckpointMs: z.coerce.number().int().min(100).max(86_400_000).default(10_000),
+  /** Also append every audit entry to this JSON-lines file (for a SIEM). */
+  auditFile: z.string().min(1).optional(),
+  /** When the audit file is fsynced: after every batch, at most every second, or never. */
+  auditFileFsync: z.enum(['always', 'interval', 'never']).default('always'),
+  /** Where retention writes the audit records it prunes (default: <dataDir>/audit-export). */
+  auditExportDir: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,0 +1,326 @@
+import type { KeyObject } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { StoreConflictError, type Store, type StoreWriter } from '../storage/index.js';
+import { AuditKeys } from './audit-keys.js';
+import { chainIndexPath, checkpointPath, headPath, recordPath } from './layout.js';
+import { listChains, queryRecords, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
+import type { VerifyOptions, VerifyReport } from './verify.js';
+import {
+  encodeEntry, GENESIS_HASH, RESUME_OPERATION, withHash, type AuditCheckpoint, type AuditRecord, type AuditRecordBody,
+} from './record.js';
+
+/** What the request path knows about one request; sensitive values are already digests. */
+export interface AuditEvent {
+  readonly requestId: string;
+  readonly transport: string;
+  readonly source: string;
+  readonly principal: string | null;
+  readonly tenant: string | null;
+  readonly credential: string | null;
+  readonly op: string;
+  readonly keyId: string | null;
+  readonly keyVersion: number | null;
+  readonly result: string;
+  readonly request: Readonly<Record<string, string>>;
+}
+
+/** A second destination for the same entries (a JSON-lines file for a SIEM). */
+export interface AuditSink {
+  readonly name: string;
+  /** Appends the entries of one committed batch; resolves when durable per the sink's policy. */
+  write(entries: readonly (AuditRecord | AuditCheckpoint)[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AuditLogOptions {
+  /** When false, nothing is recorded (benchmarks comparing with and without). */
+  readonly enabled: boolean;
+  /** The chain to append to: the node id. */
+  readonly chain: string;
+  /** This process, recorded in each record. */
+  readonly node: string;
+  readonly clock: () => Date;
+  /** Sign the chain head every this many records ... */
+  readonly checkpointEveryRecords: number;
+  /** ... or every this many milliseconds, whichever comes first. */
+  readonly checkpointEveryMs: number;
+  /** Most records committed in one store transaction. */
+  readonly maxBatch?: number;
+  readonly sinks?: readonly AuditSink[];
+  readonly onError?: (e: unknown) => void;
+}
+
+/** The audit log could not durably record; the request it was for must fail. */
+export class AuditWriteError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AuditWriteError';
+  }
+}
+
+interface Head { seq: number; hash: string; version: number }
+interface Pending { readonly event: AuditEvent; resolve(): void; reject(e: unknown): void }
+interface CheckpointRequest { readonly kind: 'periodic' | 'final'; readonly keys: AuditKeys | undefined; resolve(): void; reject(e: unknown): void }
+
+const DEFAULT_MAX_BATCH = 1000;
+
+/**
+ * The audit log writer: hash-chains records, commits them in groups (one store transaction per
+ * batch: requests that arrive while a batch is being written form the next one), signs the chain
+ * head every N records or T ms, and ships the same entries to the sinks. A request's record()
+ * resolves only once its batch is durable, and rejects (so the request fails) when it is not.
+ *
+ * Many nodes: each node appends to its own chain (its node id), so nodes never contend for a
+ * chain head; processes that share a node id are still safe because the head moves by
+ * compare-and-set (a conflict reloads the head and rebuilds the batch).
+ */
+export class AuditLog {
+  private keys: AuditKeys | undefined;
+  private head: Head | undefined;
+  private queue: Pending[] = [];
+  private checkpointRequests: CheckpointRequest[] = [];
+  private draining = false;
+  private sinceCheckpoint = 0;
+  private lastCheckpointAt: number;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly maxBatch: number;
+  private closed = false;
+
+  constructor(private readonly store: Store, private readonly options: AuditLogOptions) {
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.lastCheckpointAt = options.clock().getTime();
+    if (options.enabled) {
+      this.timer = setInterval(() => this.onTimer(), Math.max(50, Math.min(options.checkpointEveryMs, 1000)));
+      this.timer.unref();
+    }
+  }
+
+  get enabled(): boolean {
+    return this.options.enabled;
+  }
+
+  get chain(): string {
+    return this.options.chain;
+  }
+
+  /** Derives the HMAC and signing keys (on unseal). */
+  unlock(auditKey: Buffer): void {
+    this.keys?.destroy();
+    this.keys = new AuditKeys(auditKey);
+  }
+
+  /** Forgets the keys (on seal), after signing what was written with them. */
+  lock(): void {
+    const keys = this.keys;
+    this.keys = undefined;
+    if (keys === undefined) return;
+    if (!this.options.enabled || this.closed) {
+      keys.destroy();
+      return;
+    }
+    this.requestCheckpoint('periodic', keys)
+      .catch((e: unknown) => this.options.onError?.(e))
+      .finally(() => keys.destroy());
+  }
+
+  get unlocked(): boolean {
+    return this.keys !== undefined;
+  }
+
+  /** `hmac-sha256:<hex>` of a sensitive value, or undefined while sealed (no key to digest with). */
+  digest(value: string): string | undefined {
+    return this.keys?.hmac(value);
+  }
+
+  publicKeyPem(): string | undefined {
+    return this.keys?.publicKeyPem();
+  }
+
+  publicKey(): KeyObject | undefined {
+    return this.keys?.publicKey;
+  }
+
+  /** Verifies the chains in the store (signatures with the given key, else this node's). */
+  verify(options: Omit<VerifyOptions, 'now'> & { readonly chain?: string }): Promise<VerifyReport> {
+    const publicKey = options.publicKey ?? this.keys?.publicKey;
+    return verifyStore(this.store, { ...options, ...(publicKey ? { publicKey } : {}), now: this.options.clock() });
+  }
+
+  query(q: AuditQuery): Promise<AuditPage> {
+    return queryRecords(this.store, this.options.chain, q);
+  }
+
+  tail(chain: string | undefined, count: number): Promise<AuditRecord[]> {
+    return tailRecords(this.store, chain ?? this.options.chain, count);
+  }
+
+  chains(): Promise<string[]> {
+    return listChains(this.store);
+  }
+
+  /** Appends one record; resolves when it is durable in the store (and every sink). */
+  record(event: AuditEvent): Promise<void> {
+    if (!this.options.enabled) return Promise.resolve();
+    if (this.closed) return Promise.reject(new AuditWriteError('the audit log is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Signs the current head now (if anything is unsigned). */
+  checkpoint(): Promise<void> {
+    return this.requestCheckpoint('periodic', this.keys);
+  }
+
+  /** Writes a final checkpoint (while the keys are there) and stops; later records are refused. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    if (this.options.enabled && this.keys !== undefined) {
+      await this.requestCheckpoint('final', this.keys).catch((e: unknown) => this.options.onError?.(e));
+    }
+    this.closed = true;
+    while (this.draining) await nextTurn();
+    this.keys?.destroy();
+    this.keys = undefined;
+    for (const sink of this.options.sinks ?? []) await sink.close().catch((e: unknown) => this.options.onError?.(e));
+  }
+
+  private requestCheckpoint(kind: 'periodic' | 'final', keys: AuditKeys | undefined): Promise<void> {
+    if (!this.options.enabled || keys === undefined) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.checkpointRequests.push({ kind, keys, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private onTimer(): void {
+    if (this.sinceCheckpoint === 0 || this.keys === undefined) return;
+    if (this.options.clock().getTime() - this.lastCheckpointAt < this.options.checkpointEveryMs) return;
+    this.checkpoint().catch((e: unknown) => this.options.onError?.(e));
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 || this.checkpointRequests.length > 0) {
+        // Let the requests already read from the sockets join this batch (group commit).
+        await nextTurn();
+        const batch = this.queue.splice(0, this.maxBatch);
+        const cps = this.queue.length === 0 ? this.checkpointRequests.splice(0) : [];
+        try {
+          await this.writeBatch(batch.map((p) => p.event), cps);
+          for (const p of batch) p.resolve();
+          for (const c of cps) c.resolve();
+        } catch (e) {
+          const err = e instanceof AuditWriteError ? e : new AuditWriteError(`the audit log could not be written: ${(e as Error).message}`, { cause: e });
+          for (const p of batch) p.reject(err);
+          for (const c of cps) c.reject(err);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async writeBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.tryWriteBatch(events, cps);
+        return;
+      } catch (e) {
+        // Another process appended to this chain (same node id): reload its head and rebuild.
+        this.head = undefined;
+        if (!(e instanceof StoreConflictError) || attempt >= 2) throw e;
+      }
+    }
+  }
+
+  private async tryWriteBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+    const { chain } = this.options;
+    const now = this.options.clock();
+    let head = this.head;
+    let isNewHead = false;
+    const all: AuditEvent[] = [];
+    if (head === undefined) {
+      head = await this.loadHead();
+      isNewHead = true;
+      // A process continuing an existing chain says so first (see verify: a record after a
+      // final checkpoint must be this one).
+      if (head.seq > 0 && events.length > 0) all.push(resumeEvent(this.options.node));
+    }
+    all.push(...events);
+    const records: AuditRecord[] = [];
+    let seq = head.seq;
+    let prev = head.hash;
+    for (const e of all) {
+      seq += 1;
+      const body: AuditRecordBody = {
+        type: 'record', v: 1, chain, seq, time: now.toISOString(), node: this.options.node, requestId: e.requestId,
+        transport: e.transport, source: e.source, principal: e.principal, tenant: e.tenant, credential: e.credential,
+        op: e.op, keyId: e.keyId, keyVersion: e.keyVersion, result: e.result, request: e.request, prev,
+      };
+      const r = withHash(body);
+      records.push(r);
+      prev = r.hash;
+    }
+    const unsigned = this.sinceCheckpoint + records.length;
+    let checkpoint: AuditCheckpoint | undefined;
+    const wanted = cps.find((c) => c.kind === 'final') ?? cps[0];
+    const signer = wanted?.keys ?? this.keys;
+    const due = wanted !== undefined || unsigned >= this.options.checkpointEveryRecords;
+    if (due && signer !== undefined && seq > 0 && (unsigned > 0 || wanted?.kind === 'final')) {
+      checkpoint = signer.sign({
+        type: 'checkpoint', v: 1, chain, seq, head: prev, time: now.toISOString(), kind: wanted?.kind ?? 'periodic',
+        everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs, keyFingerprint: signer.fingerprint,
+      });
+    }
+    if (records.length === 0 && checkpoint === undefined) {
+      if (isNewHead) this.head = head;
+      return;
+    }
+    const startHead = head;
+    const newVersion = await this.store.transaction(async (tx: StoreWriter) => {
+      if (startHead.version === 0) await tx.put(chainIndexPath(chain), Buffer.from(JSON.stringify({ chain, created: now.toISOString() })));
+      for (const r of records) await tx.put(recordPath(chain, r.seq), Buffer.from(encodeEntry(r)), { ifVersion: 0 });
+      if (checkpoint !== undefined) await tx.put(checkpointPath(chain, checkpoint.seq), Buffer.from(encodeEntry(checkpoint)));
+      if (records.length === 0) return startHead.version;
+      return tx.put(headPath(chain), Buffer.from(JSON.stringify({ seq, hash: prev })), { ifVersion: startHead.version });
+    });
+    this.head = { seq, hash: prev, version: newVersion };
+    if (checkpoint !== undefined) {
+      this.sinceCheckpoint = 0;
+      this.lastCheckpointAt = now.getTime();
+    } else {
+      this.sinceCheckpoint = unsigned;
+    }
+    const shipped: (AuditRecord | AuditCheckpoint)[] = checkpoint ? [...records, checkpoint] : records;
+    for (const sink of this.options.sinks ?? []) {
+      try {
+        await sink.write(shipped);
+      } catch (e) {
+        throw new AuditWriteError(`the audit sink ${sink.name} could not be written: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  }
+
+  private async loadHead(): Promise<Head> {
+    const entry = await this.store.get(headPath(this.options.chain));
+    if (entry === undefined) return { seq: 0, hash: GENESIS_HASH, version: 0 };
+    const parsed = JSON.parse(entry.value.toString('utf8')) as { seq: number; hash: string };
+    return { seq: parsed.seq, hash: parsed.hash, version: entry.version };
+  }
+}
+
+function resumeEvent(node: string): AuditEvent {
+  return {
+    requestId: 'none', transport: 'local', source: 'local', principal: null, tenant: null, credential: null,
+    op: RESUME_OPERATION, keyId: null, keyVersion: null, result: 'OK', request: { node },
+  };
+}
