@@ -29,6 +29,8 @@ export interface AuditSink {
   readonly name: string;
   /** Appends the entries of one committed batch; resolves when durable per the sink's policy. */
   write(entries: readonly (AuditRecord | AuditCheckpoint)[]): Promise<void>;
+  /** Starts writing to the path afresh (after log rotation; SIGHUP). */
+  reopen?(): void;
   close(): Promise<void>;
 }
 
@@ -166,6 +168,11 @@ export class AuditLog {
       this.queue.push({ event, resolve, reject });
       this.kick();
     });
+  }
+
+  /** Reopens file sinks (SIGHUP after log rotation). */
+  reopenSinks(): void {
+    for (const sink of this.options.sinks ?? []) sink.reopen?.();
   }
 
   /** Signs the current head now (if anything is unsigned). */
