@@ -51,7 +51,8 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
   return {
     requestId: meta.requestId,
     transport: meta.transport,
-    source: meta.sourceAddress,
+    // A Unix socket peer has no address; the transport says which socket it came through.
+    source: typeof meta.sourceAddress === 'string' && meta.sourceAddress !== '' ? meta.sourceAddress : 'unix-socket',
     principal: o.caller?.principal.name ?? null,
     tenant: o.caller?.tenant.id ?? null,
     credential: credentialOf(o.credentials, o.caller, digest),
