@@ -38,6 +38,6 @@ export function rehash(record: Record<string, unknown>): Record<string, unknown>
 /** A checkpoint signed with a key that is not Keyward's (the attacker's). */
 export function forgeCheckpoint(cp: Record<string, unknown>, head: string): Record<string, unknown> {
   const { privateKey } = generateKeyPairSync('ed25519');
-  const { sig: _s, ...rest } = { ...cp, head };
+  const { sig: _s, ...rest } = { ...cp, head } as Record<string, unknown>;
   return { ...rest, sig: sign(null, Buffer.from(canonical(rest)), privateKey).toString('base64') };
 }
