@@ -79,6 +79,8 @@ const DEFAULT_MAX_BATCH = 1000;
 export class AuditLog {
   private keys: AuditKeys | undefined;
   private head: Head | undefined;
+  /** Whether this process has loaded the chain's head yet (it announces a resumed chain once). */
+  private headLoaded = false;
   private queue: Pending[] = [];
   private checkpointRequests: CheckpointRequest[] = [];
   private draining = false;
@@ -258,10 +260,10 @@ export class AuditLog {
     if (head === undefined) {
       head = await this.loadHead();
       isNewHead = true;
-      // A process continuing an existing chain says so first (see verify: a record after a
-      // final checkpoint must be this one).
-      if (head.seq > 0 && events.length > 0) all.push(resumeEvent(this.options.node));
     }
+    // A process continuing an existing chain says so first (see verify: a record after a final
+    // checkpoint must be this one).
+    if (!this.headLoaded && head.seq > 0 && events.length > 0) all.push(resumeEvent(this.options.node));
     all.push(...events);
     const records: AuditRecord[] = [];
     let seq = head.seq;
@@ -301,6 +303,7 @@ export class AuditLog {
       return tx.put(headPath(chain), Buffer.from(JSON.stringify({ seq, hash: prev })), { ifVersion: startHead.version });
     });
     this.head = { seq, hash: prev, version: newVersion };
+    if (records.length > 0) this.headLoaded = true;
     if (checkpoint !== undefined) {
       this.sinceCheckpoint = 0;
       this.lastCheckpointAt = now.getTime();
