@@ -125,6 +125,8 @@ function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock
     checkpointEveryRecords: config.auditCheckpointRecords,
     checkpointEveryMs: config.auditCheckpointMs,
     sinks,
+    exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
+    ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
     onError: (e) => log.error({ err: e }, 'audit log background write failed'),
   });
 }

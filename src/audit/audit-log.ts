@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreConflictError, type Store, type StoreWriter } from '../storage/index.js';
 import { AuditKeys } from './audit-keys.js';
 import { chainIndexPath, checkpointPath, headPath, recordPath } from './layout.js';
+import { pruneChain, type PruneResult } from './retention.js';
 import { listChains, queryRecords, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
@@ -50,6 +51,10 @@ export interface AuditLogOptions {
   readonly maxBatch?: number;
   readonly sinks?: readonly AuditSink[];
   readonly onError?: (e: unknown) => void;
+  /** Where retention writes what it prunes. */
+  readonly exportDir: string;
+  /** Prune records older than this many days automatically (checked hourly while unsealed). */
+  readonly retentionDays?: number;
 }
 
 /** The audit log could not durably record; the request it was for must fail. */
@@ -162,6 +167,16 @@ export class AuditLog {
     return listChains(this.store);
   }
 
+  /** Exports and prunes records older than `cutoff` (retention); needs the keys (unsealed). */
+  async prune(cutoff: Date, chain?: string): Promise<PruneResult> {
+    const keys = this.keys;
+    if (keys === undefined) throw new AuditWriteError('the audit log cannot prune while sealed (the anchor checkpoint must be signed)');
+    return pruneChain(this.store, keys, {
+      chain: chain ?? this.options.chain, cutoff, exportDir: this.options.exportDir, now: this.options.clock(),
+      everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs,
+    });
+  }
+
   /** Appends one record; resolves when it is durable in the store (and every sink). */
   record(event: AuditEvent): Promise<void> {
     if (!this.options.enabled) return Promise.resolve();
@@ -204,10 +219,21 @@ export class AuditLog {
     });
   }
 
+  private lastRetentionAt = 0;
+
   private onTimer(): void {
+    this.maybeRetain();
     if (this.sinceCheckpoint === 0 || this.keys === undefined) return;
     if (this.options.clock().getTime() - this.lastCheckpointAt < this.options.checkpointEveryMs) return;
     this.checkpoint().catch((e: unknown) => this.options.onError?.(e));
+  }
+
+  private maybeRetain(): void {
+    const days = this.options.retentionDays;
+    const now = this.options.clock().getTime();
+    if (days === undefined || this.keys === undefined || now - this.lastRetentionAt < 3_600_000) return;
+    this.lastRetentionAt = now;
+    this.prune(new Date(now - days * 86_400_000)).catch((e: unknown) => this.options.onError?.(e));
   }
 
   private kick(): void {

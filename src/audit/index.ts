@@ -5,3 +5,4 @@ export * from './layout.js';
 export * from './verify.js';
 export * from './store-reader.js';
 export * from './file-sink.js';
+export * from './retention.js';

@@ -41,6 +41,8 @@ const schema = z.object({
   auditFileFsync: z.enum(['always', 'interval', 'never']).default('always'),
   /** Where retention writes the audit records it prunes (default: <dataDir>/audit-export). */
   auditExportDir: z.string().min(1).optional(),
+  /** Export and prune audit records older than this many days (hourly check); unset: keep all. */
+  auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
 });
 
 export type Config = z.infer<typeof schema>;

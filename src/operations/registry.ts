@@ -33,6 +33,7 @@ import { listKeys } from './list-keys.js';
 import { listPrincipals } from './list-principals.js';
 import { listResourceTags } from './list-resource-tags.js';
 import { listTenants } from './list-tenants.js';
+import { pruneAudit } from './prune-audit.js';
 import { reEncrypt } from './re-encrypt.js';
 import { rotateKeyOnDemand } from './rotate-key-on-demand.js';
 import { scheduleKeyDeletion } from './schedule-key-deletion.js';
@@ -54,7 +55,7 @@ const TARGETED: readonly Operation[] = [
   untagResource, listResourceTags,
   listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
   listPrincipals, deletePrincipal, createTenant, listTenants, getCallerIdentity,
-  listAuditRecords, verifyAudit, auditHash, getAuditPublicKey,
+  listAuditRecords, verifyAudit, auditHash, getAuditPublicKey, pruneAudit,
 ];
 
 const BY_TARGET = new Map<string, Operation>(TARGETED.map((op) => [`${op.namespace}.${op.name}`, op]));
