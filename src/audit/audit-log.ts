@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { StoreConflictError, type Store, type StoreWriter } from '../storage/index.js';
+import { StoreConflictError, writeBatch, type BatchWrite, type Store } from '../storage/index.js';
 import { AuditKeys } from './audit-keys.js';
 import { chainIndexPath, checkpointPath, headPath, recordPath } from './layout.js';
 import { pruneChain, type PruneResult } from './retention.js';
 import { listChains, queryRecords, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
-  encodeEntry, GENESIS_HASH, RESUME_OPERATION, withHash, type AuditCheckpoint, type AuditRecord, type AuditRecordBody,
+  encodeEntry, GENESIS_HASH, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditRecord, type AuditRecordBody,
 } from './record.js';
 
 /** What the request path knows about one request; sensitive values are already digests. */
@@ -292,6 +292,7 @@ export class AuditLog {
     if (!this.headLoaded && head.seq > 0 && events.length > 0) all.push(resumeEvent(this.options.node));
     all.push(...events);
     const records: AuditRecord[] = [];
+    const encoded: string[] = [];
     let seq = head.seq;
     let prev = head.hash;
     for (const e of all) {
@@ -301,9 +302,10 @@ export class AuditLog {
         transport: e.transport, source: e.source, principal: e.principal, tenant: e.tenant, credential: e.credential,
         op: e.op, keyId: e.keyId, keyVersion: e.keyVersion, result: e.result, request: e.request, prev,
       };
-      const r = withHash(body);
-      records.push(r);
-      prev = r.hash;
+      const sealed = sealRecord(body);
+      records.push(sealed.record);
+      encoded.push(sealed.encoded);
+      prev = sealed.record.hash;
     }
     const unsigned = this.sinceCheckpoint + records.length;
     let checkpoint: AuditCheckpoint | undefined;
@@ -320,14 +322,14 @@ export class AuditLog {
       if (isNewHead) this.head = head;
       return;
     }
-    const startHead = head;
-    const newVersion = await this.store.transaction(async (tx: StoreWriter) => {
-      if (startHead.version === 0) await tx.put(chainIndexPath(chain), Buffer.from(JSON.stringify({ chain, created: now.toISOString() })));
-      for (const r of records) await tx.put(recordPath(chain, r.seq), Buffer.from(encodeEntry(r)), { ifVersion: 0 });
-      if (checkpoint !== undefined) await tx.put(checkpointPath(chain, checkpoint.seq), Buffer.from(encodeEntry(checkpoint)));
-      if (records.length === 0) return startHead.version;
-      return tx.put(headPath(chain), Buffer.from(JSON.stringify({ seq, hash: prev })), { ifVersion: startHead.version });
-    });
+    // One atomic batch, written off the event loop where the store can (group commit).
+    const ops: BatchWrite[] = [];
+    if (head.version === 0) ops.push({ key: chainIndexPath(chain), value: Buffer.from(JSON.stringify({ chain, created: now.toISOString() })) });
+    records.forEach((r, i) => ops.push({ key: recordPath(chain, r.seq), value: Buffer.from(encoded[i]!), ifVersion: 0 }));
+    if (checkpoint !== undefined) ops.push({ key: checkpointPath(chain, checkpoint.seq), value: Buffer.from(encodeEntry(checkpoint)) });
+    if (records.length > 0) ops.push({ key: headPath(chain), value: Buffer.from(JSON.stringify({ seq, hash: prev })), ifVersion: head.version });
+    const versions = await writeBatch(this.store, ops);
+    const newVersion = records.length > 0 ? versions[versions.length - 1]! : head.version;
     this.head = { seq, hash: prev, version: newVersion };
     if (records.length > 0) this.headLoaded = true;
     if (checkpoint !== undefined) {

@@ -102,6 +102,18 @@ export function withHash(body: AuditRecordBody): AuditRecord {
   return { ...body, hash: recordHash(body) };
 }
 
+/**
+ * The record with its hash and its canonical encoding, computed together (the hot path): the
+ * encoding with `hash` is the one without it plus the field at its sorted place (after
+ * `credential`, before `keyId`), so the record is serialised once.
+ */
+export function sealRecord(body: AuditRecordBody): { record: AuditRecord; encoded: string } {
+  const before = `{"chain":${JSON.stringify(body.chain)},"credential":${canonicalJson(body.credential)}`;
+  const after = `,"keyId":${canonicalJson(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${JSON.stringify(body.node)},"op":${JSON.stringify(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${canonicalJson(body.principal)},"request":${canonicalJson(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${JSON.stringify(body.result)},"seq":${canonicalJson(body.seq)},"source":${JSON.stringify(body.source)},"tenant":${canonicalJson(body.tenant)},"time":${JSON.stringify(body.time)},"transport":${JSON.stringify(body.transport)},"type":"record","v":1}`;
+  const hash = sha256Hex(before + after);
+  return { record: { ...body, hash }, encoded: `${before},"hash":${JSON.stringify(hash)}${after}` };
+}
+
 /** The bytes a checkpoint's signature covers. */
 export function checkpointSigningBytes(cp: AuditCheckpointBody | AuditCheckpoint): Buffer {
   const { sig: _ignored, ...rest } = cp as AuditCheckpoint;

@@ -1,5 +1,7 @@
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import type Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf } from '../../helpers/errors.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
@@ -12,20 +14,22 @@ import { verifyAudit } from '../../helpers/audit.js';
  */
 describe('audit fail closed', () => {
   let t: TestServer;
-  let writeDb: Database.Database;
   beforeAll(async () => {
     t = await startTestServer({ config: { nodeId: 'node-fail-closed' } });
-    // The server's own write connection (SqliteStore keeps it private): PRAGMA query_only makes
-    // the store refuse every write with SQLITE_READONLY, as a read-only file or volume would.
-    writeDb = (t.server.installation.store as unknown as { writeDb: Database.Database }).writeDb;
   });
+  // The store's files made immutable (chattr +i): every write, even through the connections the
+  // server already holds open, fails (EPERM), as on a volume remounted read-only.
+  const files = () => ['keyward.db', 'keyward.db-wal'].map((f) => join(t.dataDir, f)).filter((f) => existsSync(f));
+  const readOnly = (on: boolean) => {
+    for (const f of files()) execFileSync('chattr', [on ? '+i' : '-i', f]);
+  };
   afterAll(async () => t?.close());
 
   it('key operations fail with AuditUnavailableException while the store is read-only, and resume after', async () => {
     const keyId = (await t.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const blob = (await t.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('before') }))).CiphertextBlob!;
 
-    writeDb.pragma('query_only = ON');
+    readOnly(true);
     try {
       for (const attempt of [
         () => t.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('during') })),
@@ -38,7 +42,7 @@ describe('audit fail closed', () => {
         expect((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(503);
       }
     } finally {
-      writeDb.pragma('query_only = OFF');
+      readOnly(false);
     }
 
     const after = await t.kms.send(new DecryptCommand({ CiphertextBlob: blob }));
