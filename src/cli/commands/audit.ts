@@ -105,6 +105,13 @@ export function registerAudit(program: Command): void {
       process.stdout.write(`${r.Hash}\n`);
     }));
 
+  sub('prune', 'export records older than an age to a file on the server and remove them (a signed anchor keeps the rest verifiable)')
+    .requiredOption('--older-than-days <n>', 'age in days')
+    .option('--chain <chain>', 'chain (node id); default the server\'s own')
+    .action((f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.PruneAudit', {
+      OlderThanDays: positiveInt('--older-than-days', f.olderThanDays), ...(f.chain !== undefined ? { Chain: f.chain } : {}),
+    }))));
+
   sub('public-key', 'the Ed25519 public key (PEM) that verifies audit checkpoints')
     .action((f: Flags) => withClient(f, async (c) => {
       const r = await c.send<{ PublicKey: string }>('Keyward.GetAuditPublicKey');
