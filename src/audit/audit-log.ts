@@ -2,12 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreConflictError, writeBatch, type BatchWrite, type Store } from '../storage/index.js';
 import { AuditKeys } from './audit-keys.js';
-import { chainIndexPath, checkpointPath, headPath, recordPath } from './layout.js';
+import { chainIndexPath, checkpointPath, checkpointPrefix, headPath, recordPath } from './layout.js';
 import { pruneChain, type PruneResult } from './retention.js';
-import { listChains, queryRecords, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
+import { listChains, queryRecords, rawEntries, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
-  encodeEntry, GENESIS_HASH, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditRecord, type AuditRecordBody,
+  encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditRecord, type AuditRecordBody,
 } from './record.js';
 
 /** What the request path knows about one request; sensitive values are already digests. */
@@ -94,6 +94,8 @@ export class AuditLog {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly maxBatch: number;
   private closed = false;
+  /** The last sequence number each sink has durably received, once known (after a failure). */
+  private readonly sinkShipped = new Map<AuditSink, number>();
 
   constructor(private readonly store: Store, private readonly options: AuditLogOptions) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -339,13 +341,39 @@ export class AuditLog {
       this.sinceCheckpoint = unsigned;
     }
     const shipped: (AuditRecord | AuditCheckpoint)[] = checkpoint ? [...records, checkpoint] : records;
+    const firstSeq = records[0]?.seq ?? seq + 1;
     for (const sink of this.options.sinks ?? []) {
       try {
-        await sink.write(shipped);
+        // A sink that missed batches (it failed after the store committed) first gets them again
+        // from the store, so the file stays a complete copy of the chain.
+        const behind = this.sinkShipped.get(sink);
+        const backlog = behind !== undefined && behind < firstSeq - 1 ? await this.entriesBetween(behind + 1, firstSeq - 1) : [];
+        await sink.write(backlog.length > 0 ? [...backlog, ...shipped] : shipped);
+        this.sinkShipped.set(sink, seq);
       } catch (e) {
+        if (!this.sinkShipped.has(sink)) this.sinkShipped.set(sink, firstSeq - 1);
         throw new AuditWriteError(`the audit sink ${sink.name} could not be written: ${(e as Error).message}`, { cause: e });
       }
     }
+  }
+
+  /** Records and checkpoints of this chain with from <= seq <= to, in log order. */
+  private async entriesBetween(from: number, to: number): Promise<(AuditRecord | AuditCheckpoint)[]> {
+    const { chain } = this.options;
+    const page = await queryRecords(this.store, chain, { chain, afterSeq: from - 1, limit: to - from + 1 });
+    const cps: AuditCheckpoint[] = [];
+    for await (const raw of rawEntries(this.store, checkpointPrefix(chain), checkpointPath(chain, from - 1))) {
+      const c = parseEntry(raw.text);
+      if (c.type !== 'checkpoint' || c.seq > to) break;
+      cps.push(c);
+    }
+    const out: (AuditRecord | AuditCheckpoint)[] = [];
+    for (const r of page.records) {
+      if (r.seq > to) break;
+      out.push(r);
+      for (const c of cps) if (c.seq === r.seq) out.push(c);
+    }
+    return out;
   }
 
   private async loadHead(): Promise<Head> {

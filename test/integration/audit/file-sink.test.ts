@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { startTestServer, tempDir } from '../../helpers/server.js';
 import { keyward } from '../../helpers/process.js';
 import { callTarget } from '../../helpers/keyward-api.js';
 import { rehash } from '../../helpers/audit.js';
+import { errorOf } from '../../helpers/errors.js';
 
 /**
  * The JSON-lines sink carries the same records, hashes and checkpoints as the store; the
@@ -107,5 +109,34 @@ describe('audit file sink', () => {
     });
     const { report } = await verifyLines('rewritten.jsonl', copy);
     expect(report.firstBreak).toMatchObject({ seq: 5, kind: 'checkpoint-mismatch' });
+  });
+});
+
+describe('audit file sink failure', () => {
+  it('a request whose record cannot reach the file fails; the file catches up from the store afterwards', async () => {
+    const dir = tempDir('keyward-audit-file-fail-');
+    const log = join(dir, 'audit.jsonl');
+    const t = await startTestServer({ config: { nodeId: 'node-file-fail', auditFile: log } });
+    const pub = join(dir, 'audit.pub');
+    try {
+      const keyId = (await t.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+      writeFileSync(pub, (await callTarget(t.url, 'Keyward.GetAuditPublicKey', {}, { token: t.admin.token })).body.PublicKey as string);
+      execFileSync('chattr', ['+i', log]);
+      try {
+        const e = await errorOf(t.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })));
+        expect(e.name).toBe('AuditUnavailableException');
+      } finally {
+        execFileSync('chattr', ['-i', log]);
+      }
+      await t.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('y') }));
+    } finally {
+      await t.close();
+    }
+    const ops = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"type":"record"')).map((l) => (JSON.parse(l) as { op: string; seq: number }).op);
+    // the record of the refused request is in the store (it committed there first) and reached the file late
+    expect(ops.slice(-3)).toEqual(['GetAuditPublicKey', 'Encrypt', 'Encrypt']);
+    const r = await keyward(['audit', 'verify', '--file', log, '--public-key', pub], {});
+    expect(r.code, r.stdout).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
