@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
+import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
@@ -25,6 +26,7 @@ export interface Installation {
   readonly barrier: Barrier;
   readonly seal: SealManager;
   readonly keyring: Keyring;
+  readonly audit: AuditLog;
   readonly services: Services;
   readonly log: Logger;
   /** Seals (zeroizing every cached key), stops background work and closes the store. */
@@ -153,9 +155,12 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     onError: (e) => log.error({ err: e }, 'background task failed'),
   });
   const signingKeys = new SigningKeyCache();
-  const services: Services = { keyring, seal, clock, signingKeys, nodeId: config.nodeId ?? defaultNodeId(), version: VERSION };
+  const nodeId = config.nodeId ?? defaultNodeId();
+  const audit = openAuditLog(config, store, nodeId, clock, log);
+  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION };
 
   seal.onUnsealed(() => {
+    audit.unlock(barrier.auditKey());
     keyring.scheduler.start(config.schedulerIntervalMs);
     void keyring.scheduler.tick().catch((e: unknown) => log.error({ err: e }, 'scheduler failed'));
     log.info('unsealed');
@@ -164,20 +169,43 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     keyring.scheduler.stop();
     keyring.clear();
     signingKeys.clear();
+    audit.lock();
     log.info('sealed');
   });
 
   let closed = false;
   return {
-    config, store, barrier, seal, keyring, services, log,
+    config, store, barrier, seal, keyring, audit, services, log,
     async close() {
       if (closed) return;
       closed = true;
+      // The final checkpoint is signed while the keys are still there.
+      await audit.close();
       await seal.seal();
       keyring.close();
       await store.close();
     },
   };
+}
+
+/** The audit log: one chain per node id, in the store, plus the optional JSON-lines file. */
+function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock, log: Logger): AuditLog {
+  const sinks: AuditSink[] = [];
+  if (config.audit === 'on' && config.auditFile !== undefined) {
+    sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
+  }
+  return new AuditLog(store, {
+    enabled: config.audit === 'on',
+    chain: nodeId,
+    node: nodeId,
+    clock,
+    checkpointEveryRecords: config.auditCheckpointRecords,
+    checkpointEveryMs: config.auditCheckpointMs,
+    sinks,
+    exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
+    ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
+    onError: (e) => log.error({ err: e }, 'audit log background write failed'),
+  });
 }
 
 export interface RunningServer {

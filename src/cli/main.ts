@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAudit } from './commands/audit.js';
 import { registerData } from './commands/data.js';
 import { registerDev } from './commands/dev.js';
 import { registerInit } from './commands/init.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerTenant(program);
   registerData(program);
   registerStore(program);
+  registerAudit(program);
   return program;
 }
 

@@ -53,6 +53,20 @@ const schema = z.object({
   /** Background re-wrap after a barrier rotation: records per batch and pause between batches. */
   barrierRewrapBatch: z.coerce.number().int().min(1).max(1000).default(100),
   barrierRewrapPauseMs: z.coerce.number().int().min(0).default(0),
+  /** Audit log: `on` (every request is recorded, fail closed) or `off` (benchmark comparisons only). */
+  audit: z.enum(['on', 'off']).default('on'),
+  /** Sign the audit chain head every this many records ... */
+  auditCheckpointRecords: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** ... or every this many milliseconds. */
+  auditCheckpointMs: z.coerce.number().int().min(100).max(86_400_000).default(10_000),
+  /** Also append every audit entry to this JSON-lines file (for a SIEM). */
+  auditFile: z.string().min(1).optional(),
+  /** When the audit file is fsynced: after every batch, at most every second, or never. */
+  auditFileFsync: z.enum(['always', 'interval', 'never']).default('always'),
+  /** Where retention writes the audit records it prunes (default: <dataDir>/audit-export). */
+  auditExportDir: z.string().min(1).optional(),
+  /** Export and prune audit records older than this many days (hourly check); unset: keep all. */
+  auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,5 +1,5 @@
 export * from './context.js';
-export { invoke } from './invoke.js';
+export { invoke, auditRejected } from './invoke.js';
 export { authenticate, credentialsFromAuthorization, type Credentials } from './authenticate.js';
 export { operationForTarget, targetsOf, sys } from './registry.js';
 export { MAX_PLAINTEXT_BYTES } from './encrypt.js';

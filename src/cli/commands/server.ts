@@ -78,6 +78,11 @@ export function stopOnSignals(server: RunningServer): void {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // logrotate's postrotate: start a new audit file at the configured path.
+  process.on('SIGHUP', () => {
+    server.installation.log.info('SIGHUP: reopening the audit file');
+    server.installation.audit.reopenSinks();
+  });
 }
 
 /** A failed unseal at start leaves the server up and sealed, with the reason on stderr and in the log. */
