@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerData } from './commands/data.js';
 import { registerDev } from './commands/dev.js';
+import { registerFile } from './commands/file.js';
 import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
 import { registerSeal } from './commands/seal.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPrincipal(program);
   registerTenant(program);
   registerData(program);
+  registerFile(program);
   return program;
 }
 
