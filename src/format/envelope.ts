@@ -118,6 +118,7 @@ export function parseHeader(buf: Buffer): EnvelopeHeader | undefined {
   let source: KeySource;
   const kind = buf[off];
   if (kind === KEY_SOURCE_KMS) {
+    if (need(off + 3)) return undefined;
     const len = buf.readUInt16BE(off + 1);
     if (len === 0) throw invalidCiphertext();
     if (need(off + 3 + len)) return undefined;
