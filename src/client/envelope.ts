@@ -2,12 +2,12 @@ import { randomFillSync } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { GCM_NONCE_BYTES } from '../crypto/index.js';
 import {
-  ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, canonicalContext, checkSegmentSize, encodeHeader,
+  ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, canonicalContext, checkSegmentSize,
   openMessage, parseHeader, sealMessage, type EnvelopeHeader,
 } from '../format/index.js';
 import type { DataKeyCacheLimits } from './data-key-cache.js';
 import { InvalidCiphertextError, KeywardUsageError } from './errors.js';
-import type { KeyProvider } from './key-provider.js';
+import type { DataKeyLease, EncryptionKeyRequest, KeyProvider } from './key-provider.js';
 import { KeywardClient, type EncryptionContext } from './keyward-client.js';
 import { KmsKeyProvider } from './kms-key-provider.js';
 import { SegmentDecryptor, SegmentEncryptor } from './segments.js';
@@ -51,16 +51,18 @@ export class Envelope {
   }
 
   /** Encrypts an in-memory plaintext into one envelope (algorithm 0x01). */
-  async encrypt(plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Buffer> {
-    if (!(plaintext instanceof Uint8Array)) throw new KeywardUsageError('plaintext must be a Buffer or Uint8Array');
-    const canonical = contextBytes(options.context);
-    const lease = await this.provider.encryptionKey({ keyId: options.keyId, context: options.context, canonicalContext: canonical, bytes: plaintext.length });
+  encrypt(plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Buffer> {
+    let request: EncryptionKeyRequest;
     try {
-      const nonce = nextNonce();
-      return sealMessage(lease.key, encodeHeader(lease.encodedSource, { algorithm: ALG_GCM_MESSAGE, nonce }), nonce, plaintext, canonical);
-    } finally {
-      lease.done();
+      if (!(plaintext instanceof Uint8Array)) throw new KeywardUsageError('plaintext must be a Buffer or Uint8Array');
+      request = { keyId: options.keyId, context: options.context, canonicalContext: contextBytes(options.context), bytes: plaintext.length };
+      // a cache hit is answered without a detour through the event loop
+      const lease = this.provider.cachedEncryptionKey?.(request);
+      if (lease !== undefined) return Promise.resolve(sealWith(lease, plaintext, request.canonicalContext));
+    } catch (e) {
+      return Promise.reject(e as Error);
     }
+    return this.provider.encryptionKey(request).then((lease) => sealWith(lease, plaintext, request.canonicalContext));
   }
 
   /** Decrypts an envelope made by encrypt() or a stream; any failure is InvalidCiphertextError. */
@@ -199,6 +201,14 @@ export class Envelope {
   }
 }
 
+function sealWith(lease: DataKeyLease, plaintext: Uint8Array, canonical: Buffer): Buffer {
+  try {
+    return sealMessage(lease.key, lease.encodedSource, nextNonce(), plaintext, canonical);
+  } finally {
+    lease.done();
+  }
+}
+
 function contextBytes(context: EncryptionContext | undefined): Buffer {
   if (context === undefined) return canonicalContext(undefined);
   if (context === null || typeof context !== 'object' || Array.isArray(context)) throw new KeywardUsageError('context must be an object of string keys and string values');
@@ -229,8 +239,8 @@ function nextNonce(): Buffer {
     randomFillSync(NONCE_POOL);
     nonceOffset = 0;
   }
-  const nonce = Buffer.from(NONCE_POOL.subarray(nonceOffset, nonceOffset + GCM_NONCE_BYTES));
-  NONCE_POOL.fill(0, nonceOffset, nonceOffset + GCM_NONCE_BYTES);
+  // each nonce is handed out once: the pool is refilled, never reread
+  const nonce = NONCE_POOL.subarray(nonceOffset, nonceOffset + GCM_NONCE_BYTES);
   nonceOffset += GCM_NONCE_BYTES;
   return nonce;
 }

@@ -23,6 +23,8 @@ export interface EncryptionKeyRequest {
 /** Where envelope data keys come from: Keyward (KmsKeyProvider) or a local Keyset. */
 export interface KeyProvider {
   encryptionKey(request: EncryptionKeyRequest): Promise<DataKeyLease>;
+  /** The same as encryptionKey when it can be answered at once (a cache hit), else undefined. */
+  cachedEncryptionKey?(request: EncryptionKeyRequest): DataKeyLease | undefined;
   /** The data key named by a header; throws InvalidCiphertextError when it cannot be had. */
   decryptionKey(source: KeySource, context: EncryptionContext | undefined, canonicalContext: Buffer): Promise<DataKeyLease>;
 }

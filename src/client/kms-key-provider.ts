@@ -29,6 +29,14 @@ export class KmsKeyProvider implements KeyProvider {
     return { ...(this.cache?.stats ?? this.uncachedStats) };
   }
 
+  cachedEncryptionKey(req: EncryptionKeyRequest): DataKeyLease | undefined {
+    if (this.cache === undefined || req.keyId === undefined || req.keyId === '') return undefined;
+    const hit = this.cache.takeForEncryption(partitionOf(req), req.bytes);
+    if (hit === undefined) return undefined;
+    this.cache.stats.encryptHits++;
+    return this.leaseOf(hit, hit.encodedSource);
+  }
+
   async encryptionKey(req: EncryptionKeyRequest): Promise<DataKeyLease> {
     if (req.keyId === undefined || req.keyId === '') throw new KeywardUsageError('keyId is required to encrypt');
     const stats = this.cache?.stats ?? this.uncachedStats;
@@ -36,7 +44,7 @@ export class KmsKeyProvider implements KeyProvider {
       stats.encryptMisses++;
       return this.generate(req, stats);
     }
-    const partition = `${req.keyId}\u0000${req.canonicalContext.toString('latin1')}`;
+    const partition = partitionOf(req);
     for (;;) {
       const hit = this.cache.takeForEncryption(partition, req.bytes);
       if (hit !== undefined) {
@@ -110,4 +118,9 @@ export class KmsKeyProvider implements KeyProvider {
       },
     };
   }
+}
+
+/** Cache partition: the key as named by the caller and the exact context bytes. */
+function partitionOf(req: EncryptionKeyRequest): string {
+  return `${req.keyId}\u0000${req.canonicalContext.toString('latin1')}`;
 }

@@ -148,13 +148,28 @@ export function parseHeader(buf: Buffer): EnvelopeHeader | undefined {
   return { algorithm, segmentSize, salt, noncePrefix, source, bytes: Buffer.from(buf.subarray(0, off)) };
 }
 
-/** Algorithm 0x01: ciphertext || tag under the data key, AAD = header || context. */
-export function sealMessage(dataKey: Uint8Array, header: Buffer, nonce: Buffer, plaintext: Uint8Array, context: Buffer): Buffer {
+/**
+ * Algorithm 0x01: header || ciphertext || tag under the data key, AAD = header || context. The
+ * header is written straight into the output (this is the hot path of cached envelope encryption).
+ */
+export function sealMessage(dataKey: Uint8Array, encodedSource: Buffer, nonce: Uint8Array, plaintext: Uint8Array, context: Buffer): Buffer {
+  if (nonce.length !== GCM_NONCE_BYTES) throw new RangeError('nonce must be 12 bytes');
+  const headerLength = 5 + encodedSource.length + GCM_NONCE_BYTES;
+  const out = Buffer.allocUnsafe(headerLength + plaintext.length + GCM_TAG_BYTES);
+  ENVELOPE_MAGIC.copy(out, 0);
+  out[3] = ENVELOPE_VERSION;
+  out[4] = ALG_GCM_MESSAGE;
+  encodedSource.copy(out, 5);
+  out.set(nonce, 5 + encodedSource.length);
   const cipher = createCipheriv('aes-256-gcm', checkKey(dataKey), nonce, { authTagLength: GCM_TAG_BYTES });
-  cipher.setAAD(context.length === 0 ? header : Buffer.concat([header, context]));
+  // two AAD updates are one AAD (GCM): header, then the canonical context
+  cipher.setAAD(out.subarray(0, headerLength));
+  if (context.length > 0) cipher.setAAD(context);
   const body = cipher.update(plaintext);
   cipher.final();
-  return Buffer.concat([header, body, cipher.getAuthTag()]);
+  body.copy(out, headerLength);
+  cipher.getAuthTag().copy(out, headerLength + body.length);
+  return out;
 }
 
 export function openMessage(dataKey: Uint8Array, header: EnvelopeHeader, envelope: Buffer, context: Buffer): Buffer {
