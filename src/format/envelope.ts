@@ -28,7 +28,7 @@ export const KEY_SOURCE_KMS = 0x01;
 export const KEY_SOURCE_KEYSET = 0x02;
 export const SEGMENT_SALT_BYTES = 32;
 export const NONCE_PREFIX_BYTES = 7;
-export const DEFAULT_SEGMENT_SIZE = 64 * 1024;
+export const DEFAULT_SEGMENT_SIZE = 256 * 1024;
 export const MIN_SEGMENT_SIZE = 16;
 /** Bounds the memory a decryptor commits to before anything is authenticated. */
 export const MAX_SEGMENT_SIZE = 16 * 1024 * 1024;

@@ -28,7 +28,7 @@ export function registerFile(program: Command): void {
     .requiredOption('--out <file>', 'envelope file, or - for stdout')
     .requiredOption('--key <key>', 'key id, ARN or alias that wraps the data key')
     .option('--context <key=value>', 'encryption context (repeatable; required again to decrypt)', collect)
-    .option('--segment-size <bytes>', 'plaintext bytes per segment (default 65536)', (v) => Number(v))
+    .option('--segment-size <bytes>', 'plaintext bytes per segment (default 262144 = 256 KiB)', (v) => Number(v))
     .option('--no-progress', 'no progress bar even on a terminal')
     .action((f: FileFlags) => withClient(f, async (client) => {
       const context = keyValues(f.context, '--context');
