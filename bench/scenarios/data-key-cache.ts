@@ -1,6 +1,6 @@
 import { createCipheriv, randomBytes, randomFillSync } from 'node:crypto';
-import { Envelope, KeywardClient, KmsKeyProvider } from '../../src/client/index.js';
-import { startKeyward } from '../lib/keyward.js';
+import { Envelope, KmsKeyProvider } from '../../src/client/index.js';
+import { startInProcessKeyward } from '../lib/in-process-keyward.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
 
 const MESSAGES = 1_000_000;
@@ -20,10 +20,9 @@ const median = (xs: number[]) => {
 export const dataKeyCache: BenchScenario = {
   name: 'Envelope encryption with the data-key cache',
   async run(ctx: BenchContext): Promise<BenchRow[]> {
-    const kw = await startKeyward(ctx);
-    const client = new KeywardClient({ endpoint: kw.url, credentials: kw.admin, region: kw.admin.region });
+    const kw = await startInProcessKeyward(ctx);
+    const { client, keyId } = kw;
     try {
-      const keyId = String((await client.send<{ KeyMetadata: { KeyId: string } }>('TrentService.CreateKey', {})).KeyMetadata.KeyId);
       const payloads = Array.from({ length: 1024 }, () => randomBytes(PAYLOAD));
       const context = { bench: 'data-key-cache' };
       const rawKey = randomBytes(32);
@@ -85,8 +84,7 @@ export const dataKeyCache: BenchScenario = {
         },
       ];
     } finally {
-      client.close();
-      await kw.stop();
+      await kw.close();
     }
   },
 };

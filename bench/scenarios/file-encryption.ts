@@ -4,8 +4,8 @@ import { createReadStream, createWriteStream, fsyncSync, openSync, closeSync, rm
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { Envelope, KeywardClient } from '../../src/client/index.js';
-import { startKeyward } from '../lib/keyward.js';
+import { Envelope } from '../../src/client/index.js';
+import { startInProcessKeyward } from '../lib/in-process-keyward.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
 
 const execFileP = promisify(execFile);
@@ -64,10 +64,9 @@ export const fileEncryption: BenchScenario = {
     const sealedPath = join(ctx.tmpDir, 'file-encryption.kwe');
     const outPath = join(ctx.tmpDir, 'file-encryption.out');
     await writeRandomFile(plainPath, size);
-    const kw = await startKeyward(ctx);
-    const client = new KeywardClient({ endpoint: kw.url, credentials: kw.admin, region: kw.admin.region });
+    const kw = await startInProcessKeyward(ctx);
+    const { client, keyId } = kw;
     try {
-      const keyId = String((await client.send<{ KeyMetadata: { KeyId: string } }>('TrentService.CreateKey', {})).KeyMetadata.KeyId);
       const envelope = new Envelope(client);
       const context = { bench: 'file-encryption' };
       const timed = async (fn: () => Promise<void>) => {
@@ -119,8 +118,7 @@ export const fileEncryption: BenchScenario = {
         row('File decryption to disk (fsync)', results.decryptDisk, false),
       ];
     } finally {
-      client.close();
-      await kw.stop();
+      await kw.close();
       for (const p of [plainPath, sealedPath, outPath]) rmSync(p, { force: true });
     }
   },
