@@ -4,3 +4,4 @@ export { Envelope, type EnvelopeOptions, type EncryptOptions, type EncryptStream
 export { KmsKeyProvider, type KmsKeyProviderOptions } from './kms-key-provider.js';
 export { DEFAULT_CACHE_LIMITS, type DataKeyCacheLimits, type CacheStats } from './data-key-cache.js';
 export type { KeyProvider, DataKeyLease, EncryptionKeyRequest } from './key-provider.js';
+export { Keyset, type KeysetOptions, type KeysetKeyInfo } from './keyset.js';
