@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAudit } from './commands/audit.js';
 import { registerData } from './commands/data.js';
 import { registerDev } from './commands/dev.js';
+import { registerFile } from './commands/file.js';
 import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
 import { registerSeal } from './commands/seal.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerData(program);
   registerStore(program);
   registerAudit(program);
+  registerFile(program);
   return program;
 }
 
