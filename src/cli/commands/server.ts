@@ -14,6 +14,7 @@ export interface ServerFlags {
   readonly logLevel?: string;
   readonly config?: string;
   readonly passphraseFile?: string;
+  readonly workers?: string;
 }
 
 export function serverFlags(cmd: Command): Command {
@@ -53,10 +54,23 @@ export function registerServer(program: Command): void {
   serverFlags(program.command('server'))
     .description('run the Keyward server; unseals itself from KEYWARD_PASSPHRASE or --passphrase-file, else prompts on a TTY, else starts sealed')
     .option('--passphrase-file <file>', 'file holding the unseal passphrase')
+    .option('--workers <n>', 'worker processes sharing the port (node:cluster), or auto for one per core; above 1 the server must unseal itself (default 1)')
     .action(async (flags: ServerFlags) => {
       // the server modules load only for commands that run one (data commands stay quick to start)
       const { startServer, unsealInstallation } = await import('../../server.js');
       const config = configFrom(flags);
+      const { isClusterWorker, parseWorkers, runClusterPrimary, runClusterWorker } = await import('../../cluster.js');
+      const workers = parseWorkers(flags.workers);
+      if (isClusterWorker()) {
+        stopOnSignals(await runClusterWorker(config));
+        return;
+      }
+      if (workers > 1) {
+        await runClusterPrimary(config, workers, await passphrase(flags), (url) => {
+          process.stderr.write(`keyward listening on ${url} (${workers} workers)\n`);
+        });
+        return;
+      }
       const server = await startServer(config);
       stopOnSignals(server);
       const { installation } = server;
