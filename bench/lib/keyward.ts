@@ -39,8 +39,10 @@ export interface StartKeywardOptions {
   readonly nodeArgs?: readonly string[];
   /** An existing (initialised) data directory; default: a new one under ctx.tmpDir. */
   readonly dataDir?: string;
-  /** Credentials of an existing data directory (required with dataDir unless admin-credentials.json is in it). */
+  /** Credentials of an existing data directory (required with dataDir). */
   readonly admin?: BenchCredentials;
+  /** Start sealed (no passphrase in the environment): for unseal measurements. */
+  readonly sealed?: boolean;
 }
 
 function baseEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
@@ -66,7 +68,9 @@ export async function startKeyward(ctx: BenchContext, options: StartKeywardOptio
     admin = await initDataDir(dataDir, options.env);
   }
   const args = [...(options.nodeArgs ?? []), keywardBin(), 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(options.args ?? [])];
-  const proc = spawn(process.execPath, args, { env: baseEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = baseEnv(options.env);
+  if (options.sealed) delete env.KEYWARD_PASSPHRASE;
+  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await waitForListening(proc, 60_000);
   return {
     url,
