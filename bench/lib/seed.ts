@@ -112,10 +112,10 @@ export async function seedKeys(dataDir: string, count: number, options: { keepId
 /**
  * A seeded store kept between runs in bench/.cache (seeding a million keys takes minutes), keyed
  * by the key count, the Keyward version and the SQLite schema version. Delete the folder (or pass
- * a new count) to seed again. Returns a copy-free handle: the server runs on the cached files.
+ * a new count) to seed again; KEYWARD_BENCH_CACHE moves the folder. The server runs on the cached files.
  */
 export async function cachedSeed(count: number, options: { keepIds?: number; log?: (m: string) => void } = {}): Promise<SeededStore & { cached: boolean }> {
-  const dir = join(repoRoot(), 'bench', '.cache', `keys-${count}-v${VERSION}-schema${SQLITE_SCHEMA_VERSION}`);
+  const dir = join(process.env.KEYWARD_BENCH_CACHE ?? join(repoRoot(), 'bench', '.cache'), `keys-${count}-v${VERSION}-schema${SQLITE_SCHEMA_VERSION}`);
   const manifest = join(dir, 'seed.json');
   if (existsSync(manifest)) {
     const m = JSON.parse(readFileSync(manifest, 'utf8')) as Omit<SeededStore, 'dataDir'>;

@@ -18,6 +18,7 @@ export const awsProtocol: BenchScenario = {
   name: 'AWS protocol, 1 process',
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const bare = await startBareServer();
+    const bareEncrypt = await startBareServer('encrypt');
     const kw = await startKeyward(ctx);
     const kms = adminClient(kw);
     try {
@@ -36,6 +37,7 @@ export const awsProtocol: BenchScenario = {
       const sigv4 = async (name: string) => signCalls(kw.url, kw.admin, [calls[name]!], kw.admin.region);
       const m = await interleaved(ctx, {
         baseline: async (d) => load(bare.url, await sigv4('encrypt32'), d),
+        bareEncrypt: async (d) => load(bareEncrypt.url, await sigv4('encrypt32'), d),
         encrypt32: async (d) => load(kw.url, await sigv4('encrypt32'), d),
         encrypt4k: async (d) => load(kw.url, await sigv4('encrypt4k'), d),
         decrypt: async (d) => load(kw.url, await sigv4('decrypt'), d),
@@ -47,7 +49,8 @@ export const awsProtocol: BenchScenario = {
       const c = ctx.connections;
       return [
         loadRow(`${BASELINE}, fixed body, ${c} conns`, m.baseline, { notes: 'the baseline: reads the body, answers 44 bytes' }),
-        loadRow(`Encrypt 32 B, SigV4, 1 process, ${c} conns`, m.encrypt32, { baseline, minRatio: 0.4, maxP99Ms: 10 }),
+        loadRow(`bare node:http + Encrypt's JSON and crypto work, ${c} conns`, m.bareEncrypt, { baseline, notes: 'reference: no routing, auth, key lookup or metrics' }),
+        loadRow(`Encrypt 32 B, SigV4, 1 process, ${c} conns`, m.encrypt32, { baseline, minRatio: 0.4, maxP99Ms: 10, notes: `${round(m.encrypt32.rps / m.bareEncrypt.rps, 2)} of the crypto reference` }),
         loadRow(`Encrypt 4 KiB, SigV4, 1 process, ${c} conns`, m.encrypt4k, { baseline }),
         loadRow(`Decrypt 32 B, SigV4, 1 process, ${c} conns`, m.decrypt, { baseline }),
         loadRow(`GenerateDataKey AES_256, SigV4, 1 process, ${c} conns`, m.gdk, { baseline }),
@@ -59,6 +62,7 @@ export const awsProtocol: BenchScenario = {
       kms.destroy();
       await kw.stop();
       await bare.stop();
+      await bareEncrypt.stop();
     }
   },
 };
