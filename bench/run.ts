@@ -112,14 +112,14 @@ async function main(): Promise<number> {
   }
 
   const report = {
-    header: { ...machineHeader(), loadAverageAtStart: header.loadAverage, ...base, only, durationTotalSec: Math.round((Date.now() - started) / 1000) },
+    header: { ...header, finishedAt: new Date().toISOString(), loadAverageAtEnd: machineHeader().loadAverage, ...base, only, durationTotalSec: Math.round((Date.now() - started) / 1000) },
     rows,
     failures,
   };
   const outFile = values.out ?? join(root, 'bench', 'results', 'latest.json');
   mkdirSync(join(outFile, '..'), { recursive: true });
   writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nKeyward bench, ${header.date}: ${header.cpuModel}, ${header.cores} cores, Node ${header.node}, load average ${header.loadAverage.join(' ')} at start and ${report.header.loadAverage.join(' ')} at end; ${quick ? 'quick' : 'full'} (${base.rounds} round(s) x ${base.durationSec} s, ${base.connections} connections)\n`);
+  console.log(`\nKeyward bench, ${header.date}: ${header.cpuModel}, ${header.cores} cores, Node ${header.node}, load average ${header.loadAverage.join(' ')} at start and ${report.header.loadAverageAtEnd.join(' ')} at end; ${quick ? 'quick' : 'full'} (${base.rounds} round(s) x ${base.durationSec} s, ${base.connections} connections)\n`);
   console.log(formatTable(rows));
   for (const f of failures) console.log(`FAILED ${f.scenario}: ${f.error}`);
   console.log(`\n${rows.length} row(s) in ${report.header.durationTotalSec} s; written to ${outFile}`);
