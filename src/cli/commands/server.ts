@@ -25,6 +25,7 @@ export interface ServerFlags {
   readonly transitKeyId?: string;
   readonly transitRegion?: string;
   readonly transitCredentialsFile?: string;
+  readonly workers?: string;
 }
 
 /** Where the seal's key lives (static key file, HSM, outer KMS); secrets themselves come from env or files. */
@@ -96,10 +97,23 @@ export function registerServer(program: Command): void {
   sealFlags(serverFlags(program.command('server')))
     .description('run the Keyward server; unseals itself (auto-unseal seals; passphrase from KEYWARD_PASSPHRASE, --passphrase-file or a TTY prompt), else starts sealed')
     .option('--passphrase-file <file>', 'file holding the unseal passphrase')
+    .option('--workers <n>', 'worker processes sharing the port (node:cluster), or auto for one per core; above 1 the server must unseal itself (default 1)')
     .action(async (flags: ServerFlags) => {
       // the server modules load only for commands that run one (data commands stay quick to start)
       const { startServer, unsealInstallation } = await import('../../server.js');
       const config = configFrom(flags);
+      const { isClusterWorker, parseWorkers, runClusterPrimary, runClusterWorker } = await import('../../cluster.js');
+      const workers = parseWorkers(flags.workers);
+      if (isClusterWorker()) {
+        stopOnSignals(await runClusterWorker(config));
+        return;
+      }
+      if (workers > 1) {
+        await runClusterPrimary(config, workers, await passphrase(flags), (url) => {
+          process.stderr.write(`keyward listening on ${url} (${workers} workers)\n`);
+        });
+        return;
+      }
       const server = await startServer(config);
       stopOnSignals(server);
       const { installation } = server;
