@@ -9,7 +9,7 @@ import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
-import { Input, invoke, sys, type Services } from './operations/index.js';
+import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
@@ -157,7 +157,11 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const signingKeys = new SigningKeyCache();
   const nodeId = config.nodeId ?? defaultNodeId();
   const audit = openAuditLog(config, store, nodeId, clock, log);
-  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION };
+  const rateLimits = new RateLimits({
+    principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
+    expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
+  });
+  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());

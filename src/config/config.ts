@@ -67,6 +67,13 @@ const schema = z.object({
   auditExportDir: z.string().min(1).optional(),
   /** Export and prune audit records older than this many days (hourly check); unset: keep all. */
   auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
+  /** Requests per second each principal may send (token bucket); 0 turns the limit off. */
+  rateLimitPerSecond: z.coerce.number().min(0).default(5_500),
+  /** How many requests a principal may send at once above its rate (the bucket size). */
+  rateLimitBurst: z.coerce.number().int().min(1).default(11_000),
+  /** Init/unseal attempts per minute from one address (Argon2 is costly); 0 turns the limit off. */
+  unsealRatePerMinute: z.coerce.number().min(0).default(10),
+  unsealBurst: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = z.infer<typeof schema>;
