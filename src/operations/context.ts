@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/index.js';
 import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { SealManager } from '../seal/index.js';
@@ -10,6 +11,8 @@ export interface Services {
   readonly seal: SealManager;
   readonly clock: Clock;
   readonly signingKeys: SigningKeyCache;
+  /** Records every request (invoke.ts); fails closed. */
+  readonly audit: AuditLog;
   /** Identifies this node in logs and responses. */
   readonly nodeId: string;
   readonly version: string;
@@ -24,9 +27,16 @@ export interface RequestMeta {
   readonly transport: 'http' | 'grpc' | 'local';
 }
 
+/** What an operation tells the audit record about the key it used (filled as it goes). */
+export interface AuditNotes {
+  keyId?: string;
+  keyVersion?: number;
+}
+
 export interface OperationContext {
   readonly services: Services;
   readonly meta: RequestMeta;
+  readonly audit: AuditNotes;
   /** Undefined only for public operations. */
   readonly caller: Caller | undefined;
 }
