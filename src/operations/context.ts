@@ -53,8 +53,11 @@ interface OperationBase<Req> {
   readonly namespace: Namespace;
   /** Whether the operation works while sealed (public sys operations). Default: no. */
   readonly whileSealed?: boolean;
-  /** Costly for the server whoever calls (Argon2): rate-limited per source address. */
-  readonly expensive?: boolean;
+  /**
+   * Costly for the server whoever calls, or a guess at a secret (Argon2 on a passphrase):
+   * rate-limited per source address. A function decides per (valid) request.
+   */
+  readonly expensive?: boolean | ((request: Req) => boolean);
   parse(input: Input): Req;
 }
 

@@ -27,7 +27,8 @@ export async function invoke(services: Services, operation: Operation, credentia
     if (operation.plane === 'public') {
       const request = operation.parse(new Input(body));
       // Charged once the request is valid: only attempts that reach Argon2 cost a token.
-      if (operation.expensive === true) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
+      const costly = typeof operation.expensive === 'function' ? operation.expensive(request) : operation.expensive === true;
+      if (costly) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       caller = await authenticate(services, credentials);
