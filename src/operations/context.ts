@@ -54,8 +54,8 @@ interface OperationBase<Req> {
   /** Whether the operation works while sealed (public sys operations). Default: no. */
   readonly whileSealed?: boolean;
   /**
-   * Costly for the server whoever calls, or a guess at a secret (Argon2 on a passphrase):
-   * rate-limited per source address. A function decides per (valid) request.
+   * Whether this request is costly for the server whoever calls (Argon2, combining shares): such
+   * requests are rate-limited per source address, once they are known to be valid.
    */
   readonly expensive?: boolean | ((request: Req) => boolean);
   parse(input: Input): Req;

@@ -11,7 +11,7 @@ export const unseal = defineOperation({
   namespace: 'Keyward',
   plane: 'public',
   whileSealed: true,
-  // A passphrase runs Argon2 and is a guess at a secret; shares and auto-unseal retries are cheap.
+  // only a passphrase runs Argon2id; shares (unguessable, combined cheaply) and reset are not charged
   expensive: (req: { readonly passphrase?: string }) => req.passphrase !== undefined,
   parse: (input) => {
     const passphrase = input.string('passphrase', { min: 1, max: 1024 });
