@@ -248,13 +248,22 @@ describe('client envelopes and streams against a real Keyward', () => {
       for (let i = 0; i < 10; i++) await new Envelope(byBytes).encrypt(Buffer.alloc(300), { keyId });
       expect(byBytes.stats.kmsCalls).toBe(4); // 3 messages of 300 bytes fit in 1000
 
-      const byAge = new KmsKeyProvider(client, { cache: { maxAgeMs: 20 } });
+      let now = 1_000_000;
+      const byAge = new KmsKeyProvider(client, { cache: { maxAgeMs: 60_000 }, now: () => now });
       const e = new Envelope(byAge);
-      await e.encrypt(Buffer.from('a'), { keyId });
+      const a = await e.encrypt(Buffer.from('a'), { keyId });
+      now += 59_999;
       await e.encrypt(Buffer.from('b'), { keyId });
-      await new Promise((r) => setTimeout(r, 40));
+      expect(byAge.stats.kmsCalls).toBe(1);
+      now += 1;
       await e.encrypt(Buffer.from('c'), { keyId });
       expect(byAge.stats.kmsCalls).toBe(2);
+      // an expired decryption entry is fetched again too
+      await e.decrypt(a);
+      await e.decrypt(a);
+      now += 60_000;
+      await e.decrypt(a);
+      expect(byAge.stats).toMatchObject({ kmsCalls: 4, decryptMisses: 2, decryptHits: 1 });
     });
 
     it('concurrent misses on a cold partition share one GenerateDataKey; cache: false calls the KMS every time', async () => {
