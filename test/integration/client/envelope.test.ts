@@ -217,6 +217,19 @@ describe('client envelopes and streams against a real Keyward', () => {
     expect((await env.decrypt(sealed, { context: CONTEXT })).equals(plaintext)).toBe(true);
   });
 
+  it('a decrypt stream also opens one-message envelopes, and refuses to buffer one beyond 64 MiB', async () => {
+    const plaintext = randomBytes(100_000);
+    const sealed = await env.encrypt(plaintext, { keyId, context: CONTEXT });
+    expect((await streamDecrypt(env, sealed, CONTEXT)).equals(plaintext)).toBe(true);
+    expect(await failure(streamDecrypt(env, sealed.subarray(0, sealed.length - 1), CONTEXT))).toBeInstanceOf(InvalidCiphertextError);
+    const huge = Readable.from((function* () {
+      yield sealed.subarray(0, parseHeader(sealed)!.bytes.length);
+      for (let i = 0; i < 65; i++) yield Buffer.alloc(1 << 20);
+    })());
+    const err = await failure(pipeline(huge, env.createDecryptStream({ context: CONTEXT }), new Writable({ write(_c, _e, cb) { cb(); } })));
+    expect(err).toMatchObject({ code: 'ValidationException', message: expect.stringContaining('Envelope.decrypt()') });
+  });
+
   it('bad input names the problem before anything is sent', async () => {
     await expect(env.encrypt(Buffer.from('x'), {})).rejects.toMatchObject({ code: 'ValidationException', message: expect.stringContaining('keyId') });
     await expect(env.encrypt(Buffer.from('x'), { keyId, context: { n: 1 as unknown as string } })).rejects.toMatchObject({ code: 'ValidationException', message: expect.stringContaining('"n"') });
