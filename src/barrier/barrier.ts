@@ -215,6 +215,7 @@ export class Barrier implements BarrierWriter {
       if (generation !== this.generation) return;
       this.replaceKeyring(next);
       this.block = range;
+      if (next.terms.length > 1) this.resumeRewrap();
       return;
     }
   }
@@ -252,13 +253,30 @@ export class Barrier implements BarrierWriter {
    * older terms from the keyring. Records that are not barrier records are left alone.
    */
   private async rewrapAll(generation: number): Promise<void> {
+    // passes until one finds every record on the term that was active when it began; only terms
+    // older than that one are dropped (a rotation during a pass keeps the newer terms)
+    for (;;) {
+      if (generation !== this.generation) return;
+      const active = this.requireKeyring().activeTerm;
+      const moved = await this.rewrapPass(generation);
+      if (generation !== this.generation) return;
+      if (moved === 0 && this.requireKeyring().activeTerm === active) {
+        await this.dropTermsBefore(active, generation);
+        return;
+      }
+    }
+  }
+
+  /** One scan of the store; answers how many records it moved to the active term. */
+  private async rewrapPass(generation: number): Promise<number> {
     const batch = this.options.rewrapBatch ?? 100;
     let after: string | undefined;
+    let movedInPass = 0;
     do {
-      if (generation !== this.generation) return;
+      if (generation !== this.generation) return movedInPass;
       const page = await mapStoreErrors(() => this.store.list('', { limit: batch, ...(after !== undefined ? { after } : {}) }));
       for (const e of page.entries) {
-        if (generation !== this.generation) return;
+        if (generation !== this.generation) return movedInPass;
         this.progress.scanned++;
         if (isReserved(e.key) || !this.isStale(e.key, e.value)) continue;
         const moved = await mapStoreErrors(() => this.store.transaction(async (tx) => {
@@ -267,12 +285,16 @@ export class Barrier implements BarrierWriter {
           await tx.put(e.key, this.seal(e.key, this.open(e.key, cur.value)), { ifVersion: cur.version });
           return true;
         }));
-        if (moved) this.progress.rewrapped++;
+        if (moved) {
+          this.progress.rewrapped++;
+          movedInPass++;
+        }
       }
       after = page.next;
-      if (this.options.rewrapPauseMs) await new Promise((r) => setTimeout(r, this.options.rewrapPauseMs));
+      // yield to requests between batches (a synchronous store would otherwise starve the event loop)
+      await new Promise((r) => (this.options.rewrapPauseMs ? setTimeout(r, this.options.rewrapPauseMs) : setImmediate(r)));
     } while (after !== undefined);
-    await this.dropOldTerms(generation);
+    return movedInPass;
   }
 
   private isStale(path: string, value: Buffer): boolean {
@@ -284,14 +306,14 @@ export class Barrier implements BarrierWriter {
     }
   }
 
-  private async dropOldTerms(generation: number): Promise<void> {
+  private async dropTermsBefore(keepFrom: number, generation: number): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const rootKey = this.rootKey;
       if (rootKey === undefined || generation !== this.generation) return;
       const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
       if (entry === undefined) return;
       const current = this.openKeyring(rootKey, entry.value);
-      const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term === current.activeTerm) };
+      const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term >= keepFrom) };
       try {
         await mapStoreErrors(() => this.store.put(KEYRING_PATH, this.sealKeyring(rootKey, next), { ifVersion: entry.version }));
       } catch (e) {
