@@ -4,14 +4,15 @@ import { dirname, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
+import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
-import { Input, invoke, sys, type Services } from './operations/index.js';
+import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
-import { MemoryStore, SqliteStore, type Store } from './storage/index.js';
+import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
 import { VERSION } from './version.js';
 
 /**
@@ -25,6 +26,7 @@ export interface Installation {
   readonly barrier: Barrier;
   readonly seal: SealManager;
   readonly keyring: Keyring;
+  readonly audit: AuditLog;
   readonly services: Services;
   readonly log: Logger;
   /** Seals (zeroizing every cached key), stops background work and closes the store. */
@@ -123,12 +125,13 @@ function defaultNodeId(): string {
   return `${hostname()}-${process.pid}`;
 }
 
-/** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH` or `memory`. */
+/** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
+  if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store);
   if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'));
   if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)));
-  throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH or memory`);
+  throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH, postgres://USER@HOST:PORT/DB or memory`);
 }
 
 /** Wires store, barrier, seal and keyring into the services operations run on. */
@@ -152,9 +155,16 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     onError: (e) => log.error({ err: e }, 'background task failed'),
   });
   const signingKeys = new SigningKeyCache();
-  const services: Services = { keyring, seal, clock, signingKeys, nodeId: config.nodeId ?? defaultNodeId(), version: VERSION };
+  const nodeId = config.nodeId ?? defaultNodeId();
+  const audit = openAuditLog(config, store, nodeId, clock, log);
+  const rateLimits = new RateLimits({
+    principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
+    expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
+  });
+  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
 
   seal.onUnsealed(() => {
+    audit.unlock(barrier.auditKey());
     keyring.scheduler.start(config.schedulerIntervalMs);
     void keyring.scheduler.tick().catch((e: unknown) => log.error({ err: e }, 'scheduler failed'));
     log.info('unsealed');
@@ -163,20 +173,43 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     keyring.scheduler.stop();
     keyring.clear();
     signingKeys.clear();
+    audit.lock();
     log.info('sealed');
   });
 
   let closed = false;
   return {
-    config, store, barrier, seal, keyring, services, log,
+    config, store, barrier, seal, keyring, audit, services, log,
     async close() {
       if (closed) return;
       closed = true;
+      // The final checkpoint is signed while the keys are still there.
+      await audit.close();
       await seal.seal();
       keyring.close();
       await store.close();
     },
   };
+}
+
+/** The audit log: one chain per node id, in the store, plus the optional JSON-lines file. */
+function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock, log: Logger): AuditLog {
+  const sinks: AuditSink[] = [];
+  if (config.audit === 'on' && config.auditFile !== undefined) {
+    sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
+  }
+  return new AuditLog(store, {
+    enabled: config.audit === 'on',
+    chain: nodeId,
+    node: nodeId,
+    clock,
+    checkpointEveryRecords: config.auditCheckpointRecords,
+    checkpointEveryMs: config.auditCheckpointMs,
+    sinks,
+    exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
+    ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
+    onError: (e) => log.error({ err: e }, 'audit log background write failed'),
+  });
 }
 
 export interface RunningServer {
@@ -197,6 +230,12 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     throw new ConfigError(`refusing to listen on ${host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
   }
   const installation = openInstallation(config, overrides);
+  try {
+    await installation.store.ready?.();
+  } catch (e) {
+    await installation.close().catch(() => undefined);
+    throw e;
+  }
   const metrics = new HttpMetrics();
   const appOptions = {
     services: installation.services,

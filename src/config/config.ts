@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 const schema = z.object({
   dataDir: z.string().min(1).default('./.keyward'),
-  /** `sqlite` (in dataDir), `sqlite:PATH`, or `memory` (nothing persists). */
+  /** `sqlite` (in dataDir), `sqlite:PATH`, `postgres://...` (shared by many nodes), or `memory` (nothing persists). */
   store: z.string().min(1).default('sqlite'),
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
   socket: z.string().min(1).optional(),
@@ -53,6 +53,27 @@ const schema = z.object({
   /** Background re-wrap after a barrier rotation: records per batch and pause between batches. */
   barrierRewrapBatch: z.coerce.number().int().min(1).max(1000).default(100),
   barrierRewrapPauseMs: z.coerce.number().int().min(0).default(0),
+  /** Audit log: `on` (every request is recorded, fail closed) or `off` (benchmark comparisons only). */
+  audit: z.enum(['on', 'off']).default('on'),
+  /** Sign the audit chain head every this many records ... */
+  auditCheckpointRecords: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** ... or every this many milliseconds. */
+  auditCheckpointMs: z.coerce.number().int().min(100).max(86_400_000).default(10_000),
+  /** Also append every audit entry to this JSON-lines file (for a SIEM). */
+  auditFile: z.string().min(1).optional(),
+  /** When the audit file is fsynced: after every batch, at most every second, or never. */
+  auditFileFsync: z.enum(['always', 'interval', 'never']).default('always'),
+  /** Where retention writes the audit records it prunes (default: <dataDir>/audit-export). */
+  auditExportDir: z.string().min(1).optional(),
+  /** Export and prune audit records older than this many days (hourly check); unset: keep all. */
+  auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
+  /** Requests per second each principal may send (token bucket); 0 turns the limit off. */
+  rateLimitPerSecond: z.coerce.number().min(0).default(5_500),
+  /** How many requests a principal may send at once above its rate (the bucket size). */
+  rateLimitBurst: z.coerce.number().int().min(1).default(11_000),
+  /** Init/unseal attempts per minute from one address (Argon2 is costly); 0 turns the limit off. */
+  unsealRatePerMinute: z.coerce.number().min(0).default(10),
+  unsealBurst: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = z.infer<typeof schema>;

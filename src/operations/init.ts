@@ -15,6 +15,7 @@ export const init = defineOperation({
   namespace: 'Keyward',
   plane: 'public',
   whileSealed: true,
+  expensive: true,
   parse: (input) => {
     const spec = parseSealSpec(input);
     if (spec.type === 'passphrase') input.requiredString('passphrase', { min: 1, max: 1024 });

@@ -11,6 +11,7 @@ export const unseal = defineOperation({
   namespace: 'Keyward',
   plane: 'public',
   whileSealed: true,
+  expensive: true,
   parse: (input) => {
     const passphrase = input.string('passphrase', { min: 1, max: 1024 });
     const share = input.string('share', { min: 1, max: 128 });

@@ -34,7 +34,7 @@ export function registerInit(program: Command): void {
   sealFlags(program.command('init'))
     .description('create a new installation in the data directory (server stopped or not yet started) and print the admin credentials (and any shares) once')
     .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
-    .option('--store <store>', 'sqlite (default) or sqlite:PATH (env KEYWARD_STORE)')
+    .option('--store <store>', 'sqlite (default), sqlite:PATH or postgres://USER@HOST:PORT/DB (env KEYWARD_STORE)')
     .option('--config <file>', 'JSON configuration file')
     .option('--seal <type>', `how the root key is guarded: ${SEALS.join(', ')} (default passphrase; shamir when --shares is given)`)
     .option('--shares <n>', 'shamir seal: number of unseal shares')

@@ -25,6 +25,7 @@ export interface ServerFlags {
   readonly transitKeyId?: string;
   readonly transitRegion?: string;
   readonly transitCredentialsFile?: string;
+  readonly workers?: string;
 }
 
 /** Where the seal's key lives (static key file, HSM, outer KMS); secrets themselves come from env or files. */
@@ -46,7 +47,7 @@ export function sealFlags(cmd: Command): Command {
 export function serverFlags(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
-    .option('--store <store>', 'sqlite (default), sqlite:PATH or memory (env KEYWARD_STORE)')
+    .option('--store <store>', 'sqlite (default), sqlite:PATH, postgres://USER@HOST:PORT/DB or memory (env KEYWARD_STORE)')
     .option('--listen <host:port>', 'TCP listener (env KEYWARD_LISTEN, default 127.0.0.1:9123)')
     .option('--socket <path>', 'also listen on this Unix socket (0600, in a 0700 directory)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); required for a non-loopback --listen')
@@ -78,6 +79,11 @@ export function stopOnSignals(server: RunningServer): void {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // logrotate's postrotate: start a new audit file at the configured path.
+  process.on('SIGHUP', () => {
+    server.installation.log.info('SIGHUP: reopening the audit file');
+    server.installation.audit.reopenSinks();
+  });
 }
 
 /** A failed unseal at start leaves the server up and sealed, with the reason on stderr and in the log. */
@@ -91,10 +97,23 @@ export function registerServer(program: Command): void {
   sealFlags(serverFlags(program.command('server')))
     .description('run the Keyward server; unseals itself (auto-unseal seals; passphrase from KEYWARD_PASSPHRASE, --passphrase-file or a TTY prompt), else starts sealed')
     .option('--passphrase-file <file>', 'file holding the unseal passphrase')
+    .option('--workers <n>', 'worker processes sharing the port (node:cluster), or auto for one per core; above 1 the server must unseal itself (default 1)')
     .action(async (flags: ServerFlags) => {
       // the server modules load only for commands that run one (data commands stay quick to start)
       const { startServer, unsealInstallation } = await import('../../server.js');
       const config = configFrom(flags);
+      const { isClusterWorker, parseWorkers, runClusterPrimary, runClusterWorker } = await import('../../cluster.js');
+      const workers = parseWorkers(flags.workers);
+      if (isClusterWorker()) {
+        stopOnSignals(await runClusterWorker(config));
+        return;
+      }
+      if (workers > 1) {
+        await runClusterPrimary(config, workers, await passphrase(flags), (url) => {
+          process.stderr.write(`keyward listening on ${url} (${workers} workers)\n`);
+        });
+        return;
+      }
       const server = await startServer(config);
       stopOnSignals(server);
       const { installation } = server;
