@@ -195,7 +195,7 @@ export function registerSeal(program: Command): void {
     .option('--passphrase-file <file>', 'current passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .option('--new-passphrase-file <file>', 'new passphrase (else KEYWARD_NEW_PASSPHRASE, else a prompt)')
     .action(async (flags: ServerFlags & NewSealFlags) => {
-      const { openInstallation, rekeyInstallation, unsealInstallation } = await import('../../server.js');
+      const { changePassphraseOffline, openInstallation } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
       const current = await passphrase(flags);
       if (current === undefined) throw new UsageError('no current passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');
@@ -205,8 +205,7 @@ export function registerSeal(program: Command): void {
         const status = await installation.seal.status();
         if (!status.initialized) throw new UsageError(`${config.dataDir} holds no Keyward installation`);
         if (status.type !== 'passphrase') throw new UsageError(`this installation uses the ${status.type ?? '?'} seal; use \`keyward rekey\` against the running server`);
-        await unsealInstallation(installation, current);
-        await rekeyInstallation(installation, { passphrase: current, new_seal: 'passphrase', new_passphrase: next });
+        await changePassphraseOffline(installation, current, next);
         process.stdout.write('Passphrase changed. Only the root key was re-wrapped; no data was touched.\n');
       } finally {
         await installation.close();

@@ -17,7 +17,12 @@ function termsInStore(dataDir: string): Map<number, number> {
     const counts = new Map<number, number>();
     for (const row of db.prepare('SELECT key, value FROM kv').all() as Array<{ key: string; value: Buffer }>) {
       if (row.key === 'core/keyring' || row.key.startsWith('core/seal')) continue;
-      const term = readRecordTerm(row.key, row.value);
+      let term: number;
+      try {
+        term = readRecordTerm(row.key, row.value);
+      } catch {
+        continue; // not a barrier record (the audit chain index is stored by the audit layer itself)
+      }
       counts.set(term, (counts.get(term) ?? 0) + 1);
     }
     return counts;
@@ -76,9 +81,9 @@ describe('barrier rotation', () => {
     }
   });
 
-  it('rotates automatically before the encryption count reaches the limit; the count survives a restart', async () => {
+  it('rotates automatically before the encryption count reaches the limit; the count survives a restart', { timeout: 120_000 }, async () => {
     const dataDir = tempDir();
-    const config = { barrierRotateAfter: 300, barrierReserveBlock: 20 };
+    const config = { barrierRotateAfter: 300, barrierReserveBlock: 20, unsealRatePerMinute: 0 };
     let t = await startTestServer({ dataDir, config });
     try {
       const first = await barrierOf(t.url);
@@ -123,10 +128,10 @@ describe('barrier rotation survives SIGKILL in the middle of the re-wrap', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('resumes at the next unseal and loses nothing', async () => {
+  it('resumes at the next unseal and loses nothing', { timeout: 120_000 }, async () => {
     const dataDir = join(dir, 'data');
     const env = {
-      KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_PASSPHRASE: TEST_PASSPHRASE,
+      KEYWARD_UNSEAL_RATE_PER_MINUTE: '0', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_PASSPHRASE: TEST_PASSPHRASE,
       KEYWARD_BARRIER_REWRAP_BATCH: '2', KEYWARD_BARRIER_REWRAP_PAUSE_MS: '30',
     };
     const init = await keyward(['init', '--data-dir', dataDir, '--json'], env);

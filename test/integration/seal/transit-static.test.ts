@@ -8,7 +8,7 @@ import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/proces
 import { storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 
-const QUIET = { KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
+const QUIET = { KEYWARD_UNSEAL_RATE_PER_MINUTE: '0', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -44,7 +44,7 @@ describe('transit seal: one real Keyward unsealing another; static seal', () => 
   };
   const decrypt = async (kms: KMSClient, blob: Uint8Array) => Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString();
 
-  it('init, auto-unseal, outer KMS down or key disabled stays sealed, recovery, migration to static and shamir', async () => {
+  it('init, auto-unseal, outer KMS down or key disabled stays sealed, recovery, migration to static and shamir', { timeout: 120_000 }, async () => {
     // the outer Keyward, on a fixed port so it can be restarted
     const outerDir = join(dir, 'outer');
     const outerEnv = { ...QUIET, KEYWARD_PASSPHRASE: TEST_PASSPHRASE };
