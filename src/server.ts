@@ -361,6 +361,20 @@ export async function changePassphraseOffline(installation: Installation, curren
   await rekeyInstallation(installation, request);
 }
 
+/**
+ * Disaster recovery (offline, on a restored data directory): escrow shares give the root key,
+ * which must open the keyring; the root key is then wrapped under the new seal `request`
+ * (`new_seal`, `new_passphrase`, ...). Answers any new unseal or recovery shares.
+ */
+export async function recoverInstallation(installation: Installation, escrowShares: readonly string[], request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { target } = sys.rekey.parse(new Input(request));
+  const secrets = await installation.seal.recover(escrowShares, target);
+  return {
+    ...(secrets.shares !== undefined ? { shares: secrets.shares } : {}),
+    ...(secrets.recoveryShares !== undefined ? { recovery_shares: secrets.recoveryShares } : {}),
+  };
+}
+
 /** Runs Rekey in-process with the system's authority. */
 export async function rekeyInstallation(installation: Installation, request: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { auth, target } = sys.rekey.parse(new Input(request));
