@@ -87,6 +87,9 @@ export class Barrier implements BarrierWriter {
   private progress: { scanned: number; rewrapped: number; startedAt?: string } = { scanned: 0, rewrapped: 0 };
   /** Bumped on every lock: background work of an older generation stops. */
   private generation = 0;
+  private unwatch: (() => void) | undefined;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
 
   constructor(readonly store: Store, private readonly options: BarrierOptions = {}) {}
 
@@ -394,6 +397,8 @@ export class Barrier implements BarrierWriter {
     this.rootKey = undefined;
     this.block = { term: 0, next: 0, end: 0 };
     this.generation++;
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 
   tenantDerivationKey(): Buffer {
@@ -493,6 +498,50 @@ export class Barrier implements BarrierWriter {
     this.lock();
     this.rootKey = Buffer.from(rootKey);
     this.keyring = record;
+    // another node (same store) may add or drop barrier terms: follow its keyring record
+    this.unwatch = this.store.watch((change) => {
+      if ('all' in change || change.keys.includes(KEYRING_PATH)) this.scheduleReload();
+    });
+  }
+
+  private scheduleReload(): void {
+    if (this.reloading !== undefined) {
+      this.reloadAgain = true;
+      return;
+    }
+    const run = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.reloadKeyring(true);
+      } while (this.reloadAgain);
+    })().catch((e: unknown) => this.options.onError?.(e)).finally(() => {
+      this.reloading = undefined;
+    });
+    this.reloading = run;
+  }
+
+  /** Re-reads the keyring record (terms added or dropped elsewhere); this node's keys stay the same objects. */
+  private async reloadKeyring(retry: boolean): Promise<void> {
+    const generation = this.generation;
+    const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
+    const rootKey = this.rootKey;
+    if (entry === undefined || rootKey === undefined || generation !== this.generation) return;
+    let record: KeyringRecord;
+    try {
+      record = this.openKeyring(rootKey, entry.value);
+    } catch {
+      // this node may be between writing a new root key and adopting it: look again shortly
+      if (retry) {
+        await new Promise((r) => setTimeout(r, 100));
+        return this.reloadKeyring(false);
+      }
+      throw new KeywardError('UnsealFailedException', 'The keyring record no longer opens with this node\'s root key (rotated on another node?): seal and unseal this node.');
+    }
+    if (generation !== this.generation) return;
+    this.replaceKeyring(record);
+    // another node rotated: reserve encryptions under the new active term before the next write
+    if (this.block.term !== record.activeTerm) void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
+    if (record.terms.length > 1) this.resumeRewrap();
   }
 
   private async readKeyring(rootKey: Buffer): Promise<KeyringRecord> {

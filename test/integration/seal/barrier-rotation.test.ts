@@ -120,6 +120,32 @@ describe('barrier rotation', () => {
   });
 });
 
+describe('barrier rotation with two nodes on one store', () => {
+  it('the other node follows the new term, reads records written under it, and drops the old one too', async () => {
+    const dataDir = tempDir();
+    const a = await startTestServer({ dataDir });
+    const b = await startTestServer({ dataDir, admin: a.admin, config: { unsealRatePerMinute: 0 } });
+    try {
+      await sysCall(b.url, 'POST', 'unseal', { passphrase: TEST_PASSPHRASE });
+      const before = await makeData(b.kms, 2, 'written on b before');
+      await sysCall(a.url, 'POST', 'rotate-barrier', {}, a.admin.token);
+      const onA = await makeData(a.kms, 2, 'written on a under term 2');
+      await until(() => barrierOf(b.url), (v) => v.active_term === 2, 'node b to follow the rotation');
+      await expectDecrypts(b.kms, [...before, ...onA]);
+      const onB = await makeData(b.kms, 2, 'written on b under term 2');
+      await a.server.installation.barrier.rewrapIdle();
+      await until(() => barrierOf(b.url), (v) => v.terms.length === 1, 'node b to drop term 1');
+      expect([...termsInStore(dataDir).keys()]).toEqual([2]);
+      await expectDecrypts(a.kms, [...before, ...onA, ...onB]);
+      await expectDecrypts(b.kms, [...before, ...onA, ...onB]);
+    } finally {
+      await b.close();
+      await a.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('barrier rotation survives SIGKILL in the middle of the re-wrap', () => {
   const dir = tempDir();
   const running: KeywardProcess[] = [];
