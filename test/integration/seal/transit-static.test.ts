@@ -127,6 +127,16 @@ describe('transit seal: one real Keyward unsealing another; static seal', () => 
     kms = client(server.url, inner);
     expect(await decrypt(kms, blob)).toBe('wrapped by another keyward');
 
+    // two worker processes behind one port: each unseals itself with the static key
+    await server.stop();
+    const cluster = await start(['--data-dir', innerDir, '--listen', '127.0.0.1:0', '--workers', '2'], { ...QUIET, KEYWARD_ROOT_KEY: staticKey });
+    expect(cluster.output()).toContain('2 workers');
+    const viaCluster = client(cluster.url, inner);
+    for (let i = 0; i < 4; i++) expect(await decrypt(viaCluster, blob)).toBe('wrapped by another keyward');
+    await cluster.stop();
+    server = await start(['--data-dir', innerDir, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_ROOT_KEY: staticKey });
+    kms = client(server.url, inner);
+
     // static -> shamir 2/2 with the same recovery shares, then unseal by shares
     const toShamir = await sysCall(server.url, 'POST', 'rekey', { shares: inner.recovery_shares!.slice(1), new_seal: 'shamir', new_shares: 2, new_threshold: 2 }, inner.token);
     expect(toShamir.status).toBe(200);
