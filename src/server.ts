@@ -144,6 +144,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     reserveBlock: config.barrierReserveBlock,
     rewrapBatch: config.barrierRewrapBatch,
     rewrapPauseMs: config.barrierRewrapPauseMs,
+    rootSuccessorGraceMs: config.rootRotationGraceMs,
     now: clock,
     onError: (e) => log.error({ err: e }, 'barrier background work failed; it resumes at the next unseal'),
   });

@@ -11,6 +11,13 @@ export { StoreConflictError } from '../storage/index.js';
 export type { StoreChange, PutOptions, ListOptions } from '../storage/index.js';
 
 export const KEYRING_PATH = 'core/keyring';
+/**
+ * After a root-key rotation: the new root key sealed under the old one, so that other nodes on the
+ * same store (which hold only the old root key) can follow at once. Deleted after a grace period,
+ * since until then the old root key still leads to the new one.
+ */
+export const ROOT_SUCCESSOR_PATH = 'core/root-successor';
+const DEFAULT_ROOT_SUCCESSOR_GRACE_MS = 60_000;
 /** Paths under `core/seal` are stored in the clear: they are read before the barrier opens. */
 export const SEAL_PATH_PREFIX = 'core/seal';
 /** The keyring record is sealed directly under the root key, with this reserved term number. */
@@ -52,6 +59,8 @@ export interface BarrierOptions {
   /** Records re-wrapped per batch, and a pause between batches (keeps the re-wrap in the background). */
   readonly rewrapBatch?: number;
   readonly rewrapPauseMs?: number;
+  /** How long other nodes may follow a root-key rotation through the successor record. */
+  readonly rootSuccessorGraceMs?: number;
   readonly now?: () => Date;
   /** Background failures (re-wrap, reservation); the work resumes at the next unseal. */
   readonly onError?: (e: unknown) => void;
@@ -368,6 +377,7 @@ export class Barrier implements BarrierWriter {
    */
   async replaceRootKey(newRootKey: Buffer, plain: ReadonlyMap<string, { value: Buffer; ifVersion: number }>): Promise<void> {
     const rootKey = this.rootKey;
+    let successorVersion = 0;
     this.requireKeyring();
     await mapStoreErrors(() => this.store.transaction(async (tx) => {
       const current = await tx.get(KEYRING_PATH);
@@ -381,9 +391,18 @@ export class Barrier implements BarrierWriter {
         await tx.put(path, value, { ifVersion });
       }
       await tx.put(KEYRING_PATH, sealedKeyring, { ifVersion: current.version });
+      const successor = await tx.get(ROOT_SUCCESSOR_PATH);
+      successorVersion = await tx.put(ROOT_SUCCESSOR_PATH, sealRecord(ROOT_SUCCESSOR_PATH, ROOT_TERM, rootKey!, newRootKey), { ifVersion: successor?.version ?? 0 });
     }));
     zeroize(this.rootKey);
     this.rootKey = Buffer.from(newRootKey);
+    const grace = this.options.rootSuccessorGraceMs ?? DEFAULT_ROOT_SUCCESSOR_GRACE_MS;
+    setTimeout(() => {
+      // only this rotation's record: a later rotation wrote a newer version (and its own timer)
+      this.store.delete(ROOT_SUCCESSOR_PATH, { ifVersion: successorVersion }).catch((e: unknown) => {
+        if (!(e instanceof StoreConflictError)) this.options.onError?.(e);
+      });
+    }, grace).unref();
   }
 
   /** Forgets every key (best-effort zeroed). */
@@ -469,7 +488,7 @@ export class Barrier implements BarrierWriter {
   }
 
   private seal(path: string, value: Uint8Array): Buffer {
-    if (path === KEYRING_PATH || path.startsWith(SEAL_PATH_PREFIX)) throw new Error(`reserved path ${path}`);
+    if (isReserved(path)) throw new Error(`reserved path ${path}`);
     const keyring = this.requireKeyring();
     const term = keyring.terms.find((t) => t.term === keyring.activeTerm);
     if (term === undefined) throw new Error('active barrier term missing from keyring');
@@ -530,18 +549,49 @@ export class Barrier implements BarrierWriter {
     try {
       record = this.openKeyring(rootKey, entry.value);
     } catch {
-      // this node may be between writing a new root key and adopting it: look again shortly
-      if (retry) {
-        await new Promise((r) => setTimeout(r, 100));
-        return this.reloadKeyring(false);
+      // another node rotated the root key: follow it through the successor record
+      const successor = await this.followRootSuccessor(rootKey, entry.value, generation);
+      if (successor === undefined) {
+        // this node may be between writing a new root key and adopting it: look again shortly
+        if (retry) {
+          await new Promise((r) => setTimeout(r, 100));
+          return this.reloadKeyring(false);
+        }
+        throw new KeywardError('UnsealFailedException', 'The keyring record no longer opens with this node\'s root key (rotated on another node?): seal and unseal this node.');
       }
-      throw new KeywardError('UnsealFailedException', 'The keyring record no longer opens with this node\'s root key (rotated on another node?): seal and unseal this node.');
+      record = successor;
     }
     if (generation !== this.generation) return;
     this.replaceKeyring(record);
     // another node rotated: reserve encryptions under the new active term before the next write
     if (this.block.term !== record.activeTerm) void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
     if (record.terms.length > 1) this.resumeRewrap();
+  }
+
+  /**
+   * Opens the successor record with this node's (old) root key; if the new root key it holds
+   * opens the keyring, adopts that root key and returns the keyring. Undefined if it does not.
+   */
+  private async followRootSuccessor(rootKey: Buffer, sealedKeyring: Buffer, generation: number): Promise<KeyringRecord | undefined> {
+    const entry = await mapStoreErrors(() => this.store.get(ROOT_SUCCESSOR_PATH));
+    if (entry === undefined) return undefined;
+    let next: Buffer;
+    try {
+      next = openRecord(ROOT_SUCCESSOR_PATH, rootKey, entry.value);
+    } catch {
+      return undefined; // a successor of another root key (this node missed a rotation)
+    }
+    try {
+      const record = this.openKeyring(next, sealedKeyring);
+      if (generation !== this.generation) return undefined;
+      zeroize(this.rootKey);
+      this.rootKey = Buffer.from(next);
+      return record;
+    } catch {
+      return undefined;
+    } finally {
+      zeroize(next);
+    }
   }
 
   private async readKeyring(rootKey: Buffer): Promise<KeyringRecord> {
@@ -580,7 +630,7 @@ function listThrough(barrier: Barrier, page: { entries: readonly { key: string; 
 }
 
 function isReserved(path: string): boolean {
-  return path === KEYRING_PATH || path.startsWith(SEAL_PATH_PREFIX);
+  return path === KEYRING_PATH || path === ROOT_SUCCESSOR_PATH || path.startsWith(SEAL_PATH_PREFIX);
 }
 
 function checkPlainPath(path: string): void {
