@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAudit } from './commands/audit.js';
 import { registerData } from './commands/data.js';
 import { registerDev } from './commands/dev.js';
+import { registerFile } from './commands/file.js';
 import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
 import { registerSeal } from './commands/seal.js';
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerTenant(program);
   registerData(program);
   registerStore(program);
+  registerAudit(program);
+  registerFile(program);
   return program;
 }
 
