@@ -23,8 +23,10 @@ describe.runIf(available)('nodes sharing one PostgreSQL database (in process)', 
     proxied.port = String(proxy.port);
     const first = await startTestServer({ config: { store: db.url } });
     nodes = [first];
-    for (const store of [db.url, proxied.toString()]) {
-      const n = await startTestServer({ config: { store }, admin: first.admin });
+    // the third node reaches the database through the proxy; its audit log is off, so that what
+    // crosses the proxy is key state only (with audit on, each request batch writes its records)
+    for (const config of [{ store: db.url }, { store: proxied.toString(), audit: 'off' }]) {
+      const n = await startTestServer({ config, admin: first.admin });
       const r = await fetch(`${n.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
       expect(r.status).toBe(200);
       nodes.push(n);
