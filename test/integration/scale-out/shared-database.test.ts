@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errorOf } from '../../helpers/errors.js';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../helpers/postgres.js';
 import { startTestServer, TEST_PASSPHRASE, type TestServer } from '../../helpers/server.js';
+import { sysCall } from '../../helpers/seal.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
 
 const available = await postgresAvailable();
@@ -103,6 +104,45 @@ describe.runIf(available)('nodes sharing one PostgreSQL database (in process)', 
         if (i > 100) throw e;
         await new Promise((r) => setTimeout(r, 50));
       }
+    }
+  });
+
+  it('a barrier rotation on one node is followed by the others: records under the new term read and write everywhere', async () => {
+    const token = nodes[0]!.admin.token;
+    const warm = (await nodes[1]!.kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    await Promise.all(nodes.map((n) => n.kms.send(new EncryptCommand({ KeyId: warm.KeyId, Plaintext: Buffer.from('warm') }))));
+    const rotated = await sysCall(nodes[0]!.url, 'POST', 'rotate-barrier', {}, token);
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    // a key written by node 0 under the new term is usable at once on the others
+    const k = (await nodes[0]!.kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    const blob = (await nodes[1]!.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('new term') }))).CiphertextBlob!;
+    expect(Buffer.from((await nodes[2]!.kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe('new term');
+    // and the others write under it too
+    const k2 = (await nodes[2]!.kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    await nodes[0]!.kms.send(new EncryptCommand({ KeyId: k2.KeyId, Plaintext: Buffer.from('x') }));
+    const terms = (s: { body: Record<string, unknown> }) => (s.body.barrier as { activeTerm: number }).activeTerm;
+    const active = terms(await sysCall(nodes[0]!.url, 'GET', 'seal-status', undefined, token));
+    for (const n of nodes) expect(terms(await sysCall(n.url, 'GET', 'seal-status', undefined, token))).toBe(active);
+  });
+
+  it('a root-key rotation on one node seals the others within one second (they cannot follow it); unsealing again works', async () => {
+    const token = nodes[0]!.admin.token;
+    const k = (await nodes[0]!.kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    const blob = (await nodes[1]!.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('before') }))).CiphertextBlob!;
+    const r = await sysCall(nodes[0]!.url, 'POST', 'rotate-root', { passphrase: TEST_PASSPHRASE }, token);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const started = Date.now();
+    for (const n of [nodes[1]!, nodes[2]!]) {
+      while ((await sysCall(n.url, 'GET', 'seal-status')).body.sealed !== true) {
+        if (Date.now() - started > 1000) throw new Error('node still unsealed after 1 s');
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    }
+    expect((await sysCall(nodes[0]!.url, 'GET', 'seal-status')).body.sealed).toBe(false);
+    expect((await errorOf(nodes[1]!.kms.send(new DecryptCommand({ CiphertextBlob: blob })))).name).toMatch(/Sealed/);
+    for (const n of [nodes[1]!, nodes[2]!]) {
+      expect((await sysCall(n.url, 'POST', 'unseal', { passphrase: TEST_PASSPHRASE })).body.sealed).toBe(false);
+      expect(Buffer.from((await n.kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe('before');
     }
   });
 });
