@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
+  CreateAliasCommand, CreateKeyCommand, DecryptCommand, UpdateAliasCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
   RotateKeyOnDemandCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +126,33 @@ describe.runIf(available)('three Keyward processes on one PostgreSQL database', 
       const r = await Promise.allSettled([node(0), node(2)].map((n) => n.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: text('back') }))));
       return r.every((x) => x.status === 'fulfilled');
     });
+  });
+
+  it('an alias moved on A is followed by B, and a principal deleted on C is refused by A, within one second', async () => {
+    const k1 = (await node(0).kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    const k2 = (await node(0).kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    await node(0).kms.send(new CreateAliasCommand({ AliasName: 'alias/moving', TargetKeyId: k1.KeyId }));
+    const keyOfAliasOnB = async () => readBlobHeader((await node(1).kms.send(new EncryptCommand({ KeyId: 'alias/moving', Plaintext: text('a') }))).CiphertextBlob!).keyId;
+    expect(await keyOfAliasOnB()).toBe(k1.KeyId); // warm on B
+    await node(0).kms.send(new UpdateAliasCommand({ AliasName: 'alias/moving', TargetKeyId: k2.KeyId }));
+    await within(1000, async () => (await keyOfAliasOnB()) === k2.KeyId);
+
+    const created = await callTarget(node(2).proc.url, 'Keyward.CreatePrincipal', { Name: 'leaving', Role: 'user' }, creds);
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const c = created.body.Credentials as { AccessKeyId: string; SecretAccessKey: string };
+    const app = kmsClient(node(0).proc.url, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey });
+    try {
+      await within(1000, async () => (await app.send(new EncryptCommand({ KeyId: k2.KeyId, Plaintext: text('ok') })).then(() => true, () => false)));
+      expect((await callTarget(node(2).proc.url, 'Keyward.DeletePrincipal', { Name: 'leaving' }, creds)).status).toBe(200);
+      await within(1000, async () => {
+        const e = await app.send(new EncryptCommand({ KeyId: k2.KeyId, Plaintext: text('no') })).then(() => undefined, (err: Error) => err);
+        if (e === undefined) return false;
+        expect(e.name).toBe('UnrecognizedClientException');
+        return true;
+      });
+    } finally {
+      app.destroy();
+    }
   });
 
   it('SIGKILL of one node during a load: the other two keep serving and no acknowledged key or version is lost', async () => {
