@@ -14,11 +14,13 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
 
 const execFileP = promisify(execFile);
 const ADMIN_URL = process.env.KEYWARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.KEYWARD_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 const PASSPHRASE = 'bench passphrase, scratch data only';
 const ENV = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_PASSPHRASE: PASSPHRASE };
 
@@ -148,6 +150,42 @@ export const multiNode: BenchScenario = {
         await call(a.url, token, 'Encrypt', req);
         warm.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
+      // cross-node invalidation: from a state change sent to B until A's kind of listener hears it
+      const listener = new pg.Client({ connectionString: store });
+      await listener.connect();
+      await listener.query('LISTEN keyward_changes');
+      const propagation: number[] = [];
+      for (let i = 0; i < (ctx.quick ? 20 : 100); i++) {
+        const heard = new Promise<bigint>((resolve) => listener.once('notification', () => resolve(process.hrtime.bigint())));
+        const t = process.hrtime.bigint();
+        await call(b.url, token, 'UpdateKeyDescription', { KeyId: keyId, Description: `d${i}` });
+        propagation.push(Number((await heard) - t) / 1e6);
+      }
+      await listener.end();
+
+      // what a shared Redis cache could save: one point read from Redis vs from PostgreSQL
+      const rows = new pg.Client({ connectionString: store });
+      await rows.connect();
+      const sample = (await rows.query<{ key: string; value: Buffer }>("SELECT key, value FROM keyward_kv WHERE key LIKE '%/material/%' LIMIT 1")).rows[0]
+        ?? (await rows.query<{ key: string; value: Buffer }>('SELECT key, value FROM keyward_kv LIMIT 1')).rows[0]!;
+      const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect();
+      const redisKey = `${name}:${sample.key}`;
+      await redis.set(redisKey, sample.value, 'EX', 300);
+      const pgRead: number[] = [];
+      const redisRead: number[] = [];
+      for (let i = 0; i < (ctx.quick ? 100 : 1000); i++) {
+        let t = process.hrtime.bigint();
+        await rows.query('SELECT value, version FROM keyward_kv WHERE key = $1', [sample.key]);
+        pgRead.push(Number(process.hrtime.bigint() - t) / 1e6);
+        t = process.hrtime.bigint();
+        await redis.getBuffer(redisKey);
+        redisRead.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      await redis.del(redisKey);
+      redis.disconnect();
+      await rows.end();
+
       const oneNode = median(one);
       const twoNodes = median(two);
       const note = `${cores} cores shared by PostgreSQL, the nodes and the load generator; ${ctx.connections} connections in total`;
@@ -167,6 +205,18 @@ export const multiNode: BenchScenario = {
         {
           scenario: 'Encrypt, warm (same keys, sequential)', unit: 'ms',
           value: round2(median(warm)), p50Ms: round2(median(warm)), p99Ms: round2(percentile(warm, 99)),
+        },
+        {
+          scenario: 'Cross-node invalidation: change request to NOTIFY heard', unit: 'ms',
+          value: round2(median(propagation)), p50Ms: round2(median(propagation)), p99Ms: round2(percentile(propagation, 99)),
+          goal: { text: 'seen by every node within 1 s', met: percentile(propagation, 99) < 1000 },
+          notes: 'UpdateKeyDescription on node B, timed from sending it until a LISTEN connection receives the change (includes the request itself)',
+        },
+        {
+          scenario: 'Point read of one record: Redis GET (what --cache redis:// could save)', unit: 'ms',
+          value: round2(median(redisRead)), p50Ms: round2(median(redisRead)), p99Ms: round2(percentile(redisRead, 99)),
+          baseline: { name: 'the same read from PostgreSQL', value: round2(median(pgRead)) }, ratio: round2(median(redisRead) / median(pgRead)),
+          notes: 'only a cold key load would use it (a warm node reads nothing); a cold load does ~2-3 such reads',
         },
       ] satisfies BenchRow[];
     } finally {
