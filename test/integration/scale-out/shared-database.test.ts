@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errorOf } from '../../helpers/errors.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../helpers/postgres.js';
+import { createTestDatabase, dbQuery, postgresAvailable, type TestDatabase } from '../../helpers/postgres.js';
 import { startTestServer, TEST_PASSPHRASE, type TestServer } from '../../helpers/server.js';
 import { sysCall } from '../../helpers/seal.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
@@ -150,6 +150,23 @@ describe.runIf(available)('nodes sharing one PostgreSQL database (in process)', 
     for (const n of [nodes[1]!, nodes[2]!]) {
       expect((await sysCall(n.url, 'POST', 'unseal', { passphrase: TEST_PASSPHRASE })).body.sealed).toBe(false);
       expect(Buffer.from((await n.kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe('before');
+    }
+  });
+  it('the database is untrusted: a key row edited or swapped in PostgreSQL is IntegrityException on a node that reads it', async () => {
+    const a = (await nodes[0]!.kms.send(new CreateKeyCommand({ Description: 'A' }))).KeyMetadata!;
+    const b = (await nodes[0]!.kms.send(new CreateKeyCommand({ Description: 'B' }))).KeyMetadata!;
+    const keyRow = (id: string) => `keys/default/${id}`;
+    const rows = await dbQuery(db.url, 'SELECT key, value FROM keyward_kv WHERE key = ANY($1)', [[keyRow(a.KeyId!), keyRow(b.KeyId!)]]);
+    expect(rows.rows).toHaveLength(2);
+    // swap the two records (each is valid, but sealed for its own path) and edit nothing else
+    const [ra, rb] = [rows.rows.find((r: { key: string }) => r.key === keyRow(a.KeyId!)), rows.rows.find((r: { key: string }) => r.key === keyRow(b.KeyId!))];
+    await dbQuery(db.url, 'UPDATE keyward_kv SET value = $2 WHERE key = $1', [keyRow(a.KeyId!), rb.value]);
+    const edited = Buffer.from(ra.value as Buffer);
+    edited[edited.length - 1]! ^= 1;
+    await dbQuery(db.url, 'UPDATE keyward_kv SET value = $2 WHERE key = $1', [keyRow(b.KeyId!), edited]);
+    for (const id of [a.KeyId!, b.KeyId!]) {
+      // node 1 never cached these keys: it reads the rows as they now are
+      expect((await errorOf(nodes[1]!.kms.send(new DescribeKeyCommand({ KeyId: id })))).name).toBe('IntegrityException');
     }
   });
 });
