@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CreateAliasCommand, CreateKeyCommand, DecryptCommand, UpdateAliasCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
+  CreateAliasCommand, CreateKeyCommand, DecryptCommand, ListKeysCommand, UpdateAliasCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
   RotateKeyOnDemandCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +202,22 @@ describe.runIf(available)('three Keyward processes on one PostgreSQL database', 
           expect(new TextDecoder().decode(dec.Plaintext)).toBe(entry.keyId);
         }
       }
+    }
+    // every key in the database, acknowledged or not (the victim's last writes), is complete:
+    // one primary version whose material exists (it encrypts), versions numbered without gaps
+    const all: string[] = [];
+    for (let marker: string | undefined; ;) {
+      const page = await node(0).kms.send(new ListKeysCommand({ Limit: 1000, ...(marker ? { Marker: marker } : {}) }));
+      all.push(...page.Keys!.map((k) => k.KeyId!));
+      if (!page.Truncated) break;
+      marker = page.NextMarker;
+    }
+    for (const id of all) {
+      const v = await versions(node(1), creds, id);
+      expect(v.Versions.filter((x) => x.Primary)).toHaveLength(1);
+      expect(v.Versions.map((x) => x.Version)).toEqual(Array.from({ length: v.Versions.length }, (_, i) => i + 1));
+      const blob = (await node(1).kms.send(new EncryptCommand({ KeyId: id, Plaintext: text('complete') }))).CiphertextBlob!;
+      expect(readBlobHeader(blob).version).toBe(v.PrimaryVersion);
     }
     // the killed node comes back on the same database and sees everything
     victim.kms.destroy();
