@@ -37,12 +37,7 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller }, request);
     }
   } catch (e) {
-    try {
-      await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) });
-    } catch (auditError) {
-      // An unreachable store fails both the request and its record: name the cause, not the symptom.
-      if (!(e instanceof KeywardError && e.code === 'DependencyTimeoutException')) throw auditError;
-    }
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) });
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
   }

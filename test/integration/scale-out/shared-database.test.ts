@@ -99,7 +99,8 @@ describe.runIf(available)('nodes sharing one PostgreSQL database (in process)', 
     while (err === undefined && Date.now() - started < 3000) {
       err = await node.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('x') })).then(() => undefined, (e: unknown) => e);
     }
-    expect((err as { name: string }).name).toBe('DependencyTimeoutException');
+    // the store's own error, or the audit log's when the failed request cannot be recorded either
+    expect(['DependencyTimeoutException', 'AuditUnavailableException']).toContain((err as { name: string }).name);
     expect((err as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(5000);
     await proxy.restore();
