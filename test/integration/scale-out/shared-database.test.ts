@@ -103,6 +103,8 @@ describe.runIf(available)('nodes sharing one PostgreSQL database (in process)', 
     expect(['DependencyTimeoutException', 'AuditUnavailableException']).toContain((err as { name: string }).name);
     expect((err as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(5000);
+    // a load balancer's health check sees it too, and routes around the node
+    expect((await fetch(`${node.url}/v1/sys/health`)).status).toBe(503);
     await proxy.restore();
     for (let i = 0; ; i++) {
       try {
@@ -113,6 +115,7 @@ describe.runIf(available)('nodes sharing one PostgreSQL database (in process)', 
         await new Promise((r) => setTimeout(r, 50));
       }
     }
+    expect((await fetch(`${node.url}/v1/sys/health`)).status).toBe(200);
   });
 
   it('a barrier rotation on one node is followed by the others: records under the new term read and write everywhere', async () => {
