@@ -147,6 +147,11 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     rootSuccessorGraceMs: config.rootRotationGraceMs,
     now: clock,
     onError: (e) => log.error({ err: e }, 'barrier background work failed; it resumes at the next unseal'),
+    // another node rotated the root key: this node cannot follow the keyring, so it fails closed
+    onRootKeyReplaced: () => {
+      log.warn('the root key was replaced by another node; sealing: unseal this node again');
+      void seal.seal().catch((e: unknown) => log.error({ err: e }, 'sealing failed'));
+    },
   });
   const seal = new SealManager(barrier, clock, sealOptionsFrom(config, overrides.secretsEnv));
   const keyring = new Keyring(barrier, clock, {

@@ -62,6 +62,11 @@ export interface BarrierOptions {
   /** How long other nodes may follow a root-key rotation through the successor record. */
   readonly rootSuccessorGraceMs?: number;
   readonly now?: () => Date;
+  /**
+   * Another node re-wrapped the keyring under a root key this node does not hold (root rotation):
+   * this node can no longer follow the keyring and should seal itself until unsealed again.
+   */
+  readonly onRootKeyReplaced?: () => void;
   /** Background failures (re-wrap, reservation); the work resumes at the next unseal. */
   readonly onError?: (e: unknown) => void;
 }
@@ -100,7 +105,72 @@ export class Barrier implements BarrierWriter {
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
 
-  constructor(readonly store: Store, private readonly options: BarrierOptions = {}) {}
+  private refreshing: Promise<void> | undefined;
+
+  constructor(readonly store: Store, private readonly options: BarrierOptions = {}) {
+    // Other nodes change the keyring record (new barrier term, reservations, dropped terms, root
+    // rotation): follow it, so records they write under a new term stay readable here.
+    store.watch((change) => {
+      if (!this.unlocked) return;
+      if ('all' in change || change.keys.includes(KEYRING_PATH)) {
+        this.refreshKeyring().catch((e: unknown) => {
+          // the store being down is reported by the requests that need it
+          if (!(e instanceof KeywardError && e.code === 'DependencyTimeoutException')) this.options.onError?.(e);
+        });
+      }
+    });
+  }
+
+  /** Re-reads the keyring record and adopts its terms; concurrent calls share one read. */
+  refreshKeyring(): Promise<void> {
+    this.refreshing ??= this.refreshNow().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refreshNow(): Promise<void> {
+    const generation = this.generation;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
+      const rootKey = this.rootKey;
+      if (entry === undefined || rootKey === undefined || generation !== this.generation) return;
+      let next: KeyringRecord;
+      try {
+        next = this.openKeyring(rootKey, entry.value);
+      } catch (e) {
+        if (!(e instanceof KeywardError) || e.code !== 'UnsealFailedException') throw e;
+        // this node's own root rotation may be finishing: look again before giving up
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (generation !== this.generation) return;
+      const previousActive = this.keyring?.activeTerm;
+      this.replaceKeyring(next);
+      // another node rotated the barrier while this one holds a block under the old term: reserve
+      // under the new term before the next write needs it (a node with no block reserves lazily)
+      if (next.activeTerm !== previousActive && this.block.end > 0 && this.block.term !== next.activeTerm) {
+        void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
+      }
+      return;
+    }
+    if (generation === this.generation) this.options.onRootKeyReplaced?.();
+  }
+
+  /** Whether the record's barrier term is one this node holds (else the keyring may have moved on). */
+  private knowsTermOf(path: string, sealed: Buffer): boolean {
+    const keyring = this.keyring;
+    if (keyring === undefined) return true;
+    try {
+      const term = readRecordTerm(path, sealed);
+      return keyring.terms.some((t) => t.term === term);
+    } catch {
+      return true; // malformed: open() reports it
+    }
+  }
+
+  /** Opens records, first following the keyring if one of them uses a term this node has not seen. */
+  private async openAll<T extends { key: string; value: Buffer }>(entries: readonly T[]): Promise<void> {
+    if (entries.some((e) => !this.knowsTermOf(e.key, e.value))) await this.refreshKeyring().catch(() => undefined);
+  }
 
   private get rotateAfter(): number {
     return this.options.rotateAfter ?? DEFAULT_ROTATE_AFTER;
@@ -430,11 +500,15 @@ export class Barrier implements BarrierWriter {
 
   async get(path: string): Promise<BarrierEntry | undefined> {
     const entry = await mapStoreErrors(() => this.store.get(path));
-    return entry === undefined ? undefined : { path, value: this.open(path, entry.value), version: entry.version };
+    if (entry === undefined) return undefined;
+    await this.openAll([entry]);
+    return { path, value: this.open(path, entry.value), version: entry.version };
   }
 
   async list(prefix: string, options?: ListOptions): Promise<BarrierPage> {
-    return listThrough(this, await mapStoreErrors(() => this.store.list(prefix, options)));
+    const page = await mapStoreErrors(() => this.store.list(prefix, options));
+    await this.openAll(page.entries);
+    return listThrough(this, page);
   }
 
   async put(path: string, value: Uint8Array, options?: PutOptions): Promise<number> {
@@ -500,9 +574,15 @@ export class Barrier implements BarrierWriter {
     return {
       get: async (path) => {
         const e = await stx.get(path);
-        return e === undefined ? undefined : { path, value: this.open(path, e.value), version: e.version };
+        if (e === undefined) return undefined;
+        await this.openAll([e]);
+        return { path, value: this.open(path, e.value), version: e.version };
       },
-      list: async (prefix, options) => listThrough(this, await stx.list(prefix, options)),
+      list: async (prefix, options) => {
+        const page = await stx.list(prefix, options);
+        await this.openAll(page.entries);
+        return listThrough(this, page);
+      },
       put: (path, value, options) => stx.put(path, this.seal(path, value), options),
       delete: (path, options) => stx.delete(path, options),
     };

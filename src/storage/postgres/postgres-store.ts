@@ -28,6 +28,12 @@ export interface PostgresStoreOptions {
   readonly statementTimeoutMs?: number;
   /** Upper bound of the change listener's reconnect backoff. */
   readonly maxReconnectDelayMs?: number;
+  /**
+   * How often the change listener proves its connection alive (a round trip that must answer
+   * within the same interval). A silently dead connection (half-open TCP) would otherwise miss
+   * changes unnoticed for as long as the OS keepalive takes (hours).
+   */
+  readonly heartbeatMs?: number;
 }
 
 interface Row { key: string; value: Buffer; version: string }
@@ -53,11 +59,14 @@ export class PostgresStore implements Store {
   private listening = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelayMs = 50;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly heartbeatMs: number;
   private closed = false;
 
   constructor(readonly url: string, options: PostgresStoreOptions = {}) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? 500;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.maxConnections ?? 10,
@@ -174,6 +183,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.stopHeartbeat();
     const listener = this.listener;
     this.listener = undefined;
     this.listening = false;
@@ -225,6 +235,7 @@ export class PostgresStore implements Store {
       if (this.listener !== client) return;
       this.listener = undefined;
       this.listening = false;
+      this.stopHeartbeat();
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
       this.scheduleReconnect();
@@ -254,8 +265,29 @@ export class PostgresStore implements Store {
     if (this.listener !== client) return;
     this.listening = true;
     this.reconnectDelayMs = 50;
+    this.startHeartbeat(client, lost);
     // whatever committed while nobody listened is unknown: caches start over
     this.listeners.emit({ all: true });
+  }
+
+  private startHeartbeat(client: pg.Client, lost: () => void): void {
+    this.stopHeartbeat();
+    let pending = false;
+    this.heartbeat = setInterval(() => {
+      // the previous round trip has not answered within one interval: the connection is gone
+      if (pending) {
+        lost();
+        return;
+      }
+      pending = true;
+      client.query('SELECT 1').then(() => (pending = false), () => lost());
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   private scheduleReconnect(): void {
