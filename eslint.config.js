@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['vitest.config.ts', 'eslint.config.js', 'dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', '.keyward/**'] },
+  { ignores: ['vitest.config.ts', 'eslint.config.js', 'dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'bench/.build/**', 'bench/.cache/**', '.keyward/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -36,5 +36,7 @@ export interface BenchContext {
 
 export interface BenchScenario {
   readonly name: string;
+  /** Runs only when named by `--only` (or `--soak` for soak scenarios): long or special-purpose runs. */
+  readonly optIn?: boolean;
   run(ctx: BenchContext): Promise<BenchRow[]>;
 }

@@ -1,5 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
-import { constantTimeEqual } from '../crypto/index.js';
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual, sha256Hex } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 
 /** The parts of an HTTP request that SigV4 covers, as received. */
@@ -106,7 +106,7 @@ export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret
   if (amzDate.slice(0, 8) !== auth.date) {
     throw new KeywardError('InvalidSignatureException', 'Credential scope date does not match X-Amz-Date.');
   }
-  const payloadHash = createHash('sha256').update(req.body).digest('hex');
+  const payloadHash = sha256Hex(req.body);
   const declared = req.headers['x-amz-content-sha256'];
   if (declared !== undefined && headerValue(declared) !== payloadHash) {
     throw new KeywardError('InvalidSignatureException', 'The provided x-amz-content-sha256 header does not match the request body.');
@@ -120,7 +120,7 @@ export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret
     payloadHash,
   ].join('\n');
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
   const expected = createHmac('sha256', cache.get(secret, auth.date, auth.region, auth.service)).update(stringToSign).digest();
   if (!constantTimeEqual(expected, Buffer.from(auth.signature, 'hex'))) {
     throw new KeywardError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');

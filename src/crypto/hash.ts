@@ -1,11 +1,13 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
+
+// crypto.hash is the one-shot digest (Node >= 20.12): a fraction of createHash's cost for small inputs
 
 export function sha256(data: Uint8Array | string): Buffer {
-  return createHash('sha256').update(data).digest();
+  return hash('sha256', data, 'buffer');
 }
 
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array | string): Buffer {

@@ -1,4 +1,4 @@
-import { aesGcmOpen, aesGcmSeal, AuthenticationFailure, GCM_NONCE_BYTES, GCM_TAG_BYTES, hkdfSha256, randomBytes, zeroize } from '../crypto/index.js';
+import { aesGcmOpen, aesGcmSeal, AuthenticationFailure, GCM_NONCE_BYTES, GCM_TAG_BYTES, hkdfSha256, randomNonce, zeroize } from '../crypto/index.js';
 import { invalidCiphertext } from '../errors/index.js';
 import { canonicalContext, type EncryptionContext } from './encryption-context.js';
 
@@ -72,8 +72,8 @@ export function readBlobHeader(blob: Uint8Array): BlobHeader {
 }
 
 export function sealBlob(ref: BlobKeyRef, versionKey: Uint8Array, plaintext: Uint8Array, context?: EncryptionContext): Buffer {
-  const salt = randomBytes(SALT_BYTES);
-  const nonce = randomBytes(GCM_NONCE_BYTES);
+  const salt = randomNonce(SALT_BYTES);
+  const nonce = randomNonce(GCM_NONCE_BYTES);
   const header = encodeHeader(ref, salt, nonce);
   const messageKey = hkdfSha256(versionKey, salt, MESSAGE_KEY_INFO);
   try {

@@ -1,4 +1,4 @@
-import { aesGcmOpen, aesGcmSeal, GCM_NONCE_BYTES, GCM_TAG_BYTES, hkdfSha256, randomBytes, zeroize } from '../crypto/index.js';
+import { aesGcmOpen, aesGcmSeal, GCM_NONCE_BYTES, GCM_TAG_BYTES, hkdfSha256, randomNonce, zeroize } from '../crypto/index.js';
 
 /**
  * A barrier-encrypted record as it lies in the store (docs/formats.md, "Stored record").
@@ -32,8 +32,8 @@ export function sealRecord(path: string, term: number, termKey: Uint8Array, plai
   const header = Buffer.allocUnsafe(HEADER_BYTES);
   header[0] = RECORD_VERSION;
   header.writeUInt32BE(term, 1);
-  const salt = randomBytes(SALT_BYTES);
-  const nonce = randomBytes(GCM_NONCE_BYTES);
+  const salt = randomNonce(SALT_BYTES);
+  const nonce = randomNonce(GCM_NONCE_BYTES);
   salt.copy(header, 5);
   nonce.copy(header, 5 + SALT_BYTES);
   const key = hkdfSha256(termKey, salt, RECORD_KEY_INFO);

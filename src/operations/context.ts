@@ -3,6 +3,7 @@ import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { SealManager } from '../seal/index.js';
 import type { Input } from './common/input.js';
+import type { RateLimits } from './common/rate-limits.js';
 
 /** Everything an operation may use: wired once by the composition root (src/server.ts). */
 export interface Services {
@@ -15,6 +16,8 @@ export interface Services {
   /** Identifies this node in logs and responses. */
   readonly nodeId: string;
   readonly version: string;
+  /** Per-principal and per-address request rates; absent means unlimited. */
+  readonly rateLimits?: RateLimits;
 }
 
 /** Facts about the request that the transport knows and the operation may record. */
@@ -50,6 +53,8 @@ interface OperationBase<Req> {
   readonly namespace: Namespace;
   /** Whether the operation works while sealed (public sys operations). Default: no. */
   readonly whileSealed?: boolean;
+  /** Costly for the server whoever calls (Argon2): rate-limited per source address. */
+  readonly expensive?: boolean;
   parse(input: Input): Req;
 }
 

@@ -4,3 +4,5 @@ export { authenticate, credentialsFromAuthorization, type Credentials } from './
 export { operationForTarget, targetsOf, sys } from './registry.js';
 export { MAX_PLAINTEXT_BYTES } from './encrypt.js';
 export { INITIAL_ADMIN } from './init.js';
+export { Input } from './common/input.js';
+export { RateLimits, type RateLimitOptions, type BucketSpec } from './common/rate-limits.js';

@@ -25,9 +25,13 @@ export async function invoke(services: Services, operation: Operation, credentia
         : new KeywardError('NotInitializedException', 'Keyward is not initialized; run keyward init or POST /v1/sys/init.');
     }
     if (operation.plane === 'public') {
-      result = await operation.run({ services, meta, audit: notes, caller: undefined }, operation.parse(new Input(body)));
+      const request = operation.parse(new Input(body));
+      // Charged once the request is valid: only attempts that reach Argon2 cost a token.
+      if (operation.expensive === true) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
+      result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       caller = await authenticate(services, credentials);
+      services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
       authorize(caller, operation.plane, operation.name);
       const request = operation.parse(new Input(body));
       result = await operation.run({ services, meta, audit: notes, caller }, request);

@@ -35,7 +35,10 @@ import { listResourceTags } from './list-resource-tags.js';
 import { listTenants } from './list-tenants.js';
 import { pruneAudit } from './prune-audit.js';
 import { reEncrypt } from './re-encrypt.js';
+import { rekey } from './rekey.js';
 import { rotateKeyOnDemand } from './rotate-key-on-demand.js';
+import { rotateBarrier } from './rotate-barrier.js';
+import { rotateRoot } from './rotate-root.js';
 import { scheduleKeyDeletion } from './schedule-key-deletion.js';
 import { seal } from './seal.js';
 import { sealStatus } from './seal-status.js';
@@ -69,4 +72,4 @@ export function targetsOf(namespace: Namespace): string[] {
 }
 
 /** The seal lifecycle, served under /v1/sys/* (and callable in-process by the CLI). */
-export const sys = { health, sealStatus, init, unseal, seal } as const;
+export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, rotateBarrier } as const;

@@ -54,6 +54,16 @@ export type StoreChange = { readonly keys: readonly string[] } | { readonly all:
 
 export interface Store extends StoreWriter {
   readonly kind: string;
+  /**
+   * Connects and migrates (backends that open synchronously omit it). Operations await it
+   * themselves; the server calls it at start so a bad or newer schema stops the node early.
+   */
+  ready?(): Promise<void>;
+  /**
+   * Runs fn over one consistent, read-only view of the whole store (for backups and copies) while
+   * others keep writing. Backends without it use transaction(), which is serialised.
+   */
+  snapshot?<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T>;
   /** Runs fn atomically: every write inside commits together or not at all. */
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
   /**

@@ -31,13 +31,19 @@ const EMPTY = Buffer.alloc(0);
  */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const { services, log, metrics } = options;
+  // Node checks the header and request timeouts only every connectionsCheckingInterval (30 s by
+  // default): check often enough that a slow client is cut off close to its deadline.
+  const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)));
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     logger: false,
     return503OnClosing: true,
+    // Errors Fastify meets before routing (a malformed URL) get the same AWS-shaped answer.
+    frameworkErrors: (e, _req, reply) => fail(reply, e, randomUUID(), 'unknown', performance.now()),
     keepAliveTimeout: options.keepAliveTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    http: { connectionsCheckingInterval },
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval } } : {}),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = options.headersTimeoutMs;
 
@@ -118,6 +124,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);
   sysRoute('POST', '/v1/sys/seal', sys.seal);
+  sysRoute('POST', '/v1/sys/rekey', sys.rekey);
+  sysRoute('POST', '/v1/sys/rotate-root', sys.rotateRoot);
+  sysRoute('POST', '/v1/sys/rotate-barrier', sys.rotateBarrier);
 
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());

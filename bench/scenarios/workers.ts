@@ -1,0 +1,47 @@
+import { startBareServer } from '../lib/bare-server.js';
+import { adminClient, createKey, encryptBody } from '../lib/kms.js';
+import { startKeyward } from '../lib/keyward.js';
+import { runLoad } from '../lib/load.js';
+import { interleaved, loadRow } from '../lib/measure.js';
+import { signCalls } from '../lib/sigv4.js';
+import { round } from '../lib/stats.js';
+import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
+
+/**
+ * Encrypt 32 B over SigV4 on one process and on `--workers 2` (node:cluster), against the bare
+ * node:http baseline in the same interleaved rounds. On a 2-core machine the load generator
+ * shares the cores with the workers, so this understates what two workers do with cores of their own.
+ */
+export const workers: BenchScenario = {
+  name: 'Workers: 1 process vs --workers 2',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const bare = await startBareServer();
+    const single = await startKeyward(ctx);
+    const cluster = await startKeyward(ctx, { args: ['--workers', '2'] });
+    const clients = [adminClient(single), adminClient(cluster)];
+    try {
+      const [k1, k2] = [await createKey(clients[0]!), await createKey(clients[1]!)];
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = cluster.rssMiB();
+      const encrypt = async (url: string, creds: typeof single.admin, keyId: string, d: number) =>
+        runLoad({ url, connections: ctx.connections, durationSec: d, calls: await signCalls(url, creds, [{ operation: 'Encrypt', body: encryptBody(keyId, 32) }], creds.region) });
+      const m = await interleaved(ctx, {
+        baseline: (d) => encrypt(bare.url, single.admin, k1, d),
+        single: (d) => encrypt(single.url, single.admin, k1, d),
+        workers2: (d) => encrypt(cluster.url, cluster.admin, k2, d),
+      });
+      const loaded = cluster.rssMiB();
+      const baseline = { name: 'bare node:http', value: m.baseline.rps };
+      const c = ctx.connections;
+      return [
+        loadRow(`Encrypt 32 B, SigV4, 1 process, ${c} conns (workers run)`, m.single, { baseline, minRatio: 0.4, maxP99Ms: 10 }),
+        loadRow(`Encrypt 32 B, SigV4, --workers 2, ${c} conns`, m.workers2, { baseline, minRatio: 0.55, maxP99Ms: 10, notes: `${round(m.workers2.rps / m.single.rps, 2)}x one process; the load generator shares the 2 cores` }),
+        { scenario: 'RSS idle, --workers 2 (primary + 2 workers)', unit: 'MiB', value: round(idle, 1) },
+        { scenario: 'RSS after load, --workers 2 (primary + 2 workers)', unit: 'MiB', value: round(loaded, 1), baseline: { name: 'idle', value: round(idle, 1) }, ratio: round(loaded / idle, 2) },
+      ];
+    } finally {
+      for (const c of clients) c.destroy();
+      await Promise.all([single.stop(), cluster.stop(), bare.stop()]);
+    }
+  },
+};
