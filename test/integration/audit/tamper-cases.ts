@@ -1,7 +1,8 @@
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../../src/config/index.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { startTestServer, tempDir, TEST_PASSPHRASE, type TestServer } from '../../helpers/server.js';
 import { forgeCheckpoint, rehash, verifyAudit } from '../../helpers/audit.js';
 
 /** Raw access to the store's key-value table, as a database administrator has it. */
@@ -18,7 +19,14 @@ const pad = (n: number) => String(n).padStart(15, '0');
  * The same tamperings on any store: each is done directly in the database under a running server,
  * must be reported at the exact record, and is undone before the next.
  */
-export function describeTampering(label: string, open: () => Promise<{ config: ConfigInput; table: (t: TestServer) => Promise<RawTable>; cleanup(): Promise<void> }>): void {
+export interface TamperBackend {
+  readonly config: ConfigInput;
+  /** The raw table of the store the servers on this data directory use. */
+  table(dataDir: string): Promise<RawTable>;
+  cleanup(): Promise<void>;
+}
+
+export function describeTampering(label: string, open: () => Promise<TamperBackend>): void {
   describe(`audit log tampering in ${label}`, () => {
     const chain = `node-tamper-${label.toLowerCase().replace(/[^a-z]/g, '')}`;
     const recordKey = (seq: number) => `audit/${chain}/r/${pad(seq)}`;
@@ -53,7 +61,7 @@ export function describeTampering(label: string, open: () => Promise<{ config: C
       const o = await open();
       cleanup = o.cleanup;
       t = await startTestServer({ config: { ...o.config, nodeId: chain, auditCheckpointRecords: 10, auditCheckpointMs: 3_600_000 } });
-      table = await o.table(t);
+      table = await o.table(t.dataDir);
       const key = await t.kms.send(new CreateKeyCommand({}));
       for (let i = 0; i < 12; i++) {
         const ct = await t.kms.send(new EncryptCommand({ KeyId: key.KeyMetadata!.KeyId!, Plaintext: Buffer.from(`p${i}`), EncryptionContext: { order: String(i) } }));
@@ -145,6 +153,49 @@ export function describeTampering(label: string, open: () => Promise<{ config: C
 
     it('the log is intact again after every restoration', async () => {
       expect((await verify()).firstBreak).toBeNull();
+    });
+  });
+
+  describe(`audit log tampering in ${label} after shutdown`, () => {
+    it('a record appended after the final checkpoint is reported; a node resuming its chain is not', async () => {
+      const o = await open();
+      const dataDir = tempDir();
+      const chain = `node-append-${label.toLowerCase().replace(/[^a-z]/g, '')}`;
+      const unseal = async (url: string) => {
+        const res = await fetch(`${url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+        expect(res.status).toBe(200);
+      };
+      try {
+        const first = await startTestServer({ dataDir, config: { ...o.config, nodeId: chain } });
+        await first.kms.send(new CreateKeyCommand({}));
+        await first.close();
+        // The node comes back with the same id: it continues its chain after a resume record.
+        const again = await startTestServer({ dataDir, init: false, admin: first.admin, config: { ...o.config, nodeId: chain } });
+        await unseal(again.url);
+        await again.kms.send(new CreateKeyCommand({}));
+        await again.close();
+
+        const table = await o.table(dataDir);
+        const checker = await startTestServer({ dataDir, init: false, admin: first.admin, config: { ...o.config, nodeId: 'node-checker' } });
+        try {
+          await unseal(checker.url);
+          const verify = () => verifyAudit(checker.url, { token: first.admin.token }, { Chain: chain });
+          expect((await verify()).firstBreak).toBeNull();
+          const head = JSON.parse((await table.get(`audit/${chain}/head`))!.toString('utf8')) as { seq: number };
+          const last = JSON.parse((await table.get(`audit/${chain}/r/${pad(head.seq)}`))!.toString('utf8')) as Record<string, unknown>;
+          const forged = rehash({ ...last, seq: head.seq + 1, prev: last.hash, op: 'Decrypt', requestId: 'forged' });
+          await table.set(`audit/${chain}/r/${pad(head.seq + 1)}`, Buffer.from(JSON.stringify(forged)));
+          const r = await verify();
+          expect(r.firstBreak).toMatchObject({ seq: head.seq + 1, kind: 'appended' });
+          expect(r.firstBreak!.message).toContain('after the final checkpoint');
+        } finally {
+          await table.close();
+          await checker.close();
+        }
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+        await o.cleanup();
+      }
     });
   });
 }
