@@ -135,5 +135,5 @@ describe('transit seal: one real Keyward unsealing another; static seal', () => 
     await sysCall(server.url, 'POST', 'unseal', { share: shares[1] });
     expect((await sysCall(server.url, 'POST', 'unseal', { share: shares[0] })).body.sealed).toBe(false);
     expect(await decrypt(kms, blob)).toBe('wrapped by another keyward');
-  });
+  }, 120_000);
 });
