@@ -148,7 +148,7 @@ export class SqliteStore implements Store {
 
   /**
    * In a worker thread with its own connection (file stores), so the commit's fsync does not
-   * stall the event loop. Its changes reach watchers like another process's (by polling).
+   * stall the event loop. Not announced to watchers (see Store.batchWrite).
    */
   batchWrite(ops: readonly BatchWrite[]): Promise<number[]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
