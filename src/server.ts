@@ -11,7 +11,7 @@ import { ConfigError, isLoopback, parseListen, type Config } from './config/inde
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
 import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
-import { parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
+import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
 import { VERSION } from './version.js';
 
@@ -352,7 +352,32 @@ export async function unsealInstallation(installation: Installation, request: st
   return await invoke(installation.services, sys.unseal, { kind: 'none' }, body, LOCAL_META) as Record<string, unknown>;
 }
 
-/** Runs Rekey in-process with the system's authority (the offline `keyward change-passphrase`). */
+/**
+ * The offline `keyward change-passphrase`: checks the new passphrase first (a refused one changes
+ * nothing), unseals with the current one, then re-wraps the root key.
+ */
+export async function changePassphraseOffline(installation: Installation, current: string, next: string): Promise<void> {
+  const request = { passphrase: current, new_seal: 'passphrase', new_passphrase: next };
+  checkSpec(sys.rekey.parse(new Input(request)).target);
+  await unsealInstallation(installation, current);
+  await rekeyInstallation(installation, request);
+}
+
+/**
+ * Disaster recovery (offline, on a restored data directory): escrow shares give the root key,
+ * which must open the keyring; the root key is then wrapped under the new seal `request`
+ * (`new_seal`, `new_passphrase`, ...). Answers any new unseal or recovery shares.
+ */
+export async function recoverInstallation(installation: Installation, escrowShares: readonly string[], request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { target } = sys.rekey.parse(new Input(request));
+  const secrets = await installation.seal.recover(escrowShares, target);
+  return {
+    ...(secrets.shares !== undefined ? { shares: secrets.shares } : {}),
+    ...(secrets.recoveryShares !== undefined ? { recovery_shares: secrets.recoveryShares } : {}),
+  };
+}
+
+/** Runs Rekey in-process with the system's authority. */
 export async function rekeyInstallation(installation: Installation, request: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { auth, target } = sys.rekey.parse(new Input(request));
   const secrets = await installation.seal.rekey(auth, target);

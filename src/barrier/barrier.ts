@@ -87,6 +87,9 @@ export class Barrier implements BarrierWriter {
   private progress: { scanned: number; rewrapped: number; startedAt?: string } = { scanned: 0, rewrapped: 0 };
   /** Bumped on every lock: background work of an older generation stops. */
   private generation = 0;
+  private unwatch: (() => void) | undefined;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
 
   constructor(readonly store: Store, private readonly options: BarrierOptions = {}) {}
 
@@ -215,6 +218,7 @@ export class Barrier implements BarrierWriter {
       if (generation !== this.generation) return;
       this.replaceKeyring(next);
       this.block = range;
+      if (next.terms.length > 1) this.resumeRewrap();
       return;
     }
   }
@@ -252,13 +256,30 @@ export class Barrier implements BarrierWriter {
    * older terms from the keyring. Records that are not barrier records are left alone.
    */
   private async rewrapAll(generation: number): Promise<void> {
+    // passes until one finds every record on the term that was active when it began; only terms
+    // older than that one are dropped (a rotation during a pass keeps the newer terms)
+    for (;;) {
+      if (generation !== this.generation) return;
+      const active = this.requireKeyring().activeTerm;
+      const moved = await this.rewrapPass(generation);
+      if (generation !== this.generation) return;
+      if (moved === 0 && this.requireKeyring().activeTerm === active) {
+        await this.dropTermsBefore(active, generation);
+        return;
+      }
+    }
+  }
+
+  /** One scan of the store; answers how many records it moved to the active term. */
+  private async rewrapPass(generation: number): Promise<number> {
     const batch = this.options.rewrapBatch ?? 100;
     let after: string | undefined;
+    let movedInPass = 0;
     do {
-      if (generation !== this.generation) return;
+      if (generation !== this.generation) return movedInPass;
       const page = await mapStoreErrors(() => this.store.list('', { limit: batch, ...(after !== undefined ? { after } : {}) }));
       for (const e of page.entries) {
-        if (generation !== this.generation) return;
+        if (generation !== this.generation) return movedInPass;
         this.progress.scanned++;
         if (isReserved(e.key) || !this.isStale(e.key, e.value)) continue;
         const moved = await mapStoreErrors(() => this.store.transaction(async (tx) => {
@@ -267,12 +288,16 @@ export class Barrier implements BarrierWriter {
           await tx.put(e.key, this.seal(e.key, this.open(e.key, cur.value)), { ifVersion: cur.version });
           return true;
         }));
-        if (moved) this.progress.rewrapped++;
+        if (moved) {
+          this.progress.rewrapped++;
+          movedInPass++;
+        }
       }
       after = page.next;
-      if (this.options.rewrapPauseMs) await new Promise((r) => setTimeout(r, this.options.rewrapPauseMs));
+      // yield to requests between batches (a synchronous store would otherwise starve the event loop)
+      await new Promise((r) => (this.options.rewrapPauseMs ? setTimeout(r, this.options.rewrapPauseMs) : setImmediate(r)));
     } while (after !== undefined);
-    await this.dropOldTerms(generation);
+    return movedInPass;
   }
 
   private isStale(path: string, value: Buffer): boolean {
@@ -284,14 +309,14 @@ export class Barrier implements BarrierWriter {
     }
   }
 
-  private async dropOldTerms(generation: number): Promise<void> {
+  private async dropTermsBefore(keepFrom: number, generation: number): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const rootKey = this.rootKey;
       if (rootKey === undefined || generation !== this.generation) return;
       const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
       if (entry === undefined) return;
       const current = this.openKeyring(rootKey, entry.value);
-      const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term === current.activeTerm) };
+      const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term >= keepFrom) };
       try {
         await mapStoreErrors(() => this.store.put(KEYRING_PATH, this.sealKeyring(rootKey, next), { ifVersion: entry.version }));
       } catch (e) {
@@ -372,6 +397,8 @@ export class Barrier implements BarrierWriter {
     this.rootKey = undefined;
     this.block = { term: 0, next: 0, end: 0 };
     this.generation++;
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 
   tenantDerivationKey(): Buffer {
@@ -471,6 +498,50 @@ export class Barrier implements BarrierWriter {
     this.lock();
     this.rootKey = Buffer.from(rootKey);
     this.keyring = record;
+    // another node (same store) may add or drop barrier terms: follow its keyring record
+    this.unwatch = this.store.watch((change) => {
+      if ('all' in change || change.keys.includes(KEYRING_PATH)) this.scheduleReload();
+    });
+  }
+
+  private scheduleReload(): void {
+    if (this.reloading !== undefined) {
+      this.reloadAgain = true;
+      return;
+    }
+    const run = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.reloadKeyring(true);
+      } while (this.reloadAgain);
+    })().catch((e: unknown) => this.options.onError?.(e)).finally(() => {
+      this.reloading = undefined;
+    });
+    this.reloading = run;
+  }
+
+  /** Re-reads the keyring record (terms added or dropped elsewhere); this node's keys stay the same objects. */
+  private async reloadKeyring(retry: boolean): Promise<void> {
+    const generation = this.generation;
+    const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
+    const rootKey = this.rootKey;
+    if (entry === undefined || rootKey === undefined || generation !== this.generation) return;
+    let record: KeyringRecord;
+    try {
+      record = this.openKeyring(rootKey, entry.value);
+    } catch {
+      // this node may be between writing a new root key and adopting it: look again shortly
+      if (retry) {
+        await new Promise((r) => setTimeout(r, 100));
+        return this.reloadKeyring(false);
+      }
+      throw new KeywardError('UnsealFailedException', 'The keyring record no longer opens with this node\'s root key (rotated on another node?): seal and unseal this node.');
+    }
+    if (generation !== this.generation) return;
+    this.replaceKeyring(record);
+    // another node rotated: reserve encryptions under the new active term before the next write
+    if (this.block.term !== record.activeTerm) void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
+    if (record.terms.length > 1) this.resumeRewrap();
   }
 
   private async readKeyring(rootKey: Buffer): Promise<KeyringRecord> {

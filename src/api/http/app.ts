@@ -127,6 +127,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   sysRoute('POST', '/v1/sys/rekey', sys.rekey);
   sysRoute('POST', '/v1/sys/rotate-root', sys.rotateRoot);
   sysRoute('POST', '/v1/sys/rotate-barrier', sys.rotateBarrier);
+  sysRoute('POST', '/v1/sys/escrow', sys.escrow);
 
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
