@@ -129,8 +129,10 @@ function defaultNodeId(): string {
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
   if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store);
-  if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'));
-  if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)));
+  // The audit log's group commits use batchWrite: fsynced unless auditSync is `os`.
+  const sqlite = { batchWriteFsync: config.auditSync === 'fsync' };
+  if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'), sqlite);
+  if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)), sqlite);
   throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH, postgres://USER@HOST:PORT/DB or memory`);
 }
 

@@ -135,8 +135,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   app.setNotFoundHandler(async (req, reply) => {
     const requestId = randomUUID();
-    const audited = await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
-    if (audited instanceof KeywardError && audited.code === 'AuditUnavailableException') return fail(req, reply, audited, requestId, 'NoRoute', performance.now());
+    await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
     const message = `No route for ${req.method} ${(req.raw.url ?? '').split('?')[0]?.slice(0, 128)}; the AWS KMS API is POST / with X-Amz-Target.`;
     return reply.code(404).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
