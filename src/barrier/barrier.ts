@@ -101,9 +101,6 @@ export class Barrier implements BarrierWriter {
   private progress: { scanned: number; rewrapped: number; startedAt?: string } = { scanned: 0, rewrapped: 0 };
   /** Bumped on every lock: background work of an older generation stops. */
   private generation = 0;
-  private unwatch: (() => void) | undefined;
-  private reloading: Promise<void> | undefined;
-  private reloadAgain = false;
 
   private refreshing: Promise<void> | undefined;
 
@@ -133,11 +130,15 @@ export class Barrier implements BarrierWriter {
       const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
       const rootKey = this.rootKey;
       if (entry === undefined || rootKey === undefined || generation !== this.generation) return;
-      let next: KeyringRecord;
+      let next: KeyringRecord | undefined;
       try {
         next = this.openKeyring(rootKey, entry.value);
       } catch (e) {
         if (!(e instanceof KeywardError) || e.code !== 'UnsealFailedException') throw e;
+        // another node rotated the root key: follow it through the successor record
+        next = await this.followRootSuccessor(rootKey, entry.value, generation);
+      }
+      if (next === undefined) {
         // this node's own root rotation may be finishing: look again before giving up
         await new Promise((r) => setTimeout(r, 50));
         continue;
@@ -150,8 +151,11 @@ export class Barrier implements BarrierWriter {
       if (next.activeTerm !== previousActive && this.block.end > 0 && this.block.term !== next.activeTerm) {
         void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
       }
+      // terms older than the active one remain: take part in moving their records
+      if (next.terms.length > 1) this.resumeRewrap();
       return;
     }
+    // the keyring is sealed under a root key this node cannot reach (the successor record is gone)
     if (generation === this.generation) this.options.onRootKeyReplaced?.();
   }
 
@@ -486,8 +490,6 @@ export class Barrier implements BarrierWriter {
     this.rootKey = undefined;
     this.block = { term: 0, next: 0, end: 0 };
     this.generation++;
-    this.unwatch?.();
-    this.unwatch = undefined;
   }
 
   tenantDerivationKey(): Buffer {
@@ -597,55 +599,6 @@ export class Barrier implements BarrierWriter {
     this.lock();
     this.rootKey = Buffer.from(rootKey);
     this.keyring = record;
-    // another node (same store) may add or drop barrier terms: follow its keyring record
-    this.unwatch = this.store.watch((change) => {
-      if ('all' in change || change.keys.includes(KEYRING_PATH)) this.scheduleReload();
-    });
-  }
-
-  private scheduleReload(): void {
-    if (this.reloading !== undefined) {
-      this.reloadAgain = true;
-      return;
-    }
-    const run = (async () => {
-      do {
-        this.reloadAgain = false;
-        await this.reloadKeyring(true);
-      } while (this.reloadAgain);
-    })().catch((e: unknown) => this.options.onError?.(e)).finally(() => {
-      this.reloading = undefined;
-    });
-    this.reloading = run;
-  }
-
-  /** Re-reads the keyring record (terms added or dropped elsewhere); this node's keys stay the same objects. */
-  private async reloadKeyring(retry: boolean): Promise<void> {
-    const generation = this.generation;
-    const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
-    const rootKey = this.rootKey;
-    if (entry === undefined || rootKey === undefined || generation !== this.generation) return;
-    let record: KeyringRecord;
-    try {
-      record = this.openKeyring(rootKey, entry.value);
-    } catch {
-      // another node rotated the root key: follow it through the successor record
-      const successor = await this.followRootSuccessor(rootKey, entry.value, generation);
-      if (successor === undefined) {
-        // this node may be between writing a new root key and adopting it: look again shortly
-        if (retry) {
-          await new Promise((r) => setTimeout(r, 100));
-          return this.reloadKeyring(false);
-        }
-        throw new KeywardError('UnsealFailedException', 'The keyring record no longer opens with this node\'s root key (rotated on another node?): seal and unseal this node.');
-      }
-      record = successor;
-    }
-    if (generation !== this.generation) return;
-    this.replaceKeyring(record);
-    // another node rotated: reserve encryptions under the new active term before the next write
-    if (this.block.term !== record.activeTerm) void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
-    if (record.terms.length > 1) this.resumeRewrap();
   }
 
   /**
