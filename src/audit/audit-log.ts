@@ -7,23 +7,10 @@ import { pruneChain, type PruneResult } from './retention.js';
 import { listChains, queryRecords, rawEntries, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
-  encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditRecord, type AuditRecordBody,
+  encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
 } from './record.js';
 
-/** What the request path knows about one request; sensitive values are already digests. */
-export interface AuditEvent {
-  readonly requestId: string;
-  readonly transport: string;
-  readonly source: string;
-  readonly principal: string | null;
-  readonly tenant: string | null;
-  readonly credential: string | null;
-  readonly op: string;
-  readonly keyId: string | null;
-  readonly keyVersion: number | null;
-  readonly result: string;
-  readonly request: Readonly<Record<string, string>>;
-}
+export type { AuditEvent } from './record.js';
 
 /** A second destination for the same entries (a JSON-lines file for a SIEM). */
 export interface AuditSink {

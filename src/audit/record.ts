@@ -5,16 +5,8 @@ import { sha256Hex } from '../crypto/index.js';
  * `request` is a flat string map (sensitive values already reduced to `hmac-sha256:` digests),
  * so the canonical encoding below is unambiguous.
  */
-export interface AuditRecordBody {
-  readonly type: 'record';
-  readonly v: 1;
-  /** The chain this record belongs to (one per node id). */
-  readonly chain: string;
-  readonly seq: number;
-  /** ISO 8601 time the request finished. */
-  readonly time: string;
-  /** The process that served the request. */
-  readonly node: string;
+/** What the request path knows about one request; sensitive values are already digests. */
+export interface AuditEvent {
   readonly requestId: string;
   readonly transport: string;
   readonly source: string;
@@ -29,6 +21,18 @@ export interface AuditRecordBody {
   readonly result: string;
   /** Request parameters worth recording: ids in the clear, everything else as digests. */
   readonly request: Readonly<Record<string, string>>;
+}
+
+export interface AuditRecordBody extends AuditEvent {
+  readonly type: 'record';
+  readonly v: 1;
+  /** The chain this record belongs to (one per node id). */
+  readonly chain: string;
+  readonly seq: number;
+  /** ISO 8601 time the request finished. */
+  readonly time: string;
+  /** The process that served the request. */
+  readonly node: string;
   /** Hash of the previous record of the chain (64 zeros for the first). */
   readonly prev: string;
 }
