@@ -4,13 +4,15 @@ import { dirname, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
+import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
-import { invoke, sys, type Services } from './operations/index.js';
-import { SealManager } from './seal/index.js';
-import { MemoryStore, SqliteStore, type Store } from './storage/index.js';
+import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
+import { KeywardError } from './errors/index.js';
+import { parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
+import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
 import { VERSION } from './version.js';
 
 /**
@@ -24,6 +26,7 @@ export interface Installation {
   readonly barrier: Barrier;
   readonly seal: SealManager;
   readonly keyring: Keyring;
+  readonly audit: AuditLog;
   readonly services: Services;
   readonly log: Logger;
   /** Seals (zeroizing every cached key), stops background work and closes the store. */
@@ -34,6 +37,76 @@ export interface InstallationOverrides {
   readonly clock?: Clock;
   readonly store?: Store;
   readonly log?: Logger;
+  /** Where seal secrets (KEYWARD_ROOT_KEY, KEYWARD_PKCS11_PIN, transit credentials) are read; default process.env. */
+  readonly secretsEnv?: NodeJS.ProcessEnv;
+}
+
+/** A secret from an env variable or a file (never argv); the message names both. */
+function secretFrom(env: NodeJS.ProcessEnv, variable: string, file: string | undefined, what: string): string | undefined {
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new KeywardError('SealUnavailableException', `Cannot read the ${what} file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+    }
+  }
+  const v = env[variable];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** The seals this node can use, from configuration; secrets are read when a seal needs them. */
+export function sealOptionsFrom(config: Config, env: NodeJS.ProcessEnv = process.env): SealManagerOptions {
+  const pkcs11Module = config.pkcs11Module;
+  const transitEndpoint = config.transitEndpoint;
+  const transitKeyId = config.transitKeyId;
+  return {
+    argon2: { memoryKiB: config.argon2MemoryKiB, iterations: config.argon2Iterations, parallelism: config.argon2Parallelism },
+    staticKey: () => {
+      const text = secretFrom(env, 'KEYWARD_ROOT_KEY', config.rootKeyFile, 'static root key');
+      return text === undefined ? undefined : parseStaticKey(text, config.rootKeyFile ?? 'KEYWARD_ROOT_KEY');
+    },
+    autoSeals: {
+      ...(pkcs11Module !== undefined ? {
+        pkcs11: () => {
+          const pin = secretFrom(env, 'KEYWARD_PKCS11_PIN', config.pkcs11PinFile, 'PKCS#11 PIN');
+          if (pin === undefined) throw new KeywardError('SealUnavailableException', 'The PKCS#11 seal needs the token PIN: set KEYWARD_PKCS11_PIN or pkcs11PinFile. Keyward stays sealed.');
+          return new Pkcs11Seal({
+            module: pkcs11Module, pin, keyLabel: config.pkcs11KeyLabel, generateKey: config.pkcs11GenerateKey,
+            ...(config.pkcs11TokenLabel !== undefined ? { tokenLabel: config.pkcs11TokenLabel } : {}),
+            ...(config.pkcs11Slot !== undefined ? { slot: config.pkcs11Slot } : {}),
+          });
+        },
+      } : {}),
+      ...(transitEndpoint !== undefined && transitKeyId !== undefined ? {
+        transit: () => new TransitSeal({
+          endpoint: transitEndpoint, keyId: transitKeyId, region: config.transitRegion, timeoutMs: config.transitTimeoutMs,
+          credentials: transitCredentials(config, env),
+        }),
+      } : {}),
+    },
+  };
+}
+
+function transitCredentials(config: Config, env: NodeJS.ProcessEnv): { accessKeyId: string; secretAccessKey: string } {
+  if (config.transitCredentialsFile !== undefined) {
+    const text = secretFrom(env, '', config.transitCredentialsFile, 'transit credentials') ?? '';
+    let parsed: { access_key_id?: unknown; secret_access_key?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      throw new KeywardError('SealUnavailableException', `The transit credentials file ${config.transitCredentialsFile} is not JSON with access_key_id and secret_access_key.`);
+    }
+    if (typeof parsed.access_key_id !== 'string' || typeof parsed.secret_access_key !== 'string') {
+      throw new KeywardError('SealUnavailableException', `The transit credentials file ${config.transitCredentialsFile} lacks access_key_id or secret_access_key.`);
+    }
+    return { accessKeyId: parsed.access_key_id, secretAccessKey: parsed.secret_access_key };
+  }
+  const accessKeyId = env.KEYWARD_TRANSIT_ACCESS_KEY_ID;
+  const secretAccessKey = env.KEYWARD_TRANSIT_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new KeywardError('SealUnavailableException', 'The transit seal needs credentials for the outer KMS: set KEYWARD_TRANSIT_ACCESS_KEY_ID and KEYWARD_TRANSIT_SECRET_ACCESS_KEY, or transitCredentialsFile.');
+  }
+  return { accessKeyId, secretAccessKey };
 }
 
 export function createLogger(config: Config): Logger {
@@ -52,12 +125,13 @@ function defaultNodeId(): string {
   return `${hostname()}-${process.pid}`;
 }
 
-/** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH` or `memory`. */
+/** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
+  if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store);
   if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'));
   if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)));
-  throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH or memory`);
+  throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH, postgres://USER@HOST:PORT/DB or memory`);
 }
 
 /** Wires store, barrier, seal and keyring into the services operations run on. */
@@ -65,10 +139,15 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
   const store = overrides.store ?? openStore(config);
-  const barrier = new Barrier(store);
-  const seal = new SealManager(barrier, clock, {
-    argon2: { memoryKiB: config.argon2MemoryKiB, iterations: config.argon2Iterations, parallelism: config.argon2Parallelism },
+  const barrier = new Barrier(store, {
+    rotateAfter: config.barrierRotateAfter,
+    reserveBlock: config.barrierReserveBlock,
+    rewrapBatch: config.barrierRewrapBatch,
+    rewrapPauseMs: config.barrierRewrapPauseMs,
+    now: clock,
+    onError: (e) => log.error({ err: e }, 'barrier background work failed; it resumes at the next unseal'),
   });
+  const seal = new SealManager(barrier, clock, sealOptionsFrom(config, overrides.secretsEnv));
   const keyring = new Keyring(barrier, clock, {
     region: config.region,
     metadataCache: { max: config.metadataCacheMax, ttlMs: config.metadataCacheTtlMs },
@@ -76,9 +155,16 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     onError: (e) => log.error({ err: e }, 'background task failed'),
   });
   const signingKeys = new SigningKeyCache();
-  const services: Services = { keyring, seal, clock, signingKeys, nodeId: config.nodeId ?? defaultNodeId(), version: VERSION };
+  const nodeId = config.nodeId ?? defaultNodeId();
+  const audit = openAuditLog(config, store, nodeId, clock, log);
+  const rateLimits = new RateLimits({
+    principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
+    expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
+  });
+  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
 
   seal.onUnsealed(() => {
+    audit.unlock(barrier.auditKey());
     keyring.scheduler.start(config.schedulerIntervalMs);
     void keyring.scheduler.tick().catch((e: unknown) => log.error({ err: e }, 'scheduler failed'));
     log.info('unsealed');
@@ -87,20 +173,43 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     keyring.scheduler.stop();
     keyring.clear();
     signingKeys.clear();
+    audit.lock();
     log.info('sealed');
   });
 
   let closed = false;
   return {
-    config, store, barrier, seal, keyring, services, log,
+    config, store, barrier, seal, keyring, audit, services, log,
     async close() {
       if (closed) return;
       closed = true;
+      // The final checkpoint is signed while the keys are still there.
+      await audit.close();
       await seal.seal();
       keyring.close();
       await store.close();
     },
   };
+}
+
+/** The audit log: one chain per node id, in the store, plus the optional JSON-lines file. */
+function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock, log: Logger): AuditLog {
+  const sinks: AuditSink[] = [];
+  if (config.audit === 'on' && config.auditFile !== undefined) {
+    sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
+  }
+  return new AuditLog(store, {
+    enabled: config.audit === 'on',
+    chain: nodeId,
+    node: nodeId,
+    clock,
+    checkpointEveryRecords: config.auditCheckpointRecords,
+    checkpointEveryMs: config.auditCheckpointMs,
+    sinks,
+    exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
+    ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
+    onError: (e) => log.error({ err: e }, 'audit log background write failed'),
+  });
 }
 
 export interface RunningServer {
@@ -121,6 +230,12 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     throw new ConfigError(`refusing to listen on ${host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
   }
   const installation = openInstallation(config, overrides);
+  try {
+    await installation.store.ready?.();
+  } catch (e) {
+    await installation.close().catch(() => undefined);
+    throw e;
+  }
   const metrics = new HttpMetrics();
   const appOptions = {
     services: installation.services,
@@ -194,25 +309,52 @@ export interface AdminCredentialsFile {
 
 const LOCAL_META = { requestId: 'local', sourceAddress: 'local', transport: 'local' as const };
 
-/** Runs the Init operation in-process (the CLI's offline `keyward init`). */
-export async function initializeInstallation(installation: Installation, passphrase: string): Promise<AdminCredentialsFile> {
-  const r = await invoke(installation.services, sys.init, { kind: 'none' }, { passphrase }, LOCAL_META) as {
+/** Unseal and recovery shares from init or rekey: shown once, never written anywhere. */
+export interface InitSecrets {
+  readonly shares?: string[];
+  readonly recovery_shares?: string[];
+}
+
+/** Runs the Init operation in-process (the CLI's offline `keyward init`); a string is a passphrase. */
+export async function initializeInstallation(installation: Installation, request: string | Record<string, unknown>): Promise<AdminCredentialsFile> {
+  return (await initializeWithSecrets(installation, request)).credentials;
+}
+
+/** Init in-process, answering the admin credentials and the shares to print once. */
+export async function initializeWithSecrets(installation: Installation, request: string | Record<string, unknown>): Promise<{ credentials: AdminCredentialsFile; secrets: InitSecrets }> {
+  const body = typeof request === 'string' ? { passphrase: request } : request;
+  const r = await invoke(installation.services, sys.init, { kind: 'none' }, body, LOCAL_META) as {
     tenant: string; account_id: string; principal: string; role: string;
     credentials: { access_key_id: string; secret_access_key: string; token: string };
+    shares?: string[]; recovery_shares?: string[];
   };
   return {
-    region: installation.config.region,
-    tenant: r.tenant,
-    account_id: r.account_id,
-    principal: r.principal,
-    role: r.role,
-    ...r.credentials,
+    credentials: {
+      region: installation.config.region,
+      tenant: r.tenant,
+      account_id: r.account_id,
+      principal: r.principal,
+      role: r.role,
+      ...r.credentials,
+    },
+    secrets: {
+      ...(r.shares !== undefined ? { shares: r.shares } : {}),
+      ...(r.recovery_shares !== undefined ? { recovery_shares: r.recovery_shares } : {}),
+    },
   };
 }
 
-/** Runs the Unseal operation in-process (the server unsealing itself at start). */
-export async function unsealInstallation(installation: Installation, passphrase: string): Promise<void> {
-  await invoke(installation.services, sys.unseal, { kind: 'none' }, { passphrase }, LOCAL_META);
+/** Runs the Unseal operation in-process (the server unsealing itself at start); a string is a passphrase. */
+export async function unsealInstallation(installation: Installation, request: string | Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const body = typeof request === 'string' ? { passphrase: request } : request;
+  return await invoke(installation.services, sys.unseal, { kind: 'none' }, body, LOCAL_META) as Record<string, unknown>;
+}
+
+/** Runs Rekey in-process with the system's authority (the offline `keyward change-passphrase`). */
+export async function rekeyInstallation(installation: Installation, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { auth, target } = sys.rekey.parse(new Input(request));
+  const secrets = await installation.seal.rekey(auth, target);
+  return { ...secrets };
 }
 
 /** Writes a file only its owner can read (0600), in a directory only its owner can enter. */

@@ -1,4 +1,4 @@
-import { zeroize } from '../crypto/index.js';
+import { randomBytes, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import { openRecord, readRecordTerm, RecordIntegrityError, sealRecord } from '../format/index.js';
 import {
@@ -41,11 +41,62 @@ export interface BarrierWriter extends BarrierReader {
  * Encrypts every record it stores (AES-256-GCM under the active term's key, path as AAD) and
  * holds the unlocked keyring in memory. Until unlock(), every read and write refuses (sealed).
  */
+export interface BarrierOptions {
+  /**
+   * A term rotates automatically once this many encryptions were reserved under it. Below the
+   * AES-GCM bound of 2^32 messages per key with random nonces (NIST SP 800-38D), as Vault does.
+   */
+  readonly rotateAfter?: number;
+  /** Encryptions reserved (persisted) at a time; a crash forfeits at most one block per node. */
+  readonly reserveBlock?: number;
+  /** Records re-wrapped per batch, and a pause between batches (keeps the re-wrap in the background). */
+  readonly rewrapBatch?: number;
+  readonly rewrapPauseMs?: number;
+  readonly now?: () => Date;
+  /** Background failures (re-wrap, reservation); the work resumes at the next unseal. */
+  readonly onError?: (e: unknown) => void;
+}
+
+export const DEFAULT_ROTATE_AFTER = 3_500_000_000;
+const DEFAULT_RESERVE_BLOCK = 100_000;
+
+export interface RewrapProgress {
+  readonly running: boolean;
+  /** Records examined and records moved to the active term in the current pass. */
+  readonly scanned: number;
+  readonly rewrapped: number;
+  readonly startedAt?: string;
+}
+
+export interface BarrierStatus {
+  readonly activeTerm: number;
+  readonly terms: readonly number[];
+  /** Encryptions reserved under the active term (all nodes) and the automatic rotation point. */
+  readonly encryptions: number;
+  readonly rotateAfter: number;
+  readonly rewrap: RewrapProgress;
+}
+
 export class Barrier implements BarrierWriter {
   private rootKey: Buffer | undefined;
   private keyring: KeyringRecord | undefined;
+  /** This node's reserved range of encryptions under `block.term`: [next, end). */
+  private block = { term: 0, next: 0, end: 0 };
+  private reserving: Promise<void> | undefined;
+  private rewrapping: Promise<void> | undefined;
+  private progress: { scanned: number; rewrapped: number; startedAt?: string } = { scanned: 0, rewrapped: 0 };
+  /** Bumped on every lock: background work of an older generation stops. */
+  private generation = 0;
 
-  constructor(readonly store: Store) {}
+  constructor(readonly store: Store, private readonly options: BarrierOptions = {}) {}
+
+  private get rotateAfter(): number {
+    return this.options.rotateAfter ?? DEFAULT_ROTATE_AFTER;
+  }
+
+  private get reserveBlock(): number {
+    return Math.max(1, Math.min(this.options.reserveBlock ?? DEFAULT_RESERVE_BLOCK, this.rotateAfter));
+  }
 
   get unlocked(): boolean {
     return this.keyring !== undefined;
@@ -58,9 +109,10 @@ export class Barrier implements BarrierWriter {
    * another process initialised first. Leaves the barrier unlocked.
    */
   async initialize(rootKey: Buffer, now: Date, plain: ReadonlyMap<string, Buffer>, seed: (tx: BarrierWriter) => Promise<void>): Promise<void> {
-    const record = newKeyringRecord(now);
+    const record = newKeyringRecord(now, this.reserveBlock);
     const sealedKeyring = this.sealKeyring(rootKey, record);
     this.adopt(rootKey, record);
+    this.block = { term: record.activeTerm, next: 0, end: this.reserveBlock };
     try {
       await mapStoreErrors(() => this.store.transaction(async (tx) => {
         for (const [path, value] of plain) {
@@ -81,6 +133,232 @@ export class Barrier implements BarrierWriter {
   async unlock(rootKey: Buffer): Promise<void> {
     const record = await this.readKeyring(rootKey);
     this.adopt(rootKey, record);
+    try {
+      await this.reserve(false);
+    } catch (e) {
+      this.lock();
+      throw e;
+    }
+    // a rotation interrupted by a crash or a seal resumes here
+    this.resumeRewrap();
+  }
+
+  /** Adds a barrier term (new records use it) and starts moving older records to it. */
+  async rotate(): Promise<BarrierStatus> {
+    this.requireKeyring();
+    await this.reserve(true);
+    this.resumeRewrap();
+    return this.status();
+  }
+
+  status(): BarrierStatus {
+    const keyring = this.requireKeyring();
+    const active = keyring.terms.find((t) => t.term === keyring.activeTerm);
+    return {
+      activeTerm: keyring.activeTerm,
+      terms: keyring.terms.map((t) => t.term),
+      encryptions: active?.encryptions ?? 0,
+      rotateAfter: this.rotateAfter,
+      rewrap: { running: this.rewrapping !== undefined, ...this.progress },
+    };
+  }
+
+  /** Resolves when no re-wrap is running (tests and `rotate-barrier --wait`). */
+  async rewrapIdle(): Promise<void> {
+    while (this.rewrapping !== undefined) await this.rewrapping;
+  }
+
+  /**
+   * Reserves the next block of encryptions in the keyring record (compare-and-set, so nodes never
+   * share a range). When the active term would pass `rotateAfter`, or `rotate` is asked, a new
+   * term becomes active instead.
+   */
+  private reserve(rotate: boolean): Promise<void> {
+    if (!rotate && this.reserving !== undefined) return this.reserving;
+    const previous = this.reserving ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.reserveNow(rotate));
+    const tracked = run.finally(() => {
+      if (this.reserving === tracked) this.reserving = undefined;
+    });
+    this.reserving = tracked;
+    return tracked;
+  }
+
+  private async reserveNow(rotate: boolean): Promise<void> {
+    const generation = this.generation;
+    for (let attempt = 0; ; attempt++) {
+      const rootKey = this.rootKey;
+      if (rootKey === undefined || generation !== this.generation) throw new KeywardError('SealedException', 'Keyward is sealed.');
+      const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
+      if (entry === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
+      const current = this.openKeyring(rootKey, entry.value);
+      const active = current.terms.find((t) => t.term === current.activeTerm);
+      if (active === undefined) throw new KeywardError('IntegrityException', 'The keyring record has no active barrier term.');
+      const block = this.reserveBlock;
+      let next: KeyringRecord;
+      let range: { term: number; next: number; end: number };
+      if (rotate || active.encryptions + block > this.rotateAfter) {
+        const term = Math.max(...current.terms.map((t) => t.term)) + 1;
+        const fresh = { term, key: randomBytes(32), createdAt: (this.options.now?.() ?? new Date()).toISOString(), encryptions: block };
+        next = { ...current, terms: [...current.terms, fresh], activeTerm: term };
+        range = { term, next: 0, end: block };
+      } else {
+        next = { ...current, terms: current.terms.map((t) => (t === active ? { ...t, encryptions: t.encryptions + block } : t)) };
+        range = { term: active.term, next: active.encryptions, end: active.encryptions + block };
+      }
+      try {
+        await mapStoreErrors(() => this.store.put(KEYRING_PATH, this.sealKeyring(rootKey, next), { ifVersion: entry.version }));
+      } catch (e) {
+        if (e instanceof StoreConflictError && attempt < 10) continue; // another node reserved first
+        throw e;
+      }
+      if (generation !== this.generation) return;
+      this.replaceKeyring(next);
+      this.block = range;
+      return;
+    }
+  }
+
+  /** Counts one encryption under the active term; asks for the next block before this one runs out. */
+  private takeEncryption(term: number): void {
+    if (this.block.term !== term || this.block.next >= this.block.end) {
+      void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
+      throw new KeywardError('ThrottlingException', 'The barrier is reserving encryptions for its key (or rotating it); retry the request.');
+    }
+    this.block.next++;
+    if (this.block.end - this.block.next === Math.floor(this.reserveBlock / 2)) {
+      void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
+    }
+  }
+
+  private resumeRewrap(): void {
+    const keyring = this.keyring;
+    if (keyring === undefined || keyring.terms.length < 2 || this.rewrapping !== undefined) return;
+    const generation = this.generation;
+    this.progress = { scanned: 0, rewrapped: 0, startedAt: (this.options.now?.() ?? new Date()).toISOString() };
+    const run = this.rewrapAll(generation)
+      .catch((e: unknown) => {
+        if (generation === this.generation) this.options.onError?.(e);
+      })
+      .finally(() => {
+        if (this.rewrapping === run) this.rewrapping = undefined;
+      });
+    this.rewrapping = run;
+  }
+
+  /**
+   * Moves every record sealed under an older term to the active one (each in its own
+   * compare-and-set transaction, so a crash or a concurrent write loses nothing), then drops the
+   * older terms from the keyring. Records that are not barrier records are left alone.
+   */
+  private async rewrapAll(generation: number): Promise<void> {
+    const batch = this.options.rewrapBatch ?? 100;
+    let after: string | undefined;
+    do {
+      if (generation !== this.generation) return;
+      const page = await mapStoreErrors(() => this.store.list('', { limit: batch, ...(after !== undefined ? { after } : {}) }));
+      for (const e of page.entries) {
+        if (generation !== this.generation) return;
+        this.progress.scanned++;
+        if (isReserved(e.key) || !this.isStale(e.key, e.value)) continue;
+        const moved = await mapStoreErrors(() => this.store.transaction(async (tx) => {
+          const cur = await tx.get(e.key);
+          if (cur === undefined || !this.isStale(e.key, cur.value)) return false;
+          await tx.put(e.key, this.seal(e.key, this.open(e.key, cur.value)), { ifVersion: cur.version });
+          return true;
+        }));
+        if (moved) this.progress.rewrapped++;
+      }
+      after = page.next;
+      if (this.options.rewrapPauseMs) await new Promise((r) => setTimeout(r, this.options.rewrapPauseMs));
+    } while (after !== undefined);
+    await this.dropOldTerms(generation);
+  }
+
+  private isStale(path: string, value: Buffer): boolean {
+    const keyring = this.requireKeyring();
+    try {
+      return readRecordTerm(path, value) !== keyring.activeTerm;
+    } catch {
+      return false; // not a barrier record
+    }
+  }
+
+  private async dropOldTerms(generation: number): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const rootKey = this.rootKey;
+      if (rootKey === undefined || generation !== this.generation) return;
+      const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
+      if (entry === undefined) return;
+      const current = this.openKeyring(rootKey, entry.value);
+      const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term === current.activeTerm) };
+      try {
+        await mapStoreErrors(() => this.store.put(KEYRING_PATH, this.sealKeyring(rootKey, next), { ifVersion: entry.version }));
+      } catch (e) {
+        if (e instanceof StoreConflictError) continue;
+        throw e;
+      }
+      if (generation === this.generation) this.replaceKeyring(next);
+      return;
+    }
+  }
+
+  /**
+   * Adopts a newer keyring record. Key buffers already handed out (tenant derivation and audit
+   * keys, term keys) stay the same objects; keys of dropped terms are zeroed.
+   */
+  private replaceKeyring(next: KeyringRecord): void {
+    const old = this.keyring;
+    if (old === undefined) {
+      this.keyring = next;
+      return;
+    }
+    const terms = next.terms.map((t) => {
+      const kept = old.terms.find((o) => o.term === t.term);
+      if (kept === undefined || kept.key === t.key) return t;
+      zeroize(t.key);
+      return { ...t, key: kept.key };
+    });
+    for (const o of old.terms) if (!next.terms.some((t) => t.term === o.term)) zeroize(o.key);
+    if (next.tenantDerivationKey !== old.tenantDerivationKey) zeroize(next.tenantDerivationKey);
+    if (next.auditKey !== old.auditKey) zeroize(next.auditKey);
+    this.keyring = { ...next, terms, tenantDerivationKey: old.tenantDerivationKey, auditKey: old.auditKey };
+  }
+
+  /** Runs fn with a copy of the root key (zeroed afterwards): the seal layer re-wraps it on rekey. */
+  async withRootKey<T>(fn: (rootKey: Buffer) => Promise<T>): Promise<T> {
+    this.requireKeyring();
+    const copy = Buffer.from(this.rootKey!);
+    try {
+      return await fn(copy);
+    } finally {
+      zeroize(copy);
+    }
+  }
+
+  /**
+   * Replaces the root key: the keyring record is re-read, sealed under `newRootKey` and written in
+   * one transaction with the seal layer's plain records (the new wrapped root key), so a crash
+   * leaves either the old pair or the new one. `ifVersion` are compare-and-set versions.
+   */
+  async replaceRootKey(newRootKey: Buffer, plain: ReadonlyMap<string, { value: Buffer; ifVersion: number }>): Promise<void> {
+    const rootKey = this.rootKey;
+    this.requireKeyring();
+    await mapStoreErrors(() => this.store.transaction(async (tx) => {
+      const current = await tx.get(KEYRING_PATH);
+      if (current === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
+      const record = this.openKeyring(rootKey!, current.value);
+      const sealedKeyring = this.sealKeyring(newRootKey, record);
+      for (const t of record.terms) zeroize(t.key);
+      zeroize(record.tenantDerivationKey, record.auditKey);
+      for (const [path, { value, ifVersion }] of plain) {
+        checkPlainPath(path);
+        await tx.put(path, value, { ifVersion });
+      }
+      await tx.put(KEYRING_PATH, sealedKeyring, { ifVersion: current.version });
+    }));
+    zeroize(this.rootKey);
+    this.rootKey = Buffer.from(newRootKey);
   }
 
   /** Forgets every key (best-effort zeroed). */
@@ -92,6 +370,8 @@ export class Barrier implements BarrierWriter {
     zeroize(this.rootKey);
     this.keyring = undefined;
     this.rootKey = undefined;
+    this.block = { term: 0, next: 0, end: 0 };
+    this.generation++;
   }
 
   tenantDerivationKey(): Buffer {
@@ -166,6 +446,7 @@ export class Barrier implements BarrierWriter {
     const keyring = this.requireKeyring();
     const term = keyring.terms.find((t) => t.term === keyring.activeTerm);
     if (term === undefined) throw new Error('active barrier term missing from keyring');
+    this.takeEncryption(term.term);
     return sealRecord(path, term.term, term.key, value);
   }
 
@@ -195,9 +476,13 @@ export class Barrier implements BarrierWriter {
   private async readKeyring(rootKey: Buffer): Promise<KeyringRecord> {
     const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
     if (entry === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
+    return this.openKeyring(rootKey, entry.value);
+  }
+
+  private openKeyring(rootKey: Buffer, sealed: Buffer): KeyringRecord {
     let plain: Buffer;
     try {
-      plain = openRecord(KEYRING_PATH, rootKey, entry.value);
+      plain = openRecord(KEYRING_PATH, rootKey, sealed);
     } catch {
       throw new KeywardError('UnsealFailedException', 'The root key does not open the keyring.');
     }
@@ -221,6 +506,10 @@ export class Barrier implements BarrierWriter {
 function listThrough(barrier: Barrier, page: { entries: readonly { key: string; value: Buffer; version: number }[]; next?: string }): BarrierPage {
   const entries = page.entries.map((e) => ({ path: e.key, value: barrier.open(e.key, e.value), version: e.version }));
   return page.next === undefined ? { entries } : { entries, next: page.next };
+}
+
+function isReserved(path: string): boolean {
+  return path === KEYRING_PATH || path.startsWith(SEAL_PATH_PREFIX);
 }
 
 function checkPlainPath(path: string): void {

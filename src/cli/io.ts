@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
-import { KeywardApiError } from '../client/index.js';
+import { InvalidCiphertextError, KeywardApiError, KeywardUsageError } from '../client/index.js';
 
 /** Prints a result as indented JSON on stdout. */
 export function printJson(value: unknown): void {
@@ -50,7 +50,11 @@ export function reportError(e: unknown): number {
     console.error(`error: ${e.code}: ${e.message}`);
     return 1;
   }
-  if (e instanceof UsageError) {
+  if (e instanceof InvalidCiphertextError) {
+    console.error(`error: ${e.code}: ${e.message}`);
+    return 1;
+  }
+  if (e instanceof UsageError || e instanceof KeywardUsageError) {
     console.error(`error: ${e.message}`);
     return 2;
   }

@@ -1,11 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAudit } from './commands/audit.js';
 import { registerData } from './commands/data.js';
 import { registerDev } from './commands/dev.js';
+import { registerFile } from './commands/file.js';
 import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
 import { registerSeal } from './commands/seal.js';
 import { registerServer } from './commands/server.js';
+import { registerStore } from './commands/store.js';
 import { reportError } from './io.js';
 
 export function buildProgram(): Command {
@@ -23,6 +26,9 @@ export function buildProgram(): Command {
   registerPrincipal(program);
   registerTenant(program);
   registerData(program);
+  registerStore(program);
+  registerAudit(program);
+  registerFile(program);
   return program;
 }
 

@@ -15,3 +15,26 @@ export class KeywardApiError extends Error {
     return this.code === 'ThrottlingException' || this.code === 'DependencyTimeoutException' || this.status >= 500;
   }
 }
+
+/**
+ * The one error of every failed envelope or stream decryption: malformed, truncated, reordered,
+ * tampered, wrong context, wrong key. It never says which (no oracle). Code as in AWS KMS.
+ */
+export class InvalidCiphertextError extends Error {
+  readonly code = 'InvalidCiphertextException';
+
+  constructor() {
+    super('The ciphertext is invalid or cannot be decrypted with the given context.');
+    this.name = 'InvalidCiphertextException';
+  }
+}
+
+/** Bad input to an SDK call (names the field); thrown before anything is sent or written. */
+export class KeywardUsageError extends Error {
+  readonly code = 'ValidationException';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationException';
+  }
+}

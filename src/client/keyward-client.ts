@@ -18,7 +18,10 @@ export interface KeywardClientOptions {
   readonly region?: string;
   /** Default: KEYWARD_TOKEN, else AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY. */
   readonly credentials?: Credentials;
-  /** Attempts per call, retrying transient failures with exponential backoff (default 3). */
+  /**
+   * Attempts per call (default KEYWARD_MAX_ATTEMPTS or 3): throttling, 5xx, timeouts and broken
+   * connections are retried after an exponential backoff with jitter.
+   */
   readonly maxAttempts?: number;
   /** Per-attempt timeout in ms (default 10 s). */
   readonly timeoutMs?: number;
@@ -51,13 +54,16 @@ export class KeywardClient {
   private readonly signer: SignatureV4 | undefined;
   private readonly agent: HttpAgent;
   private readonly maxAttempts: number;
+  /** Calls sent and retries made, for callers who watch their error budget. */
+  readonly stats = { calls: 0, retries: 0 };
   private readonly timeoutMs: number;
 
   constructor(private readonly options: KeywardClientOptions = {}) {
     this.endpoint = new URL(options.endpoint ?? process.env.KEYWARD_ENDPOINT ?? 'http://127.0.0.1:9123');
     this.region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
     this.credentials = options.credentials ?? credentialsFromEnv();
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+    this.maxAttempts = options.maxAttempts ?? attemptsFromEnv(process.env.KEYWARD_MAX_ATTEMPTS);
+    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer');
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.agent = this.endpoint.protocol === 'https:'
       ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) })
@@ -116,6 +122,12 @@ export class KeywardClient {
     return { ciphertextBlob: unb64(r.CiphertextBlob), keyId: String(r.KeyId) };
   }
 
+  async describeKey(keyId: string): Promise<{ keyId: string; arn: string; keyState: string; enabled: boolean; description: string }> {
+    const r = await this.send<{ KeyMetadata: Record<string, unknown> }>('TrentService.DescribeKey', { KeyId: keyId });
+    const m = r.KeyMetadata;
+    return { keyId: String(m.KeyId), arn: String(m.Arn), keyState: String(m.KeyState), enabled: m.Enabled === true, description: String(m.Description ?? '') };
+  }
+
   async generateRandom(numberOfBytes: number): Promise<Buffer> {
     const r = await this.send('TrentService.GenerateRandom', { NumberOfBytes: numberOfBytes });
     return unb64(r.Plaintext);
@@ -126,12 +138,15 @@ export class KeywardClient {
   }
 
   private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    this.stats.calls++;
     for (let i = 1; ; i++) {
       try {
         return await attempt();
       } catch (e) {
         const transient = e instanceof KeywardApiError ? e.transient : isNetworkError(e);
         if (!transient || i >= this.maxAttempts) throw e;
+        this.stats.retries++;
+        // exponential backoff, capped, with jitter so that many clients do not retry in step
         await sleep(Math.min(2000, 50 * 2 ** i) * (0.5 + Math.random() / 2));
       }
     }
@@ -195,7 +210,14 @@ function dataKeyLength(input: { numberOfBytes?: number; keySpec?: string }): Rec
   return { KeySpec: input.keySpec ?? 'AES_256' };
 }
 
+function attemptsFromEnv(value: string | undefined): number {
+  if (value === undefined || value === '') return 3;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`KEYWARD_MAX_ATTEMPTS must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 function isNetworkError(e: unknown): boolean {
   const code = (e as { code?: string } | undefined)?.code;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'EAI_AGAIN';
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'EAI_AGAIN' || code === 'UND_ERR_SOCKET';
 }

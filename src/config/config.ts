@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 const schema = z.object({
   dataDir: z.string().min(1).default('./.keyward'),
-  /** `sqlite` (in dataDir), `sqlite:PATH`, or `memory` (nothing persists). */
+  /** `sqlite` (in dataDir), `sqlite:PATH`, `postgres://...` (shared by many nodes), or `memory` (nothing persists). */
   store: z.string().min(1).default('sqlite'),
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
   socket: z.string().min(1).optional(),
@@ -29,6 +29,51 @@ const schema = z.object({
   headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   keepAliveTimeoutMs: z.coerce.number().int().min(100).default(65_000),
+  /** Static seal: file holding the 64-hex-character key (else env KEYWARD_ROOT_KEY). */
+  rootKeyFile: z.string().min(1).optional(),
+  /** PKCS#11 seal: module, token (label or slot), key label; the PIN is env KEYWARD_PKCS11_PIN or pkcs11PinFile. */
+  pkcs11Module: z.string().min(1).optional(),
+  pkcs11TokenLabel: z.string().min(1).max(32).optional(),
+  pkcs11Slot: z.coerce.number().int().min(0).optional(),
+  pkcs11KeyLabel: z.string().min(1).max(128).default('keyward-root-key'),
+  pkcs11PinFile: z.string().min(1).optional(),
+  /** At init or migration only: create the HSM key when the token has none by that label. */
+  pkcs11GenerateKey: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+  /** Transit seal: the outer KMS; credentials from env KEYWARD_TRANSIT_ACCESS_KEY_ID/_SECRET_ACCESS_KEY or transitCredentialsFile. */
+  transitEndpoint: z.string().url().optional(),
+  transitKeyId: z.string().min(1).max(2048).optional(),
+  transitRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'transitRegion must look like us-east-1').default('us-east-1'),
+  /** JSON file with access_key_id and secret_access_key (the shape of admin-credentials.json). */
+  transitCredentialsFile: z.string().min(1).optional(),
+  transitTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+  /** A barrier term rotates automatically after this many encryptions (below the AES-GCM 2^32 bound). */
+  barrierRotateAfter: z.coerce.number().int().min(2).max(4_000_000_000).default(3_500_000_000),
+  /** Encryptions reserved (persisted) per block; a crash forfeits at most one block. */
+  barrierReserveBlock: z.coerce.number().int().min(1).default(100_000),
+  /** Background re-wrap after a barrier rotation: records per batch and pause between batches. */
+  barrierRewrapBatch: z.coerce.number().int().min(1).max(1000).default(100),
+  barrierRewrapPauseMs: z.coerce.number().int().min(0).default(0),
+  /** Audit log: `on` (every request is recorded, fail closed) or `off` (benchmark comparisons only). */
+  audit: z.enum(['on', 'off']).default('on'),
+  /** Sign the audit chain head every this many records ... */
+  auditCheckpointRecords: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** ... or every this many milliseconds. */
+  auditCheckpointMs: z.coerce.number().int().min(100).max(86_400_000).default(10_000),
+  /** Also append every audit entry to this JSON-lines file (for a SIEM). */
+  auditFile: z.string().min(1).optional(),
+  /** When the audit file is fsynced: after every batch, at most every second, or never. */
+  auditFileFsync: z.enum(['always', 'interval', 'never']).default('always'),
+  /** Where retention writes the audit records it prunes (default: <dataDir>/audit-export). */
+  auditExportDir: z.string().min(1).optional(),
+  /** Export and prune audit records older than this many days (hourly check); unset: keep all. */
+  auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
+  /** Requests per second each principal may send (token bucket); 0 turns the limit off. */
+  rateLimitPerSecond: z.coerce.number().min(0).default(5_500),
+  /** How many requests a principal may send at once above its rate (the bucket size). */
+  rateLimitBurst: z.coerce.number().int().min(1).default(11_000),
+  /** Init/unseal attempts per minute from one address (Argon2 is costly); 0 turns the limit off. */
+  unsealRatePerMinute: z.coerce.number().min(0).default(10),
+  unsealBurst: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,7 +1,9 @@
+import type { AuditLog } from '../audit/index.js';
 import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { SealManager } from '../seal/index.js';
 import type { Input } from './common/input.js';
+import type { RateLimits } from './common/rate-limits.js';
 
 /** Everything an operation may use: wired once by the composition root (src/server.ts). */
 export interface Services {
@@ -9,9 +11,13 @@ export interface Services {
   readonly seal: SealManager;
   readonly clock: Clock;
   readonly signingKeys: SigningKeyCache;
+  /** Records every request (invoke.ts); fails closed. */
+  readonly audit: AuditLog;
   /** Identifies this node in logs and responses. */
   readonly nodeId: string;
   readonly version: string;
+  /** Per-principal and per-address request rates; absent means unlimited. */
+  readonly rateLimits?: RateLimits;
 }
 
 /** Facts about the request that the transport knows and the operation may record. */
@@ -21,9 +27,16 @@ export interface RequestMeta {
   readonly transport: 'http' | 'grpc' | 'local';
 }
 
+/** What an operation tells the audit record about the key it used (filled as it goes). */
+export interface AuditNotes {
+  keyId?: string;
+  keyVersion?: number;
+}
+
 export interface OperationContext {
   readonly services: Services;
   readonly meta: RequestMeta;
+  readonly audit: AuditNotes;
   /** Undefined only for public operations. */
   readonly caller: Caller | undefined;
 }
@@ -40,6 +53,8 @@ interface OperationBase<Req> {
   readonly namespace: Namespace;
   /** Whether the operation works while sealed (public sys operations). Default: no. */
   readonly whileSealed?: boolean;
+  /** Costly for the server whoever calls (Argon2): rate-limited per source address. */
+  readonly expensive?: boolean;
   parse(input: Input): Req;
 }
 

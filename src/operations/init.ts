@@ -1,28 +1,32 @@
 import { DEFAULT_TENANT } from '../keyring/index.js';
-import { checkPassphrase } from '../seal/index.js';
+import { checkSpec } from '../seal/index.js';
+import { parseSealSpec, secretsView } from './common/seal-spec.js';
 import { defineOperation } from './context.js';
 
 export const INITIAL_ADMIN = 'admin';
 
 /**
- * Creates the installation: root key under the passphrase seal, keyring, the `default` tenant and
- * its first admin, all in one transaction. The admin's credentials are returned once.
+ * Creates the installation: root key under the chosen seal (passphrase by default; shamir,
+ * static, pkcs11, transit), keyring, the `default` tenant and its first admin, all in one
+ * transaction. The admin's credentials and any shares are returned once and never stored.
  */
 export const init = defineOperation({
   name: 'Init',
   namespace: 'Keyward',
   plane: 'public',
   whileSealed: true,
+  expensive: true,
   parse: (input) => {
-    const passphrase = input.requiredString('passphrase', { min: 1, max: 1024 });
-    checkPassphrase(passphrase);
-    return { passphrase };
+    const spec = parseSealSpec(input);
+    if (spec.type === 'passphrase') input.requiredString('passphrase', { min: 1, max: 1024 });
+    checkSpec(spec);
+    return spec;
   },
-  async run(ctx, req) {
+  async run(ctx, spec) {
     const { keyring, seal } = ctx.services;
     let issued: Awaited<ReturnType<typeof keyring.principals.create>> | undefined;
     let accountId = '';
-    await seal.initialize({ passphrase: req.passphrase }, async (tx) => {
+    const secrets = await seal.initialize({ seal: spec }, async (tx) => {
       const tenant = await keyring.tenants.create(DEFAULT_TENANT, tx);
       accountId = tenant.accountId;
       issued = await keyring.principals.create(tenant, INITIAL_ADMIN, 'admin', tx);
@@ -33,11 +37,13 @@ export const init = defineOperation({
       account_id: accountId,
       principal: INITIAL_ADMIN,
       role: 'admin',
+      seal: spec.type,
       credentials: {
         access_key_id: issued.credentials.accessKeyId,
         secret_access_key: issued.credentials.secretAccessKey,
         token: issued.credentials.token,
       },
+      ...secretsView(secrets),
     };
   },
 });

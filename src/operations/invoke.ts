@@ -1,25 +1,98 @@
-import { authorize } from '../authz/index.js';
+import { authorize, type Caller } from '../authz/index.js';
 import { KeywardError } from '../errors/index.js';
+import { auditEvent, auditFailure, resultCode } from './audit-trail.js';
 import { authenticate, type Credentials } from './authenticate.js';
 import { Input } from './common/input.js';
-import type { Operation, RequestMeta, Services } from './context.js';
+import type { AuditNotes, Operation, RequestMeta, Services } from './context.js';
+
+/** Errors that already have their audit record (so a transport does not record them twice). */
+const audited = new WeakSet<object>();
 
 /**
  * The one path every request takes, whatever the transport: refuse while sealed, authenticate,
- * authorise, validate, act. Transports call this and only translate bytes.
+ * authorise, validate, act, and record the outcome in the audit log. A request is answered only
+ * once its record is durable; if it cannot be written, the request fails (fail closed).
  */
 export async function invoke(services: Services, operation: Operation, credentials: Credentials, body: unknown, meta: RequestMeta): Promise<unknown> {
-  if (!operation.whileSealed && services.seal.sealed) {
-    const status = await services.seal.status();
-    throw status.initialized
-      ? new KeywardError('SealedException', 'Keyward is sealed; unseal it (keyward unseal or POST /v1/sys/unseal) first.')
-      : new KeywardError('NotInitializedException', 'Keyward is not initialized; run keyward init or POST /v1/sys/init.');
+  const notes: AuditNotes = {};
+  let caller: Caller | undefined;
+  let result: unknown;
+  try {
+    if (!operation.whileSealed && services.seal.sealed) {
+      const status = await services.seal.status();
+      throw status.initialized
+        ? new KeywardError('SealedException', 'Keyward is sealed; unseal it (keyward unseal or POST /v1/sys/unseal) first.')
+        : new KeywardError('NotInitializedException', 'Keyward is not initialized; run keyward init or POST /v1/sys/init.');
+    }
+    if (operation.plane === 'public') {
+      const request = operation.parse(new Input(body));
+      // Charged once the request is valid: only attempts that reach Argon2 cost a token.
+      if (operation.expensive === true) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
+      result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
+    } else {
+      caller = await authenticate(services, credentials);
+      services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
+      authorize(caller, operation.plane, operation.name);
+      const request = operation.parse(new Input(body));
+      result = await operation.run({ services, meta, audit: notes, caller }, request);
+    }
+  } catch (e) {
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) });
+    if (e !== null && typeof e === 'object') audited.add(e);
+    throw e;
   }
-  if (operation.plane === 'public') {
-    return operation.run({ services, meta, caller: undefined }, operation.parse(new Input(body)));
+  if (notes.keyId === undefined) {
+    const keyId = keyIdOfResult(result);
+    if (keyId !== undefined) notes.keyId = keyId;
   }
-  const caller = await authenticate(services, credentials);
-  authorize(caller, operation.plane, operation.name);
-  const request = operation.parse(new Input(body));
-  return operation.run({ services, meta, caller }, request);
+  try {
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
+  } catch (e) {
+    wipe(result);
+    throw e;
+  }
+  return result;
+}
+
+/**
+ * Records a request that failed before reaching invoke (unknown target, malformed JSON or
+ * Authorization header, oversized body, no route). Returns the error to answer with.
+ */
+export async function auditRejected(services: Services, meta: RequestMeta, operation: string, error: unknown, credentials?: Credentials): Promise<unknown> {
+  if (error !== null && typeof error === 'object' && audited.has(error)) return error;
+  try {
+    await record(services, meta, { operation, credentials, caller: undefined, notes: {}, body: undefined, result: resultCode(error) });
+  } catch (auditError) {
+    return auditError;
+  }
+  return error;
+}
+
+async function record(services: Services, meta: RequestMeta, outcome: Parameters<typeof auditEvent>[2]): Promise<void> {
+  if (!services.audit.enabled) return;
+  try {
+    await services.audit.record(auditEvent(services.audit, meta, outcome));
+  } catch (e) {
+    const err = auditFailure(e, meta.requestId);
+    audited.add(err);
+    throw err;
+  }
+}
+
+/** CreateKey and the like name their key only in the result (a key ARN or id). */
+function keyIdOfResult(result: unknown): string | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const r = result as { KeyId?: unknown; KeyMetadata?: { KeyId?: unknown } };
+  const v = typeof r.KeyMetadata?.KeyId === 'string' ? r.KeyMetadata.KeyId : r.KeyId;
+  if (typeof v !== 'string') return undefined;
+  const i = v.lastIndexOf(':key/');
+  return i >= 0 ? v.slice(i + 5) : v;
+}
+
+/** Zeroes Buffers of a result that will not be sent (plaintexts and data keys). */
+function wipe(result: unknown): void {
+  if (result === null || typeof result !== 'object') return;
+  for (const v of Object.values(result)) {
+    if (v instanceof Uint8Array) v.fill(0);
+  }
 }

@@ -1,4 +1,5 @@
 import type { Namespace, Operation } from './context.js';
+import { auditHash } from './audit-hash.js';
 import { cancelKeyDeletion } from './cancel-key-deletion.js';
 import { createAlias } from './create-alias.js';
 import { createKey } from './create-key.js';
@@ -19,19 +20,25 @@ import { encrypt } from './encrypt.js';
 import { generateDataKey } from './generate-data-key.js';
 import { generateDataKeyWithoutPlaintext } from './generate-data-key-without-plaintext.js';
 import { generateRandom } from './generate-random.js';
+import { getAuditPublicKey } from './get-audit-public-key.js';
 import { getCallerIdentity } from './get-caller-identity.js';
 import { getKeyRotationStatus } from './get-key-rotation-status.js';
 import { health } from './health.js';
 import { init } from './init.js';
 import { listAliases } from './list-aliases.js';
+import { listAuditRecords } from './list-audit-records.js';
 import { listKeyRotations } from './list-key-rotations.js';
 import { listKeyVersions } from './list-key-versions.js';
 import { listKeys } from './list-keys.js';
 import { listPrincipals } from './list-principals.js';
 import { listResourceTags } from './list-resource-tags.js';
 import { listTenants } from './list-tenants.js';
+import { pruneAudit } from './prune-audit.js';
 import { reEncrypt } from './re-encrypt.js';
+import { rekey } from './rekey.js';
 import { rotateKeyOnDemand } from './rotate-key-on-demand.js';
+import { rotateBarrier } from './rotate-barrier.js';
+import { rotateRoot } from './rotate-root.js';
 import { scheduleKeyDeletion } from './schedule-key-deletion.js';
 import { seal } from './seal.js';
 import { sealStatus } from './seal-status.js';
@@ -40,6 +47,7 @@ import { unseal } from './unseal.js';
 import { untagResource } from './untag-resource.js';
 import { updateAlias } from './update-alias.js';
 import { updateKeyDescription } from './update-key-description.js';
+import { verifyAudit } from './verify-audit.js';
 
 /** Operations reachable as X-Amz-Target `<namespace>.<name>`. */
 const TARGETED: readonly Operation[] = [
@@ -50,6 +58,7 @@ const TARGETED: readonly Operation[] = [
   untagResource, listResourceTags,
   listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
   listPrincipals, deletePrincipal, createTenant, listTenants, getCallerIdentity,
+  listAuditRecords, verifyAudit, auditHash, getAuditPublicKey, pruneAudit,
 ];
 
 const BY_TARGET = new Map<string, Operation>(TARGETED.map((op) => [`${op.namespace}.${op.name}`, op]));
@@ -63,4 +72,4 @@ export function targetsOf(namespace: Namespace): string[] {
 }
 
 /** The seal lifecycle, served under /v1/sys/* (and callable in-process by the CLI). */
-export const sys = { health, sealStatus, init, unseal, seal } as const;
+export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, rotateBarrier } as const;

@@ -1,41 +1,97 @@
 import { randomBytes, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
-import { SEAL_PATH_PREFIX, type Barrier, type BarrierWriter } from '../barrier/index.js';
-import { DEFAULT_ARGON2, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
-import { decodeSealConfig, encodeSealConfig, type SealConfigRecord } from './seal-config.js';
+import { SEAL_PATH_PREFIX, type Barrier, type BarrierStatus, type BarrierWriter } from '../barrier/index.js';
+import type { AutoSealWrapper } from './auto-seal.js';
+import { DEFAULT_ARGON2, checkPassphrase, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
+import {
+  decodeSealConfig, encodeSealConfig, isAutoSeal, SEAL_TYPES, type RecoveryConfig, type SealConfig, type SealConfigRecord,
+  type SealType, type ShamirSealConfig,
+} from './seal-config.js';
+import { checkShareLayout, decodeShare, type ShareLayout } from './shamir.js';
+import { newRecovery, shamirRewrap, shamirSeal, shamirUnseal, shamirUnsealKey, verifyRecovery } from './shamir-seal.js';
+import { staticSeal, staticUnseal } from './static-seal.js';
 
 export const SEAL_CONFIG_PATH = SEAL_PATH_PREFIX;
+/** Vault's defaults for recovery shares of auto-unseal seals. */
+export const DEFAULT_RECOVERY: ShareLayout = { shares: 5, threshold: 3 };
 
 export interface SealStatus {
   readonly initialized: boolean;
   readonly sealed: boolean;
-  readonly type?: string;
+  readonly type?: SealType;
   readonly initializedAt?: string;
+  /** Shamir: shares made, shares needed, shares given so far on this node. */
+  readonly shares?: number;
+  readonly threshold?: number;
+  readonly progress?: number;
+  readonly recoveryShares?: number;
+  readonly recoveryThreshold?: number;
+  /** Barrier terms, encryption count and re-wrap progress (unsealed only). */
+  readonly barrier?: BarrierStatus;
 }
 
+/** The seal to create (init) or move to (rekey, migration). */
+export interface SealSpec {
+  readonly type: SealType;
+  /** passphrase seal */
+  readonly passphrase?: string;
+  /** shamir seal */
+  readonly shares?: number;
+  readonly threshold?: number;
+  /** auto-unseal seals (static, pkcs11, transit): new recovery shares; default 5 of 3, or kept on migration between auto seals */
+  readonly recoveryShares?: number;
+  readonly recoveryThreshold?: number;
+}
+
+/** Secrets shown once: unseal shares (shamir) and recovery shares (auto-unseal seals). Never stored. */
+export interface SealSecrets {
+  readonly shares?: string[];
+  readonly recoveryShares?: string[];
+}
+
+/** Proof of the current seal for rekey, migration and root rotation. */
+export interface SealAuthorization {
+  readonly passphrase?: string;
+  /** Unseal shares (shamir) or recovery shares (auto-unseal seals), base64. */
+  readonly shares?: readonly string[];
+}
+
+/** `seal` describes the seal; `{ passphrase }` alone is the passphrase seal. */
 export interface InitRequest {
-  readonly passphrase: string;
+  readonly seal?: SealSpec;
+  readonly passphrase?: string;
+}
+
+export interface UnsealRequest {
+  readonly passphrase?: string;
+  /** One shamir share (base64); progress is kept until the threshold is reached. */
+  readonly share?: string;
+  /** Forget the shares given so far. */
+  readonly reset?: boolean;
 }
 
 export interface SealManagerOptions {
   /** Argon2id cost for new passphrase seals (stored with each seal, so it can change later). */
   readonly argon2?: Argon2Cost;
-}
-
-export interface UnsealRequest {
-  readonly passphrase: string;
+  /** Auto-unseal wrappers configured on this node (the composition root builds them). */
+  readonly autoSeals?: { readonly pkcs11?: () => AutoSealWrapper; readonly transit?: () => AutoSealWrapper };
+  /** The static seal key (KEYWARD_ROOT_KEY / --root-key-file), read when needed; a fresh Buffer each call. */
+  readonly staticKey?: () => Buffer | undefined;
 }
 
 type Listener = () => void;
 
 /**
  * The seal state machine: uninitialised -> (init) -> unsealed <-> sealed. Unsealing recovers the
- * root key from the configured seal and unlocks the barrier; sealing forgets every key.
+ * root key from the configured seal and unlocks the barrier; sealing forgets every key. Rekey and
+ * seal migration re-wrap only the root key; rotateRoot replaces it and re-wraps only the keyring.
  */
 export class SealManager {
   private readonly sealedListeners = new Set<Listener>();
   private readonly unsealedListeners = new Set<Listener>();
   private pending: Promise<unknown> = Promise.resolve();
+  /** Shamir shares given so far on this node (per node, as in Vault). */
+  private progress: Buffer[] = [];
 
   constructor(private readonly barrier: Barrier, private readonly now: () => Date, private readonly options: SealManagerOptions = {}) {}
 
@@ -46,34 +102,60 @@ export class SealManager {
   async status(): Promise<SealStatus> {
     const config = await this.readConfig();
     if (config === undefined) return { initialized: false, sealed: true };
-    return { initialized: true, sealed: this.sealed, type: config.seal.type, initializedAt: config.initializedAt };
+    const seal = config.seal;
+    return {
+      initialized: true,
+      sealed: this.sealed,
+      type: seal.type,
+      initializedAt: config.initializedAt,
+      ...(seal.type === 'shamir' ? { shares: seal.shares, threshold: seal.threshold, progress: this.progress.length } : {}),
+      ...(isAutoSeal(seal) ? { recoveryShares: seal.recovery.shares, recoveryThreshold: seal.recovery.threshold } : {}),
+      ...(this.barrier.unlocked ? { barrier: this.barrier.status() } : {}),
+    };
+  }
+
+  /** The stored seal type, or undefined before init (readable while sealed). */
+  async sealType(): Promise<SealType | undefined> {
+    return (await this.readConfig())?.seal.type;
   }
 
   /**
    * Creates the root key, wraps it under the seal and writes the keyring together with what
-   * `seed` writes (one transaction). Leaves Keyward unsealed.
+   * `seed` writes (one transaction). Leaves Keyward unsealed. Returns the shares to show once.
    */
-  initialize(request: InitRequest, seed: (tx: BarrierWriter) => Promise<void>): Promise<void> {
+  initialize(request: InitRequest, seed: (tx: BarrierWriter) => Promise<void>): Promise<SealSecrets> {
     return this.serial(async () => {
+      const spec: SealSpec = request.seal ?? { type: 'passphrase', passphrase: request.passphrase ?? '' };
+      checkSpec(spec);
       if (await this.barrier.hasKeyring()) throw new KeywardError('AlreadyInitializedException', 'Keyward is already initialized.');
       const rootKey = randomBytes(32);
+      let secrets: SealSecrets;
       try {
-        const seal = await passphraseSeal(rootKey, request.passphrase, this.options.argon2 ?? DEFAULT_ARGON2);
-        const record: SealConfigRecord = { formatVersion: 1, seal, initializedAt: this.now().toISOString() };
+        const made = await this.makeSeal(rootKey, spec, undefined);
+        secrets = made.secrets;
+        const at = this.now().toISOString();
+        const record: SealConfigRecord = { formatVersion: 1, seal: made.seal, initializedAt: at };
         await this.barrier.initialize(rootKey, this.now(), new Map([[SEAL_CONFIG_PATH, encodeSealConfig(record)]]), seed);
       } finally {
         zeroize(rootKey);
       }
+      this.progress = [];
       this.emit(this.unsealedListeners);
+      return secrets;
     });
   }
 
-  unseal(request: UnsealRequest): Promise<SealStatus> {
+  unseal(request: UnsealRequest = {}): Promise<SealStatus> {
     return this.serial(async () => {
       const config = await this.readConfig();
       if (config === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
+      if (request.reset) {
+        this.resetProgress();
+        return this.status();
+      }
       if (this.barrier.unlocked) return this.status();
-      const rootKey = await passphraseUnseal(config.seal, request.passphrase);
+      const rootKey = await this.recoverRootKey(config.seal, request);
+      if (rootKey === undefined) return this.status();
       try {
         await this.barrier.unlock(rootKey);
       } finally {
@@ -86,8 +168,78 @@ export class SealManager {
 
   seal(): Promise<void> {
     return this.serial(async () => {
+      this.resetProgress();
       this.barrier.lock();
       this.emit(this.sealedListeners);
+    });
+  }
+
+  /**
+   * Rekey / seal migration: proves the current seal with `auth`, then wraps the same root key
+   * under the seal `target` describes. One compare-and-set write of `core/seal`; no data touched.
+   */
+  rekey(auth: SealAuthorization, target: SealSpec): Promise<SealSecrets> {
+    return this.serial(async () => {
+      checkSpec(target);
+      const { record, version } = await this.requireUnsealedConfig();
+      await this.authorize(record.seal, auth);
+      return this.barrier.withRootKey(async (rootKey) => {
+        const made = await this.makeSeal(rootKey, target, record.seal);
+        const next: SealConfigRecord = { ...record, seal: made.seal, changedAt: this.now().toISOString() };
+        try {
+          await this.barrier.putPlain(SEAL_CONFIG_PATH, encodeSealConfig(next), { ifVersion: version });
+        } catch (e) {
+          throw conflictOr(e);
+        }
+        return made.secrets;
+      });
+    });
+  }
+
+  /**
+   * Replaces the root key itself: a new random root key seals the keyring and is wrapped under
+   * the current seal (or `target`), both written in one transaction.
+   */
+  rotateRoot(auth: SealAuthorization, target?: SealSpec): Promise<SealSecrets> {
+    return this.serial(async () => {
+      const { record, version } = await this.requireUnsealedConfig();
+      const current = record.seal;
+      const spec = target ?? sameSeal(current, auth);
+      checkSpec(spec);
+      // shamir without a new layout: keep the operators' shares (same unseal key, new root key)
+      const keepShares = target === undefined && current.type === 'shamir';
+      const unsealKey = keepShares ? await this.shamirKeyFrom(current, auth) : undefined;
+      if (!keepShares) await this.authorize(current, auth);
+      const newRoot = randomBytes(32);
+      try {
+        const made = unsealKey !== undefined && current.type === 'shamir'
+          ? { seal: shamirRewrap(current, unsealKey, newRoot), secrets: {} }
+          : await this.makeSeal(newRoot, spec, current);
+        const next: SealConfigRecord = { ...record, seal: made.seal, changedAt: this.now().toISOString() };
+        try {
+          await this.barrier.replaceRootKey(newRoot, new Map([[SEAL_CONFIG_PATH, { value: encodeSealConfig(next), ifVersion: version }]]));
+        } catch (e) {
+          throw conflictOr(e);
+        }
+        return made.secrets;
+      } finally {
+        zeroize(newRoot, unsealKey);
+      }
+    });
+  }
+
+  /** Adds a barrier term; older records move to it in the background (progress in status). */
+  async rotateBarrier(): Promise<SealStatus> {
+    if (!this.barrier.unlocked) throw new KeywardError('SealedException', 'Keyward is sealed.');
+    await this.barrier.rotate();
+    return this.status();
+  }
+
+  /** Checks a proof of the current seal without changing anything (escrow export uses it). */
+  verify(auth: SealAuthorization): Promise<void> {
+    return this.serial(async () => {
+      const { record } = await this.requireUnsealedConfig();
+      await this.authorize(record.seal, auth);
     });
   }
 
@@ -99,24 +251,183 @@ export class SealManager {
     this.unsealedListeners.add(listener);
   }
 
+  private async recoverRootKey(seal: SealConfig, request: UnsealRequest): Promise<Buffer | undefined> {
+    switch (seal.type) {
+      case 'passphrase':
+        if (request.passphrase === undefined) throw new KeywardError('ValidationException', 'This installation uses the passphrase seal: give `passphrase`.');
+        return passphraseUnseal(seal, request.passphrase);
+      case 'shamir': {
+        if (request.share === undefined) throw new KeywardError('ValidationException', `This installation uses the shamir seal: give one \`share\` at a time (${this.progress.length}/${seal.threshold} so far).`);
+        const share = decodeShare(request.share);
+        if (this.progress.some((s) => s.equals(share))) throw new KeywardError('ValidationException', 'This share was already given; each operator gives a different share.');
+        this.progress.push(share);
+        if (this.progress.length < seal.threshold) return undefined;
+        const shares = this.progress;
+        this.progress = [];
+        try {
+          return await shamirUnseal(seal, shares);
+        } finally {
+          zeroize(...shares);
+        }
+      }
+      case 'static':
+        return staticUnseal(seal, this.requireStaticKey());
+      case 'pkcs11':
+      case 'transit':
+        return this.requireAutoSeal(seal.type).unwrap(seal.wrappedRootKey);
+    }
+  }
+
+  private async makeSeal(rootKey: Buffer, spec: SealSpec, previous: SealConfig | undefined): Promise<{ seal: SealConfig; secrets: SealSecrets }> {
+    switch (spec.type) {
+      case 'passphrase':
+        return { seal: await passphraseSeal(rootKey, spec.passphrase ?? '', this.options.argon2 ?? DEFAULT_ARGON2), secrets: {} };
+      case 'shamir': {
+        const made = await shamirSeal(rootKey, { shares: spec.shares ?? 0, threshold: spec.threshold ?? 0 });
+        return { seal: made.config, secrets: { shares: made.shares } };
+      }
+      case 'static':
+      case 'pkcs11':
+      case 'transit': {
+        // wrap first: a missing HSM key or unreachable KMS fails before anything is decided
+        const wrapper = spec.type === 'static' ? undefined : this.requireAutoSeal(spec.type);
+        const staticKey = spec.type === 'static' ? this.requireStaticKey() : undefined;
+        const wrapped = wrapper === undefined ? undefined : await wrapper.wrap(rootKey);
+        const { recovery, recoveryShares } = await this.recoveryFor(spec, previous);
+        const secrets: SealSecrets = recoveryShares === undefined ? {} : { recoveryShares };
+        if (staticKey !== undefined) {
+          try {
+            return { seal: staticSeal(rootKey, staticKey, recovery), secrets };
+          } finally {
+            zeroize(staticKey);
+          }
+        }
+        const params = wrapper!.describe();
+        const seal: SealConfig = spec.type === 'pkcs11'
+          ? { type: 'pkcs11', keyLabel: params.keyLabel ?? '', wrappedRootKey: wrapped!, recovery }
+          : { type: 'transit', endpoint: params.endpoint ?? '', keyId: params.keyId ?? '', wrappedRootKey: wrapped!, recovery };
+        return { seal, secrets };
+      }
+    }
+  }
+
+  /** New recovery shares unless migrating between auto-unseal seals without asking for new ones. */
+  private async recoveryFor(spec: SealSpec, previous: SealConfig | undefined): Promise<{ recovery: RecoveryConfig; recoveryShares?: string[] }> {
+    const asked = spec.recoveryShares !== undefined || spec.recoveryThreshold !== undefined;
+    if (!asked && previous !== undefined && isAutoSeal(previous)) return { recovery: previous.recovery };
+    const made = await newRecovery(recoveryLayout(spec));
+    return { recovery: made.config, recoveryShares: made.shares };
+  }
+
+  private async authorize(seal: SealConfig, auth: SealAuthorization): Promise<void> {
+    if (seal.type === 'passphrase') {
+      if (auth.passphrase === undefined) throw new KeywardError('ValidationException', 'The current seal is a passphrase: give the current `passphrase` to authorise this.');
+      zeroize(await passphraseUnseal(seal, auth.passphrase));
+      return;
+    }
+    const threshold = seal.type === 'shamir' ? seal.threshold : seal.recovery.threshold;
+    const what = seal.type === 'shamir' ? 'unseal shares' : 'recovery shares';
+    const given = auth.shares ?? [];
+    if (given.length !== threshold) {
+      throw new KeywardError('ValidationException', `The current seal is ${seal.type}: give ${threshold} ${what} (\`shares\`) to authorise this, got ${given.length}.`);
+    }
+    const shares = given.map((s, i) => decodeShare(s, `shares[${i}]`));
+    try {
+      if (seal.type === 'shamir') zeroize(await shamirUnseal(seal, shares));
+      else await verifyRecovery(seal.recovery, shares);
+    } finally {
+      zeroize(...shares);
+    }
+  }
+
+  private async shamirKeyFrom(seal: ShamirSealConfig, auth: SealAuthorization): Promise<Buffer> {
+    const given = auth.shares ?? [];
+    if (given.length !== seal.threshold) {
+      throw new KeywardError('ValidationException', `The current seal is shamir: give ${seal.threshold} unseal shares (\`shares\`) to authorise this, got ${given.length}.`);
+    }
+    const shares = given.map((s, i) => decodeShare(s, `shares[${i}]`));
+    try {
+      return await shamirUnsealKey(seal, shares);
+    } finally {
+      zeroize(...shares);
+    }
+  }
+
+  private requireAutoSeal(type: 'pkcs11' | 'transit'): AutoSealWrapper {
+    const make = this.options.autoSeals?.[type];
+    if (make === undefined) {
+      const what = type === 'pkcs11' ? 'pkcs11Module, pkcs11TokenLabel (or pkcs11Slot), pkcs11KeyLabel and a PIN' : 'transitEndpoint, transitKeyId and transit credentials';
+      throw new KeywardError('SealUnavailableException', `The ${type} seal is not configured on this node: set ${what}. Keyward stays sealed.`);
+    }
+    return make();
+  }
+
+  private requireStaticKey(): Buffer {
+    const key = this.options.staticKey?.();
+    if (key === undefined) throw new KeywardError('SealUnavailableException', 'The static seal needs its key: set KEYWARD_ROOT_KEY (64 hex characters) or --root-key-file. Keyward stays sealed.');
+    return key;
+  }
+
+  private async requireUnsealedConfig(): Promise<{ record: SealConfigRecord; version: number }> {
+    const entry = await this.barrier.getPlain(SEAL_CONFIG_PATH);
+    if (entry === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
+    if (!this.barrier.unlocked) throw new KeywardError('SealedException', 'Keyward is sealed.');
+    return { record: decode(entry.value), version: entry.version };
+  }
+
+  private resetProgress(): void {
+    zeroize(...this.progress);
+    this.progress = [];
+  }
+
   private async readConfig(): Promise<SealConfigRecord | undefined> {
     const entry = await this.barrier.getPlain(SEAL_CONFIG_PATH);
-    if (entry === undefined) return undefined;
-    try {
-      return decodeSealConfig(entry.value);
-    } catch (e) {
-      throw new KeywardError('IntegrityException', `The seal configuration record is unreadable: ${(e as Error).message}`);
-    }
+    return entry === undefined ? undefined : decode(entry.value);
   }
 
   private emit(listeners: Set<Listener>): void {
     for (const l of listeners) l();
   }
 
-  /** Init, unseal and seal never interleave (two concurrent unseals would race the barrier). */
+  /** Init, unseal, seal and rekey never interleave (two concurrent unseals would race the barrier). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.pending.then(fn, fn);
     this.pending = run.catch(() => undefined);
     return run;
   }
+}
+
+function decode(bytes: Buffer): SealConfigRecord {
+  try {
+    return decodeSealConfig(bytes);
+  } catch (e) {
+    throw new KeywardError('IntegrityException', `The seal configuration record is unreadable: ${(e as Error).message}`);
+  }
+}
+
+function recoveryLayout(spec: SealSpec): ShareLayout {
+  return { shares: spec.recoveryShares ?? DEFAULT_RECOVERY.shares, threshold: spec.recoveryThreshold ?? (spec.recoveryShares === undefined ? DEFAULT_RECOVERY.threshold : Math.min(spec.recoveryShares, DEFAULT_RECOVERY.threshold)) };
+}
+
+/** Validates a seal spec before anything is generated or written. */
+export function checkSpec(spec: SealSpec): void {
+  if (!SEAL_TYPES.includes(spec.type)) throw new KeywardError('ValidationException', `Unknown seal type ${JSON.stringify(spec.type)}: use one of ${SEAL_TYPES.join(', ')}.`);
+  if (spec.type === 'passphrase') checkPassphrase(spec.passphrase ?? '');
+  if (spec.type === 'shamir') {
+    if (spec.shares === undefined || spec.threshold === undefined) throw new KeywardError('ValidationException', 'The shamir seal needs `shares` and `threshold` (for example 5 and 3).');
+    checkShareLayout({ shares: spec.shares, threshold: spec.threshold });
+  }
+  if (spec.type === 'static' || spec.type === 'pkcs11' || spec.type === 'transit') checkShareLayout(recoveryLayout(spec), 'recovery shares');
+}
+
+/** Root rotation keeps the seal as it is: same passphrase; shamir and recovery layouts unchanged. */
+function sameSeal(seal: SealConfig, auth: SealAuthorization): SealSpec {
+  if (seal.type === 'passphrase') return { type: 'passphrase', passphrase: auth.passphrase ?? '' };
+  if (seal.type === 'shamir') return { type: 'shamir', shares: seal.shares, threshold: seal.threshold };
+  return { type: seal.type };
+}
+
+function conflictOr(e: unknown): unknown {
+  if ((e as Error).name === 'StoreConflictError') return new KeywardError('ConflictException', 'The seal was changed concurrently (another node rekeyed); nothing was written. Retry.');
+  return e;
 }

@@ -41,13 +41,38 @@ export interface StoreWriter extends StoreReader {
   delete(key: string, options?: PutOptions): Promise<boolean>;
 }
 
+/** One write of a write-only batch (batchWrite). */
+export interface BatchWrite {
+  readonly key: string;
+  readonly value: Uint8Array;
+  /** Compare-and-set as in PutOptions. */
+  readonly ifVersion?: number;
+}
+
 /** Keys changed by a committed write, here or on another node; `all` when changes may have been missed. */
 export type StoreChange = { readonly keys: readonly string[] } | { readonly all: true };
 
 export interface Store extends StoreWriter {
   readonly kind: string;
+  /**
+   * Connects and migrates (backends that open synchronously omit it). Operations await it
+   * themselves; the server calls it at start so a bad or newer schema stops the node early.
+   */
+  ready?(): Promise<void>;
+  /**
+   * Runs fn over one consistent, read-only view of the whole store (for backups and copies) while
+   * others keep writing. Backends without it use transaction(), which is serialised.
+   */
+  snapshot?<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T>;
   /** Runs fn atomically: every write inside commits together or not at all. */
   transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T>;
+  /**
+   * Writes every op atomically (all or none) and returns the new versions, in order. Unlike
+   * transaction(), nothing is read back, so a backend may run it off the event loop (SQLite does,
+   * in a worker thread). Throws StoreConflictError when an ifVersion does not hold. Optional:
+   * writeBatch() falls back to transaction().
+   */
+  batchWrite?(ops: readonly BatchWrite[]): Promise<number[]>;
   /** Subscribes to committed changes (own and other processes'); returns an unsubscribe function. */
   watch(listener: (change: StoreChange) => void): () => void;
   close(): Promise<void>;
@@ -84,4 +109,18 @@ export function clampLimit(limit: number | undefined): number {
 /** The smallest string greater than every string that starts with prefix (for range scans). */
 export function prefixEnd(prefix: string): string {
   return prefix + '\uffff';
+}
+
+/** A write-only batch: the store's batchWrite when it has one, else one transaction. */
+export function writeBatch(store: Store, ops: readonly BatchWrite[]): Promise<number[]> {
+  return store.batchWrite ? store.batchWrite(ops) : batchWriteInTransaction(store, ops);
+}
+
+/** batchWrite over transaction(): for backends whose writes do not block the event loop. */
+export function batchWriteInTransaction(store: Pick<Store, 'transaction'>, ops: readonly BatchWrite[]): Promise<number[]> {
+  return store.transaction(async (tx) => {
+    const versions: number[] = [];
+    for (const op of ops) versions.push(await tx.put(op.key, op.value, op.ifVersion === undefined ? undefined : { ifVersion: op.ifVersion }));
+    return versions;
+  });
 }

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { KeywardError } from '../../errors/index.js';
 import {
-  credentialsFromAuthorization, invoke, operationForTarget, sys, type Credentials, type Operation, type Services,
+  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { type HttpMetrics } from './metrics.js';
@@ -31,13 +31,19 @@ const EMPTY = Buffer.alloc(0);
  */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const { services, log, metrics } = options;
+  // Node checks the header and request timeouts only every connectionsCheckingInterval (30 s by
+  // default): check often enough that a slow client is cut off close to its deadline.
+  const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)));
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     logger: false,
     return503OnClosing: true,
+    // Errors Fastify meets before routing (a malformed URL) get the same AWS-shaped answer.
+    frameworkErrors: (e, _req, reply) => fail(reply, e, randomUUID(), 'unknown', performance.now()),
     keepAliveTimeout: options.keepAliveTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    http: { connectionsCheckingInterval },
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval } } : {}),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = options.headersTimeoutMs;
 
@@ -62,7 +68,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   const meta = (req: FastifyRequest, requestId: string) => ({ requestId, sourceAddress: req.ip, transport: 'http' as const });
 
-  const fail = (reply: FastifyReply, e: unknown, requestId: string, operation: string, started: number) => {
+  const fail = async (req: FastifyRequest, reply: FastifyReply, error: unknown, requestId: string, operation: string, started: number) => {
+    // Requests refused before reaching an operation are audited here (invoke records the rest).
+    const e = await auditRejected(services, meta(req, requestId), operation, error);
     const r = errorResponse(e, requestId);
     if (r.internal) log.error({ err: e, requestId, operation, code: r.code }, 'request failed on the server side');
     metrics.observe(operation, r.code, (performance.now() - started) / 1000);
@@ -88,7 +96,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       const body = parseJson(req.body);
       return await run(req, reply, op, target === '' ? '(missing X-Amz-Target)' : target, body, undefined, started, requestId);
     } catch (e) {
-      return fail(reply, e, requestId, op?.name ?? 'unknown', started);
+      return fail(req, reply, e, requestId, op?.name ?? (target === '' ? '(missing X-Amz-Target)' : target.slice(0, 128)), started);
     }
   });
 
@@ -105,7 +113,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
           metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
           return reply.code(status?.(result) ?? 200).header('content-type', 'application/json').header('x-amzn-requestid', requestId).send(toJson(result));
         } catch (e) {
-          return fail(reply, e, requestId, op.name, started);
+          return fail(req, reply, e, requestId, op.name, started);
         }
       },
     });
@@ -116,19 +124,24 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);
   sysRoute('POST', '/v1/sys/seal', sys.seal);
+  sysRoute('POST', '/v1/sys/rekey', sys.rekey);
+  sysRoute('POST', '/v1/sys/rotate-root', sys.rotateRoot);
+  sysRoute('POST', '/v1/sys/rotate-barrier', sys.rotateBarrier);
 
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.setNotFoundHandler((req, reply) => {
+  app.setNotFoundHandler(async (req, reply) => {
     const requestId = randomUUID();
+    const audited = await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
+    if (audited instanceof KeywardError && audited.code === 'AuditUnavailableException') return fail(req, reply, audited, requestId, 'NoRoute', performance.now());
     const message = `No route for ${req.method} ${(req.raw.url ?? '').split('?')[0]?.slice(0, 128)}; the AWS KMS API is POST / with X-Amz-Target.`;
     return reply.code(404).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
   });
 
-  app.setErrorHandler((e, _req, reply) => fail(reply, e, randomUUID(), 'unknown', performance.now()));
+  app.setErrorHandler((e, req, reply) => fail(req, reply, e, randomUUID(), 'unknown', performance.now()));
 
   return app;
 }

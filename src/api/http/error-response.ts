@@ -7,11 +7,12 @@ export interface ErrorResponse {
 }
 
 /** Fastify's own errors (before our handler runs) that are the caller's fault. */
-const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'RequestEntityTooLargeException',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SerializationException',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'SerializationException',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'SerializationException',
+const FASTIFY_CLIENT_ERRORS: Record<string, readonly [ErrorCode, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['RequestEntityTooLargeException', 'The request body is larger than this server accepts.'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['SerializationException', 'The request body could not be read.'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['SerializationException', 'The request body could not be read.'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['SerializationException', 'The request body could not be read.'],
+  FST_ERR_BAD_URL: ['ValidationException', 'The request path is not a valid URL (bad percent-encoding).'],
 };
 
 /**
@@ -28,7 +29,7 @@ export function errorResponse(e: unknown, requestId: string): ErrorResponse & { 
     const fastifyCode = (e as { code?: string } | undefined)?.code;
     const mapped = fastifyCode === undefined ? undefined : FASTIFY_CLIENT_ERRORS[fastifyCode];
     if (mapped !== undefined) {
-      err = new KeywardError(mapped, mapped === 'RequestEntityTooLargeException' ? 'The request body is larger than this server accepts.' : 'The request body could not be read.');
+      err = new KeywardError(mapped[0], mapped[1]);
     } else {
       internal = true;
       err = new KeywardError('KMSInternalException', `An internal error occurred. Request id: ${requestId}`);

@@ -14,13 +14,40 @@ export interface ServerFlags {
   readonly logLevel?: string;
   readonly config?: string;
   readonly passphraseFile?: string;
+  readonly rootKeyFile?: string;
+  readonly pkcs11Module?: string;
+  readonly pkcs11TokenLabel?: string;
+  readonly pkcs11Slot?: string;
+  readonly pkcs11KeyLabel?: string;
+  readonly pkcs11PinFile?: string;
+  readonly pkcs11GenerateKey?: boolean;
+  readonly transitEndpoint?: string;
+  readonly transitKeyId?: string;
+  readonly transitRegion?: string;
+  readonly transitCredentialsFile?: string;
   readonly workers?: string;
+}
+
+/** Where the seal's key lives (static key file, HSM, outer KMS); secrets themselves come from env or files. */
+export function sealFlags(cmd: Command): Command {
+  return cmd
+    .option('--root-key-file <file>', 'static seal: file with the 64-hex-character key (else env KEYWARD_ROOT_KEY)')
+    .option('--pkcs11-module <path>', 'PKCS#11 seal: module path, e.g. /usr/lib/softhsm/libsofthsm2.so (env KEYWARD_PKCS11_MODULE)')
+    .option('--pkcs11-token-label <label>', 'PKCS#11 seal: token label (or --pkcs11-slot)')
+    .option('--pkcs11-slot <id>', 'PKCS#11 seal: slot id')
+    .option('--pkcs11-key-label <label>', 'PKCS#11 seal: label of the AES key (default keyward-root-key)')
+    .option('--pkcs11-pin-file <file>', 'PKCS#11 seal: file holding the PIN (else env KEYWARD_PKCS11_PIN)')
+    .option('--pkcs11-generate-key', 'PKCS#11 seal: create the AES key in the HSM if missing (init and migration)')
+    .option('--transit-endpoint <url>', 'transit seal: endpoint of the outer KMS')
+    .option('--transit-key-id <id>', 'transit seal: key id, ARN or alias at the outer KMS')
+    .option('--transit-region <region>', 'transit seal: region for signing (default us-east-1)')
+    .option('--transit-credentials-file <file>', 'transit seal: JSON with access_key_id and secret_access_key (else env KEYWARD_TRANSIT_ACCESS_KEY_ID/_SECRET_ACCESS_KEY)');
 }
 
 export function serverFlags(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
-    .option('--store <store>', 'sqlite (default), sqlite:PATH or memory (env KEYWARD_STORE)')
+    .option('--store <store>', 'sqlite (default), sqlite:PATH, postgres://USER@HOST:PORT/DB or memory (env KEYWARD_STORE)')
     .option('--listen <host:port>', 'TCP listener (env KEYWARD_LISTEN, default 127.0.0.1:9123)')
     .option('--socket <path>', 'also listen on this Unix socket (0600, in a 0700 directory)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); required for a non-loopback --listen')
@@ -33,7 +60,11 @@ export function serverFlags(cmd: Command): Command {
 export function configFrom(flags: ServerFlags, extra: ConfigInput = {}) {
   return loadConfig({
     dataDir: flags.dataDir, store: flags.store, listen: flags.listen, socket: flags.socket, tlsCert: flags.tlsCert,
-    tlsKey: flags.tlsKey, region: flags.region, logLevel: flags.logLevel, ...extra,
+    tlsKey: flags.tlsKey, region: flags.region, logLevel: flags.logLevel,
+    rootKeyFile: flags.rootKeyFile, pkcs11Module: flags.pkcs11Module, pkcs11TokenLabel: flags.pkcs11TokenLabel,
+    pkcs11Slot: flags.pkcs11Slot, pkcs11KeyLabel: flags.pkcs11KeyLabel, pkcs11PinFile: flags.pkcs11PinFile,
+    pkcs11GenerateKey: flags.pkcs11GenerateKey === true ? 'true' : undefined, transitEndpoint: flags.transitEndpoint,
+    transitKeyId: flags.transitKeyId, transitRegion: flags.transitRegion, transitCredentialsFile: flags.transitCredentialsFile, ...extra,
   }, process.env, flags.config);
 }
 
@@ -48,11 +79,23 @@ export function stopOnSignals(server: RunningServer): void {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // logrotate's postrotate: start a new audit file at the configured path.
+  process.on('SIGHUP', () => {
+    server.installation.log.info('SIGHUP: reopening the audit file');
+    server.installation.audit.reopenSinks();
+  });
+}
+
+/** A failed unseal at start leaves the server up and sealed, with the reason on stderr and in the log. */
+function reportUnsealFailure(log: { error(obj: object, msg: string): void }, type: string, e: unknown): void {
+  const err = e as { code?: string; message?: string };
+  log.error({ code: err.code, reason: err.message }, `unseal at start (${type}) failed; staying sealed (retry with \`keyward unseal\`)`);
+  process.stderr.write(`unseal at start (${type}) failed: ${err.code ?? 'error'}: ${err.message ?? String(e)}\n`);
 }
 
 export function registerServer(program: Command): void {
-  serverFlags(program.command('server'))
-    .description('run the Keyward server; unseals itself from KEYWARD_PASSPHRASE or --passphrase-file, else prompts on a TTY, else starts sealed')
+  sealFlags(serverFlags(program.command('server')))
+    .description('run the Keyward server; unseals itself (auto-unseal seals; passphrase from KEYWARD_PASSPHRASE, --passphrase-file or a TTY prompt), else starts sealed')
     .option('--passphrase-file <file>', 'file holding the unseal passphrase')
     .option('--workers <n>', 'worker processes sharing the port (node:cluster), or auto for one per core; above 1 the server must unseal itself (default 1)')
     .action(async (flags: ServerFlags) => {
@@ -77,13 +120,18 @@ export function registerServer(program: Command): void {
       const status = await installation.seal.status();
       if (!status.initialized) {
         installation.log.warn('not initialized: run `keyward init` against this data directory, or POST /v1/sys/init');
-      } else {
+      } else if (status.type === 'passphrase') {
         const secret = await passphrase(flags);
         if (secret !== undefined) {
-          await unsealInstallation(installation, secret);
+          await unsealInstallation(installation, secret).catch((e: unknown) => reportUnsealFailure(installation.log, 'passphrase', e));
         } else {
           installation.log.warn('sealed: unseal with `keyward unseal` or POST /v1/sys/unseal');
         }
+      } else if (status.type === 'shamir') {
+        installation.log.warn(`sealed: ${status.threshold ?? '?'} unseal shares are needed, one at a time, with \`keyward unseal\` or POST /v1/sys/unseal {"share": ...}`);
+      } else {
+        // auto-unseal: a failure (HSM or outer KMS down, wrong PIN, missing key) leaves the server up and sealed
+        await unsealInstallation(installation).catch((e: unknown) => reportUnsealFailure(installation.log, status.type ?? 'auto', e));
       }
       process.stderr.write(`keyward listening on ${server.url}${server.socketPath ? ` and ${server.socketPath}` : ''}\n`);
     });

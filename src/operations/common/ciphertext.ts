@@ -11,6 +11,8 @@ export const ALGORITHMS = ['SYMMETRIC_DEFAULT'] as const;
 export async function encryptUnder(ctx: CallerContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext | undefined): Promise<Buffer> {
   const tenant = ctx.caller.tenant;
   requireEnabled(key, keyArnOf(ctx, key));
+  ctx.audit.keyId = key.keyId;
+  ctx.audit.keyVersion = key.primaryVersion;
   const material = await ctx.services.keyring.keys.material(tenant, key.keyId, key.primaryVersion);
   if (material === undefined) {
     throw new KeywardError('IntegrityException', `The primary version of key ${key.keyId} has no material in the store.`);
@@ -29,8 +31,11 @@ export async function decryptBlob(ctx: CallerContext, blob: Buffer, context: Enc
   const keys = ctx.services.keyring.keys;
   const header = readBlobHeader(blob);
   if (header.tenantId !== tenant.id) throw invalidCiphertext();
+  ctx.audit.keyId = header.keyId;
+  ctx.audit.keyVersion = header.version;
   if (keyIdParam !== undefined) {
     const named = await resolveKey(ctx, keyIdParam);
+    ctx.audit.keyId = header.keyId;
     if (named.keyId !== header.keyId) {
       throw new KeywardError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
     }

@@ -10,11 +10,15 @@ export async function resolveKey(ctx: CallerContext, keyIdParam: string): Promis
   const { keyring } = ctx.services;
   const tenant = ctx.caller.tenant;
   const ref = parseKeyRef(keyIdParam, keyring.region, tenant);
-  if (ref.kind === 'key') return keyring.keys.require(tenant, ref.keyId);
+  if (ref.kind === 'key') {
+    ctx.audit.keyId = ref.keyId;
+    return keyring.keys.require(tenant, ref.keyId);
+  }
   const alias = await keyring.aliases.find(tenant, ref.aliasName);
   if (alias === undefined) {
     throw new KeywardError('NotFoundException', `Alias ${aliasArn(keyring.region, tenant, ref.aliasName)} is not found.`);
   }
+  ctx.audit.keyId = alias.targetKeyId;
   return keyring.keys.require(tenant, alias.targetKeyId);
 }
 
@@ -22,6 +26,7 @@ export async function resolveKey(ctx: CallerContext, keyIdParam: string): Promis
 export async function resolveKeyNoAlias(ctx: CallerContext, field: string, keyIdParam: string): Promise<KeyRecord> {
   const ref = parseKeyRef(keyIdParam, ctx.services.keyring.region, ctx.caller.tenant);
   if (ref.kind !== 'key') throw new KeywardError('ValidationException', `${field} must be a key ID or key ARN, not an alias.`);
+  ctx.audit.keyId = ref.keyId;
   return ctx.services.keyring.keys.require(ctx.caller.tenant, ref.keyId);
 }
 

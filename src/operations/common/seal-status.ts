@@ -8,6 +8,17 @@ export function sealStatusView(services: Services, s: SealStatus): Record<string
     sealed: s.sealed,
     ...(s.type !== undefined ? { type: s.type } : {}),
     ...(s.initializedAt !== undefined ? { initialized_at: s.initializedAt } : {}),
+    ...(s.threshold !== undefined ? { share_count: s.shares, threshold: s.threshold, progress: s.progress } : {}),
+    ...(s.recoveryThreshold !== undefined ? { recovery_share_count: s.recoveryShares, recovery_threshold: s.recoveryThreshold } : {}),
+    ...(s.barrier !== undefined ? {
+      barrier: {
+        active_term: s.barrier.activeTerm,
+        terms: s.barrier.terms,
+        encryptions: s.barrier.encryptions,
+        rotate_after: s.barrier.rotateAfter,
+        rewrap: { running: s.barrier.rewrap.running, scanned: s.barrier.rewrap.scanned, rewrapped: s.barrier.rewrap.rewrapped },
+      },
+    } : {}),
     version: services.version,
     node: services.nodeId,
   };

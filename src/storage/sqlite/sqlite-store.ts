@@ -3,8 +3,9 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ChangeListeners } from '../change-listeners.js';
 import { Mutex } from '../mutex.js';
+import { SqliteWriteWorker } from './write-worker.js';
 import {
-  clampLimit, prefixEnd, StoreConflictError, StoreSchemaError, StoreUnavailableError, type ListOptions,
+  batchWriteInTransaction, clampLimit, prefixEnd, type BatchWrite, StoreConflictError, StoreSchemaError, StoreUnavailableError, type ListOptions,
   type ListPage, type PutOptions, type Store, type StoreChange, type StoreEntry, type StoreWriter,
 } from '../store.js';
 
@@ -43,6 +44,7 @@ export class SqliteStore implements Store {
   private lastSeenSeq = 0;
   private lastDataVersion = 0;
   private closed = false;
+  private writeWorker: SqliteWriteWorker | undefined;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -137,6 +139,17 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * In a worker thread with its own connection (file stores), so the commit's fsync does not
+   * stall the event loop. Its changes reach watchers like another process's (by polling).
+   */
+  batchWrite(ops: readonly BatchWrite[]): Promise<number[]> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
+    if (this.path === ':memory:') return batchWriteInTransaction(this, ops);
+    this.writeWorker ??= new SqliteWriteWorker(this.path, true);
+    return this.writeWorker.write(ops);
+  }
+
   watch(listener: (change: StoreChange) => void): () => void {
     return this.listeners.add(listener);
   }
@@ -145,6 +158,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (this.poller) clearInterval(this.poller);
+    await this.writeWorker?.close();
     await this.writer.run(() => {
       if (this.readDb !== this.writeDb) this.readDb.close();
       this.writeDb.close();

@@ -11,7 +11,7 @@ describe('passphrase seal', () => {
     await seal.initialize({ passphrase: 'a long enough passphrase' }, async () => {});
     const raw = (await store.get(SEAL_CONFIG_PATH))!.value;
     const config = decodeSealConfig(raw).seal;
-    expect(config.type).toBe('passphrase');
+    if (config.type !== 'passphrase') throw new Error(`expected the passphrase seal, got ${config.type}`);
     expect(config.kdf).toMatchObject({ algorithm: 'argon2id', memoryKiB: 65536, iterations: 3, parallelism: 1 });
     expect(Buffer.from(config.kdf.salt, 'base64')).toHaveLength(16);
     expect(raw.includes(Buffer.from('a long enough passphrase'))).toBe(false);

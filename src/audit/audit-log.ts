@@ -1,0 +1,392 @@
+import type { KeyObject } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { StoreConflictError, writeBatch, type BatchWrite, type Store } from '../storage/index.js';
+import { AuditKeys } from './audit-keys.js';
+import { chainIndexPath, checkpointPath, checkpointPrefix, headPath, recordPath } from './layout.js';
+import { pruneChain, type PruneResult } from './retention.js';
+import { listChains, queryRecords, rawEntries, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
+import type { VerifyOptions, VerifyReport } from './verify.js';
+import {
+  encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditRecord, type AuditRecordBody,
+} from './record.js';
+
+/** What the request path knows about one request; sensitive values are already digests. */
+export interface AuditEvent {
+  readonly requestId: string;
+  readonly transport: string;
+  readonly source: string;
+  readonly principal: string | null;
+  readonly tenant: string | null;
+  readonly credential: string | null;
+  readonly op: string;
+  readonly keyId: string | null;
+  readonly keyVersion: number | null;
+  readonly result: string;
+  readonly request: Readonly<Record<string, string>>;
+}
+
+/** A second destination for the same entries (a JSON-lines file for a SIEM). */
+export interface AuditSink {
+  readonly name: string;
+  /** Appends the entries of one committed batch; resolves when durable per the sink's policy. */
+  write(entries: readonly (AuditRecord | AuditCheckpoint)[]): Promise<void>;
+  /** Starts writing to the path afresh (after log rotation; SIGHUP). */
+  reopen?(): void;
+  close(): Promise<void>;
+}
+
+export interface AuditLogOptions {
+  /** When false, nothing is recorded (benchmarks comparing with and without). */
+  readonly enabled: boolean;
+  /** The chain to append to: the node id. */
+  readonly chain: string;
+  /** This process, recorded in each record. */
+  readonly node: string;
+  readonly clock: () => Date;
+  /** Sign the chain head every this many records ... */
+  readonly checkpointEveryRecords: number;
+  /** ... or every this many milliseconds, whichever comes first. */
+  readonly checkpointEveryMs: number;
+  /** Most records committed in one store transaction. */
+  readonly maxBatch?: number;
+  readonly sinks?: readonly AuditSink[];
+  readonly onError?: (e: unknown) => void;
+  /** Where retention writes what it prunes. */
+  readonly exportDir: string;
+  /** Prune records older than this many days automatically (checked hourly while unsealed). */
+  readonly retentionDays?: number;
+}
+
+/** The audit log could not durably record; the request it was for must fail. */
+export class AuditWriteError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AuditWriteError';
+  }
+}
+
+interface Head { seq: number; hash: string; version: number }
+interface Pending { readonly event: AuditEvent; resolve(): void; reject(e: unknown): void }
+interface CheckpointRequest { readonly kind: 'periodic' | 'final'; readonly keys: AuditKeys | undefined; resolve(): void; reject(e: unknown): void }
+
+const DEFAULT_MAX_BATCH = 1000;
+
+/**
+ * The audit log writer: hash-chains records, commits them in groups (one store transaction per
+ * batch: requests that arrive while a batch is being written form the next one), signs the chain
+ * head every N records or T ms, and ships the same entries to the sinks. A request's record()
+ * resolves only once its batch is durable, and rejects (so the request fails) when it is not.
+ *
+ * Many nodes: each node appends to its own chain (its node id), so nodes never contend for a
+ * chain head; processes that share a node id are still safe because the head moves by
+ * compare-and-set (a conflict reloads the head and rebuilds the batch).
+ */
+export class AuditLog {
+  private keys: AuditKeys | undefined;
+  private head: Head | undefined;
+  /** Whether this process has loaded the chain's head yet (it announces a resumed chain once). */
+  private headLoaded = false;
+  private queue: Pending[] = [];
+  private checkpointRequests: CheckpointRequest[] = [];
+  private draining = false;
+  private sinceCheckpoint = 0;
+  private lastCheckpointAt: number;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly maxBatch: number;
+  private closed = false;
+  /** The last sequence number each sink has durably received, once known (after a failure). */
+  private readonly sinkShipped = new Map<AuditSink, number>();
+
+  constructor(private readonly store: Store, private readonly options: AuditLogOptions) {
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.lastCheckpointAt = options.clock().getTime();
+    if (options.enabled) {
+      this.timer = setInterval(() => this.onTimer(), Math.max(50, Math.min(options.checkpointEveryMs, 1000)));
+      this.timer.unref();
+    }
+  }
+
+  get enabled(): boolean {
+    return this.options.enabled;
+  }
+
+  get chain(): string {
+    return this.options.chain;
+  }
+
+  /** Derives the HMAC and signing keys (on unseal). */
+  unlock(auditKey: Buffer): void {
+    this.keys?.destroy();
+    this.keys = new AuditKeys(auditKey);
+  }
+
+  /** Forgets the keys (on seal), after signing what was written with them. */
+  lock(): void {
+    const keys = this.keys;
+    this.keys = undefined;
+    if (keys === undefined) return;
+    if (!this.options.enabled || this.closed) {
+      keys.destroy();
+      return;
+    }
+    this.requestCheckpoint('periodic', keys)
+      .catch((e: unknown) => this.options.onError?.(e))
+      .finally(() => keys.destroy());
+  }
+
+  get unlocked(): boolean {
+    return this.keys !== undefined;
+  }
+
+  /** `hmac-sha256:<hex>` of a sensitive value, or undefined while sealed (no key to digest with). */
+  digest(value: string): string | undefined {
+    return this.keys?.hmac(value);
+  }
+
+  publicKeyPem(): string | undefined {
+    return this.keys?.publicKeyPem();
+  }
+
+  publicKey(): KeyObject | undefined {
+    return this.keys?.publicKey;
+  }
+
+  /** Verifies the chains in the store (signatures with the given key, else this node's). */
+  verify(options: Omit<VerifyOptions, 'now'> & { readonly chain?: string }): Promise<VerifyReport> {
+    const publicKey = options.publicKey ?? this.keys?.publicKey;
+    return verifyStore(this.store, { ...options, ...(publicKey ? { publicKey } : {}), now: this.options.clock() });
+  }
+
+  query(q: AuditQuery): Promise<AuditPage> {
+    return queryRecords(this.store, this.options.chain, q);
+  }
+
+  tail(chain: string | undefined, count: number): Promise<AuditRecord[]> {
+    return tailRecords(this.store, chain ?? this.options.chain, count);
+  }
+
+  chains(): Promise<string[]> {
+    return listChains(this.store);
+  }
+
+  /** Exports and prunes records older than `cutoff` (retention); needs the keys (unsealed). */
+  async prune(cutoff: Date, chain?: string): Promise<PruneResult> {
+    const keys = this.keys;
+    if (keys === undefined) throw new AuditWriteError('the audit log cannot prune while sealed (the anchor checkpoint must be signed)');
+    return pruneChain(this.store, keys, {
+      chain: chain ?? this.options.chain, cutoff, exportDir: this.options.exportDir, now: this.options.clock(),
+      everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs,
+    });
+  }
+
+  /** Appends one record; resolves when it is durable in the store (and every sink). */
+  record(event: AuditEvent): Promise<void> {
+    if (!this.options.enabled) return Promise.resolve();
+    if (this.closed) return Promise.reject(new AuditWriteError('the audit log is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Reopens file sinks (SIGHUP after log rotation). */
+  reopenSinks(): void {
+    for (const sink of this.options.sinks ?? []) sink.reopen?.();
+  }
+
+  /** Signs the current head now (if anything is unsigned). */
+  checkpoint(): Promise<void> {
+    return this.requestCheckpoint('periodic', this.keys);
+  }
+
+  /** Writes a final checkpoint (while the keys are there) and stops; later records are refused. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    if (this.options.enabled && this.keys !== undefined) {
+      await this.requestCheckpoint('final', this.keys).catch((e: unknown) => this.options.onError?.(e));
+    }
+    this.closed = true;
+    while (this.draining) await nextTurn();
+    this.keys?.destroy();
+    this.keys = undefined;
+    for (const sink of this.options.sinks ?? []) await sink.close().catch((e: unknown) => this.options.onError?.(e));
+  }
+
+  private requestCheckpoint(kind: 'periodic' | 'final', keys: AuditKeys | undefined): Promise<void> {
+    if (!this.options.enabled || keys === undefined) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.checkpointRequests.push({ kind, keys, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private lastRetentionAt = 0;
+
+  private onTimer(): void {
+    this.maybeRetain();
+    if (this.sinceCheckpoint === 0 || this.keys === undefined) return;
+    if (this.options.clock().getTime() - this.lastCheckpointAt < this.options.checkpointEveryMs) return;
+    this.checkpoint().catch((e: unknown) => this.options.onError?.(e));
+  }
+
+  private maybeRetain(): void {
+    const days = this.options.retentionDays;
+    const now = this.options.clock().getTime();
+    if (days === undefined || this.keys === undefined || now - this.lastRetentionAt < 3_600_000) return;
+    this.lastRetentionAt = now;
+    this.prune(new Date(now - days * 86_400_000)).catch((e: unknown) => this.options.onError?.(e));
+  }
+
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 || this.checkpointRequests.length > 0) {
+        // Let the requests already read from the sockets join this batch (group commit).
+        await nextTurn();
+        const batch = this.queue.splice(0, this.maxBatch);
+        const cps = this.queue.length === 0 ? this.checkpointRequests.splice(0) : [];
+        try {
+          await this.writeBatch(batch.map((p) => p.event), cps);
+          for (const p of batch) p.resolve();
+          for (const c of cps) c.resolve();
+        } catch (e) {
+          const err = e instanceof AuditWriteError ? e : new AuditWriteError(`the audit log could not be written: ${(e as Error).message}`, { cause: e });
+          for (const p of batch) p.reject(err);
+          for (const c of cps) c.reject(err);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async writeBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.tryWriteBatch(events, cps);
+        return;
+      } catch (e) {
+        // Another process appended to this chain (same node id): reload its head and rebuild.
+        this.head = undefined;
+        if (!(e instanceof StoreConflictError) || attempt >= 2) throw e;
+      }
+    }
+  }
+
+  private async tryWriteBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+    const { chain } = this.options;
+    const now = this.options.clock();
+    let head = this.head;
+    let isNewHead = false;
+    const all: AuditEvent[] = [];
+    if (head === undefined) {
+      head = await this.loadHead();
+      isNewHead = true;
+    }
+    // A process continuing an existing chain says so first (see verify: a record after a final
+    // checkpoint must be this one).
+    if (!this.headLoaded && head.seq > 0 && events.length > 0) all.push(resumeEvent(this.options.node));
+    all.push(...events);
+    const records: AuditRecord[] = [];
+    const encoded: string[] = [];
+    let seq = head.seq;
+    let prev = head.hash;
+    for (const e of all) {
+      seq += 1;
+      const body: AuditRecordBody = {
+        type: 'record', v: 1, chain, seq, time: now.toISOString(), node: this.options.node, requestId: e.requestId,
+        transport: e.transport, source: e.source, principal: e.principal, tenant: e.tenant, credential: e.credential,
+        op: e.op, keyId: e.keyId, keyVersion: e.keyVersion, result: e.result, request: e.request, prev,
+      };
+      const sealed = sealRecord(body);
+      records.push(sealed.record);
+      encoded.push(sealed.encoded);
+      prev = sealed.record.hash;
+    }
+    const unsigned = this.sinceCheckpoint + records.length;
+    let checkpoint: AuditCheckpoint | undefined;
+    const wanted = cps.find((c) => c.kind === 'final') ?? cps[0];
+    const signer = wanted?.keys ?? this.keys;
+    const due = wanted !== undefined || unsigned >= this.options.checkpointEveryRecords;
+    if (due && signer !== undefined && seq > 0 && (unsigned > 0 || wanted?.kind === 'final')) {
+      checkpoint = signer.sign({
+        type: 'checkpoint', v: 1, chain, seq, head: prev, time: now.toISOString(), kind: wanted?.kind ?? 'periodic',
+        everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs, keyFingerprint: signer.fingerprint,
+      });
+    }
+    if (records.length === 0 && checkpoint === undefined) {
+      if (isNewHead) this.head = head;
+      return;
+    }
+    // One atomic batch, written off the event loop where the store can (group commit).
+    const ops: BatchWrite[] = [];
+    if (head.version === 0) ops.push({ key: chainIndexPath(chain), value: Buffer.from(JSON.stringify({ chain, created: now.toISOString() })) });
+    records.forEach((r, i) => ops.push({ key: recordPath(chain, r.seq), value: Buffer.from(encoded[i]!), ifVersion: 0 }));
+    if (checkpoint !== undefined) ops.push({ key: checkpointPath(chain, checkpoint.seq), value: Buffer.from(encodeEntry(checkpoint)) });
+    if (records.length > 0) ops.push({ key: headPath(chain), value: Buffer.from(JSON.stringify({ seq, hash: prev })), ifVersion: head.version });
+    const versions = await writeBatch(this.store, ops);
+    const newVersion = records.length > 0 ? versions[versions.length - 1]! : head.version;
+    this.head = { seq, hash: prev, version: newVersion };
+    if (records.length > 0) this.headLoaded = true;
+    if (checkpoint !== undefined) {
+      this.sinceCheckpoint = 0;
+      this.lastCheckpointAt = now.getTime();
+    } else {
+      this.sinceCheckpoint = unsigned;
+    }
+    const shipped: (AuditRecord | AuditCheckpoint)[] = checkpoint ? [...records, checkpoint] : records;
+    const firstSeq = records[0]?.seq ?? seq + 1;
+    for (const sink of this.options.sinks ?? []) {
+      try {
+        // A sink that missed batches (it failed after the store committed) first gets them again
+        // from the store, so the file stays a complete copy of the chain.
+        const behind = this.sinkShipped.get(sink);
+        const backlog = behind !== undefined && behind < firstSeq - 1 ? await this.entriesBetween(behind + 1, firstSeq - 1) : [];
+        await sink.write(backlog.length > 0 ? [...backlog, ...shipped] : shipped);
+        this.sinkShipped.set(sink, seq);
+      } catch (e) {
+        if (!this.sinkShipped.has(sink)) this.sinkShipped.set(sink, firstSeq - 1);
+        throw new AuditWriteError(`the audit sink ${sink.name} could not be written: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  }
+
+  /** Records and checkpoints of this chain with from <= seq <= to, in log order. */
+  private async entriesBetween(from: number, to: number): Promise<(AuditRecord | AuditCheckpoint)[]> {
+    const { chain } = this.options;
+    const page = await queryRecords(this.store, chain, { chain, afterSeq: from - 1, limit: to - from + 1 });
+    const cps: AuditCheckpoint[] = [];
+    for await (const raw of rawEntries(this.store, checkpointPrefix(chain), checkpointPath(chain, from - 1))) {
+      const c = parseEntry(raw.text);
+      if (c.type !== 'checkpoint' || c.seq > to) break;
+      cps.push(c);
+    }
+    const out: (AuditRecord | AuditCheckpoint)[] = [];
+    for (const r of page.records) {
+      if (r.seq > to) break;
+      out.push(r);
+      for (const c of cps) if (c.seq === r.seq) out.push(c);
+    }
+    return out;
+  }
+
+  private async loadHead(): Promise<Head> {
+    const entry = await this.store.get(headPath(this.options.chain));
+    if (entry === undefined) return { seq: 0, hash: GENESIS_HASH, version: 0 };
+    const parsed = JSON.parse(entry.value.toString('utf8')) as { seq: number; hash: string };
+    return { seq: parsed.seq, hash: parsed.hash, version: entry.version };
+  }
+}
+
+function resumeEvent(node: string): AuditEvent {
+  return {
+    requestId: 'none', transport: 'local', source: 'local', principal: null, tenant: null, credential: null,
+    op: RESUME_OPERATION, keyId: null, keyVersion: null, result: 'OK', request: { node },
+  };
+}

@@ -1,0 +1,111 @@
+import type { Store } from '../storage/index.js';
+import {
+  CHAIN_INDEX_PREFIX, chainFromIndexPath, checkpointPath, checkpointPrefix, headPath, recordPath, recordPrefix, seqOfPath,
+} from './layout.js';
+import { parseEntry, type AuditRecord } from './record.js';
+import { combineReports, verifyChain, type RawEntry, type VerifyOptions, type VerifyReport } from './verify.js';
+
+/** Every chain in the store (one per node id that ever wrote). */
+export async function listChains(store: Store): Promise<string[]> {
+  const chains: string[] = [];
+  let after: string | undefined;
+  do {
+    const page = await store.list(CHAIN_INDEX_PREFIX, { limit: 1000, ...(after !== undefined ? { after } : {}) });
+    for (const e of page.entries) chains.push(chainFromIndexPath(e.key));
+    after = page.next;
+  } while (after !== undefined);
+  return chains;
+}
+
+/** The raw entries under a prefix, in path order, from `after` on. */
+export async function* rawEntries(store: Store, prefix: string, after?: string): AsyncGenerator<RawEntry> {
+  let cursor = after;
+  for (;;) {
+    const page = await store.list(prefix, { limit: 1000, ...(cursor !== undefined ? { after: cursor } : {}) });
+    for (const e of page.entries) yield { where: e.key, text: e.value.toString('utf8'), pathSeq: seqOfPath(e.key) };
+    if (page.next === undefined) return;
+    cursor = page.next;
+  }
+}
+
+async function collect(gen: AsyncGenerator<RawEntry>): Promise<RawEntry[]> {
+  const out: RawEntry[] = [];
+  for await (const e of gen) out.push(e);
+  return out;
+}
+
+/** Verifies every chain in the store (or one), reporting the first break precisely. */
+export async function verifyStore(store: Store, options: VerifyOptions & { readonly chain?: string }): Promise<VerifyReport> {
+  const chains = options.chain !== undefined ? [options.chain] : await listChains(store);
+  const results = [];
+  for (const chain of chains) {
+    const from = options.from;
+    const recordsAfter = from !== undefined && from > 1 ? recordPath(chain, from - 1) : undefined;
+    const cpAfter = from !== undefined && from > 2 ? checkpointPath(chain, from - 2) : undefined;
+    const entries = [
+      ...await collect(rawEntries(store, recordPrefix(chain), recordsAfter)),
+      ...await collect(rawEntries(store, checkpointPrefix(chain), cpAfter)),
+    ];
+    results.push(verifyChain(chain, entries, options));
+  }
+  return combineReports(results);
+}
+
+export interface AuditQuery {
+  readonly chain?: string;
+  readonly principal?: string;
+  readonly keyId?: string;
+  readonly op?: string;
+  readonly since?: Date;
+  readonly until?: Date;
+  /** Start after this sequence number (paging). */
+  readonly afterSeq?: number;
+  readonly limit: number;
+}
+
+export interface AuditPage {
+  readonly records: readonly AuditRecord[];
+  /** Pass as afterSeq to continue (same chain). */
+  readonly nextSeq?: number;
+  readonly chain: string | null;
+}
+
+/**
+ * Records of one chain matching the filters, oldest first. Filtering scans the chain (the log is
+ * append-only and not indexed); `limit` bounds what is returned, not what is read.
+ */
+export async function queryRecords(store: Store, defaultChain: string, q: AuditQuery): Promise<AuditPage> {
+  const chain = q.chain ?? defaultChain;
+  const out: AuditRecord[] = [];
+  const after = q.afterSeq !== undefined && q.afterSeq > 0 ? recordPath(chain, q.afterSeq) : undefined;
+  const since = q.since?.getTime();
+  const until = q.until?.getTime();
+  for await (const raw of rawEntries(store, recordPrefix(chain), after)) {
+    let r;
+    try {
+      r = parseEntry(raw.text);
+    } catch {
+      continue;
+    }
+    if (r.type !== 'record') continue;
+    const t = Date.parse(r.time);
+    if (until !== undefined && t > until) break;
+    if (since !== undefined && t < since) continue;
+    if (q.principal !== undefined && r.principal !== q.principal) continue;
+    if (q.keyId !== undefined && r.keyId !== q.keyId) continue;
+    if (q.op !== undefined && r.op !== q.op) continue;
+    out.push(r);
+    if (out.length >= q.limit) return { records: out, nextSeq: r.seq, chain };
+  }
+  return { records: out, chain };
+}
+
+/** The newest `count` records of a chain (tail), oldest first. */
+export async function tailRecords(store: Store, chain: string, count: number): Promise<AuditRecord[]> {
+  const head = await store.get(headPath(chain));
+  if (head === undefined) return [];
+  const { seq } = JSON.parse(head.value.toString('utf8')) as { seq: number };
+  const fromSeq = Math.max(1, seq - count + 1);
+  const page = await queryRecords(store, chain, { chain, afterSeq: fromSeq - 1, limit: count });
+  return [...page.records];
+}

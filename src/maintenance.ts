@@ -1,0 +1,57 @@
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { BackupWriter, readBackupFile, readSnapshot, redactUrl, writeIntoEmpty, type Store } from './storage/index.js';
+
+/**
+ * Offline and online maintenance of a store: backups, restores and copies between backends. They
+ * move stored bytes only: records stay barrier-encrypted and the seal records travel with them, so
+ * the same passphrase (or other seal) unseals the copy. Nothing here needs the store unsealed.
+ */
+
+/** A name for a store in reports and backup headers, without credentials. */
+export function storeLabel(spec: string): string {
+  return /^postgres(ql)?:\/\//.test(spec) ? redactUrl(spec) : spec;
+}
+
+/** Writes a consistent snapshot of the store to file (0600), atomically: a temp file renamed at the end. */
+export async function backupStore(store: Store, file: string, source: string, now = new Date()): Promise<number> {
+  const tmp = `${file}.partial-${process.pid}`;
+  const out = createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
+  const write = async (s: string) => {
+    if (!out.write(s)) await once(out, 'drain');
+  };
+  const opened = once(out, 'open');
+  try {
+    await opened;
+    const backup = new BackupWriter();
+    await write(backup.header(source, now));
+    const count = await readSnapshot(store, (e) => write(backup.entry(e.key, e.value)));
+    await write(backup.end());
+    out.end();
+    await once(out, 'finish');
+    renameSync(tmp, file);
+    return count;
+  } catch (e) {
+    out.destroy();
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Verifies a backup file completely, then writes it into an empty store in one transaction. */
+export async function restoreStore(store: Store, file: string): Promise<{ entries: number; source: string; created: string }> {
+  const { header, entries } = await readBackupFile(file);
+  const count = await writeIntoEmpty(store, entries);
+  return { entries: count, source: header.source, created: header.created };
+}
+
+/** Copies every entry of one store into another, empty one (in one transaction), and checks the count. */
+export async function migrateStore(from: Store, to: Store): Promise<number> {
+  const entries: Array<{ key: string; value: Buffer }> = [];
+  await readSnapshot(from, (e) => void entries.push({ key: e.key, value: e.value }));
+  if (entries.length === 0) throw new Error('the source store is empty: nothing to migrate (wrong --from?)');
+  const written = await writeIntoEmpty(to, entries);
+  const check = await readSnapshot(to, () => undefined);
+  if (check !== written) throw new Error(`copied ${written} entries but the target holds ${check}`);
+  return written;
+}

@@ -1,0 +1,37 @@
+import { parsePublicKey } from '../audit/index.js';
+import { invalid } from './common/input.js';
+import { defineOperation } from './context.js';
+
+/**
+ * Walks the audit chains in the store and their checkpoints and reports the first break. The
+ * signatures are checked with PublicKey (PEM) when given, else with this installation's key.
+ */
+export const verifyAudit = defineOperation({
+  name: 'VerifyAudit',
+  namespace: 'Keyward',
+  plane: 'system',
+  parse: (input) => {
+    const pem = input.string('PublicKey', { min: 1, max: 4096 });
+    let publicKey;
+    if (pem !== undefined) {
+      try {
+        publicKey = parsePublicKey(pem);
+      } catch (e) {
+        throw invalid('PublicKey', `Member must be an Ed25519 public key in PEM (${(e as Error).message.slice(0, 120)})`);
+      }
+    }
+    return {
+      chain: input.string('Chain', { min: 1, max: 256 }),
+      from: input.integer('FromSeq', { min: 1, max: Number.MAX_SAFE_INTEGER }),
+      publicKey,
+    };
+  },
+  async run(ctx, req) {
+    const report = await ctx.services.audit.verify({
+      ...(req.chain !== undefined ? { chain: req.chain } : {}),
+      ...(req.from !== undefined ? { from: req.from } : {}),
+      ...(req.publicKey !== undefined ? { publicKey: req.publicKey } : {}),
+    });
+    return report as unknown as Record<string, unknown>;
+  },
+});

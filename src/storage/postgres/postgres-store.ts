@@ -1,0 +1,365 @@
+import pg from 'pg';
+import { ChangeListeners } from '../change-listeners.js';
+import {
+  clampLimit, prefixEnd, StoreConflictError, StoreSchemaError, StoreUnavailableError, type ListOptions,
+  type ListPage, type PutOptions, type Store, type StoreChange, type StoreEntry, type StoreReader, type StoreWriter,
+} from '../store.js';
+
+/** Schema versions this build knows; a database migrated by a newer Keyward is refused. */
+export const POSTGRES_SCHEMA_VERSION = 1;
+const MIGRATIONS: Record<number, string> = {
+  // COLLATE "C": keys order by bytes, as in SQLite and the memory store, so paging agrees everywhere.
+  1: 'CREATE TABLE keyward_kv (key text COLLATE "C" PRIMARY KEY, value bytea NOT NULL, version bigint NOT NULL)',
+};
+/** Serialises migrations of concurrently starting nodes (pg_advisory_xact_lock key). */
+const MIGRATION_LOCK = 0x6b657977; // "keyw"
+/** NOTIFY channel carrying the keys of each committed transaction. */
+export const CHANGE_CHANNEL = 'keyward_changes';
+/** NOTIFY payloads are limited to 8000 bytes; a bigger change says "everything may have changed". */
+const MAX_PAYLOAD = 7000;
+const ALL = '*';
+
+export interface PostgresStoreOptions {
+  /** Pool size per node. */
+  readonly maxConnections?: number;
+  /** How long to wait for a connection before failing the request (fail fast when the DB is down). */
+  readonly connectTimeoutMs?: number;
+  /** Server-side limit per statement. */
+  readonly statementTimeoutMs?: number;
+  /** Upper bound of the change listener's reconnect backoff. */
+  readonly maxReconnectDelayMs?: number;
+}
+
+interface Row { key: string; value: Buffer; version: string }
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * PostgreSQL store (node-postgres pool) for many stateless nodes over one database. Writes are
+ * READ COMMITTED transactions whose compare-and-set is a conditional INSERT/UPDATE, so a racing
+ * writer either waits for the row lock and then fails the condition, or wins. Each commit sends
+ * NOTIFY with the changed keys (delivered only if the transaction commits); a dedicated LISTEN
+ * connection feeds watch() and reconnects by itself, announcing "everything may have changed"
+ * while it is down so that no node serves a cached record it cannot hear about.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  private readonly pool: pg.Pool;
+  private readonly listeners = new ChangeListeners();
+  private readonly maxReconnectDelayMs: number;
+  private readonly connectTimeoutMs: number;
+  private migrated: Promise<void> | undefined;
+  private listener: pg.Client | undefined;
+  private listening = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectDelayMs = 50;
+  private closed = false;
+
+  constructor(readonly url: string, options: PostgresStoreOptions = {}) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? 500;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      statement_timeout: options.statementTimeoutMs ?? 10_000,
+      query_timeout: (options.statementTimeoutMs ?? 10_000) + 2000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'keyward',
+    });
+    // An idle connection dying (DB restart) is not fatal: the pool drops it and opens another.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** The database's address without credentials, for logs and errors. */
+  get displayUrl(): string {
+    return redactUrl(this.url);
+  }
+
+  /**
+   * Connects, runs pending migrations under an advisory lock (nodes starting together migrate
+   * once) and starts listening for changes. Every operation awaits it; a failure (DB down) is
+   * retried on the next call, a newer schema (StoreSchemaError) is not.
+   */
+  ready(): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
+    this.migrated ??= this.migrate().then(() => this.startListening(), (e: unknown) => {
+      if (!(e instanceof StoreSchemaError)) this.migrated = undefined;
+      throw e;
+    });
+    return this.migrated;
+  }
+
+  async get(key: string): Promise<StoreEntry | undefined> {
+    return this.guard(async () => getRow(this.pool, key));
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    return this.guard(async () => listRows(this.pool, prefix, options));
+  }
+
+  put(key: string, value: Uint8Array, options?: PutOptions): Promise<number> {
+    return this.transaction((tx) => tx.put(key, value, options));
+  }
+
+  delete(key: string, options?: PutOptions): Promise<boolean> {
+    return this.transaction((tx) => tx.delete(key, options));
+  }
+
+  async transaction<T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> {
+    const client = await this.guard(() => this.pool.connect());
+    const changed = new Set<string>();
+    let broken: unknown;
+    const tx: StoreWriter = {
+      get: (key) => this.guard(() => getRow(client, key)),
+      list: (prefix, options) => this.guard(() => listRows(client, prefix, options)),
+      put: (key, value, options) => this.guard(async () => {
+        const version = await putRow(client, key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), options);
+        changed.add(key);
+        return version;
+      }),
+      delete: (key, options) => this.guard(async () => {
+        const removed = await deleteRow(client, key, options);
+        if (removed) changed.add(key);
+        return removed;
+      }),
+    };
+    try {
+      await this.guard(() => client.query('BEGIN'));
+      const result = await fn(tx);
+      if (changed.size > 0) await this.guard(() => client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, changePayload(changed)]));
+      await this.guard(() => client.query('COMMIT'));
+      this.listeners.emit({ keys: [...changed] });
+      return result;
+    } catch (e) {
+      broken = await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
+      throw e;
+    } finally {
+      // a connection that failed to roll back is destroyed rather than reused
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  /** A REPEATABLE READ, READ ONLY transaction: every page read sees the same committed state. */
+  async snapshot<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T> {
+    const client = await this.guard(() => this.pool.connect());
+    let broken: unknown;
+    try {
+      await this.guard(() => client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'));
+      const result = await fn({
+        get: (key) => this.guard(() => getRow(client, key)),
+        list: (prefix, options) => this.guard(() => listRows(client, prefix, options)),
+      });
+      await this.guard(() => client.query('COMMIT'));
+      return result;
+    } catch (e) {
+      broken = await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
+      throw e;
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  watch(listener: (change: StoreChange) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  /** Whether the change listener is connected (else every watcher is told "all" until it is). */
+  get listeningForChanges(): boolean {
+    return this.listening;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const listener = this.listener;
+    this.listener = undefined;
+    this.listening = false;
+    await listener?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query('CREATE TABLE IF NOT EXISTS keyward_meta (name text PRIMARY KEY, value text NOT NULL)');
+      const r = await client.query<{ value: string }>("SELECT value FROM keyward_meta WHERE name = 'schema_version'");
+      const current = r.rows[0] ? Number(r.rows[0].value) : 0;
+      if (current > POSTGRES_SCHEMA_VERSION) {
+        throw new StoreSchemaError(`the database's schema version ${current} is newer than this Keyward knows (${POSTGRES_SCHEMA_VERSION}); upgrade Keyward`);
+      }
+      for (let v = current + 1; v <= POSTGRES_SCHEMA_VERSION; v++) {
+        await client.query(MIGRATIONS[v] ?? '');
+        await client.query(
+          "INSERT INTO keyward_meta (name, value) VALUES ('schema_version', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+          [String(v)],
+        );
+      }
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (e instanceof StoreSchemaError) throw e;
+      throw unavailable(e, this.displayUrl);
+    } finally {
+      client.release();
+    }
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw unavailable(e, this.displayUrl);
+    }
+  }
+
+  private async startListening(): Promise<void> {
+    if (this.closed || this.listener !== undefined) return;
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs, keepAlive: true, application_name: 'keyward-listen' });
+    this.listener = client;
+    const lost = () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      this.listening = false;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      this.scheduleReconnect();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (msg) => {
+      if (msg.channel !== CHANGE_CHANNEL) return;
+      const payload = msg.payload ?? ALL;
+      if (payload === ALL) {
+        this.listeners.emit({ all: true });
+        return;
+      }
+      try {
+        this.listeners.emit({ keys: JSON.parse(payload) as string[] });
+      } catch {
+        this.listeners.emit({ all: true });
+      }
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    } catch (e) {
+      lost();
+      throw unavailable(e, this.displayUrl);
+    }
+    if (this.listener !== client) return;
+    this.listening = true;
+    this.reconnectDelayMs = 50;
+    // whatever committed while nobody listened is unknown: caches start over
+    this.listeners.emit({ all: true });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.listeners.emit({ all: true });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.startListening().catch(() => this.scheduleReconnect());
+    }, this.reconnectDelayMs);
+    this.reconnectTimer.unref();
+    this.reconnectDelayMs = Math.min(this.maxReconnectDelayMs, this.reconnectDelayMs * 2);
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    await this.ready();
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StoreConflictError || e instanceof StoreUnavailableError) throw e;
+      const code = (e as { code?: unknown }).code;
+      // serialization failure and deadlock: another writer won, the caller may retry
+      if (code === '40001' || code === '40P01') throw new StoreConflictError('');
+      if (isUnavailable(e)) throw unavailable(e, this.displayUrl);
+      throw e;
+    }
+  }
+}
+
+async function getRow(db: Queryable, key: string): Promise<StoreEntry | undefined> {
+  const r = await db.query<Row>('SELECT key, value, version FROM keyward_kv WHERE key = $1', [key]);
+  const row = r.rows[0];
+  return row === undefined ? undefined : toEntry(row);
+}
+
+async function listRows(db: Queryable, prefix: string, options: ListOptions | undefined): Promise<ListPage> {
+  const limit = clampLimit(options?.limit);
+  const r = await db.query<Row>(
+    'SELECT key, value, version FROM keyward_kv WHERE key >= $1 AND key > $2 AND key < $3 AND starts_with(key, $1) ORDER BY key LIMIT $4',
+    [prefix, options?.after ?? '', prefixEnd(prefix), limit + 1],
+  );
+  const entries = r.rows.slice(0, limit).map(toEntry);
+  const last = entries[entries.length - 1];
+  return r.rows.length > limit && last !== undefined ? { entries, next: last.key } : { entries };
+}
+
+/** The compare-and-set is in the statement's WHERE / ON CONFLICT: a racing writer waits, then fails it. */
+async function putRow(db: Queryable, key: string, value: Buffer, options: PutOptions | undefined): Promise<number> {
+  let r: pg.QueryResult<{ version: string }>;
+  if (options?.ifVersion === undefined) {
+    r = await db.query('INSERT INTO keyward_kv (key, value, version) VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = keyward_kv.version + 1 RETURNING version', [key, value]);
+  } else if (options.ifVersion === 0) {
+    r = await db.query('INSERT INTO keyward_kv (key, value, version) VALUES ($1, $2, 1) ON CONFLICT (key) DO NOTHING RETURNING version', [key, value]);
+  } else {
+    r = await db.query('UPDATE keyward_kv SET value = $2, version = version + 1 WHERE key = $1 AND version = $3 RETURNING version', [key, value, options.ifVersion]);
+  }
+  const row = r.rows[0];
+  if (row === undefined) throw new StoreConflictError(key);
+  return Number(row.version);
+}
+
+async function deleteRow(db: Queryable, key: string, options: PutOptions | undefined): Promise<boolean> {
+  if (options?.ifVersion === undefined) {
+    return ((await db.query('DELETE FROM keyward_kv WHERE key = $1', [key])).rowCount ?? 0) > 0;
+  }
+  if (options.ifVersion === 0) {
+    // "must not exist": deleting nothing succeeds only if there is nothing
+    const exists = await db.query('SELECT 1 FROM keyward_kv WHERE key = $1 FOR UPDATE', [key]);
+    if (exists.rows.length > 0) throw new StoreConflictError(key);
+    return false;
+  }
+  const r = await db.query('DELETE FROM keyward_kv WHERE key = $1 AND version = $2', [key, options.ifVersion]);
+  if ((r.rowCount ?? 0) === 0) throw new StoreConflictError(key);
+  return true;
+}
+
+function toEntry(row: Row): StoreEntry {
+  return { key: row.key, value: row.value, version: Number(row.version) };
+}
+
+function changePayload(keys: Set<string>): string {
+  const json = JSON.stringify([...keys]);
+  return Buffer.byteLength(json) > MAX_PAYLOAD ? ALL : json;
+}
+
+/** Connection-level failures (refused, reset, timed out, server shutting down, out of resources). */
+function isUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(08|53|57|58)/.test(code)) return true;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT...
+  const message = e instanceof Error ? e.message : '';
+  return /Connection terminated|timeout|Client has encountered a connection error|not queryable|Cannot use a pool after calling end/i.test(message);
+}
+
+function unavailable(e: unknown, where: string): StoreUnavailableError {
+  const reason = e instanceof Error ? e.message : String(e);
+  return new StoreUnavailableError(`PostgreSQL at ${where} is unavailable: ${reason}`, { cause: e });
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable url)';
+  }
+}

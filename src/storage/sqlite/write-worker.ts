@@ -1,0 +1,110 @@
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { StoreConflictError, StoreUnavailableError, type BatchWrite } from '../store.js';
+
+/**
+ * A second SQLite connection in a worker thread for write-only batches (the audit log's group
+ * commits): its COMMIT, and the fsync in it, run off the event loop, so requests keep being
+ * served while a batch becomes durable. Same file, same WAL; SQLite's write lock orders it with
+ * the main connection's transactions.
+ */
+
+// The worker runs as an eval'd CommonJS script (the sources also run untranspiled under the
+// test runner, where a .ts worker file could not be loaded).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { timeout: 5000 });
+db.pragma('journal_mode = WAL');
+db.pragma(workerData.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
+const get = db.prepare('SELECT version FROM kv WHERE key = ?');
+const upsert = db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
+const logChange = db.prepare('INSERT INTO changes (key) VALUES (?)');
+parentPort.on('message', (msg) => {
+  if (msg.close) { db.close(); parentPort.postMessage({ closed: true }); return; }
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    const versions = [];
+    try {
+      for (const op of msg.ops) {
+        const row = get.get(op.key);
+        const current = row ? row.version : 0;
+        if (op.ifVersion !== undefined && op.ifVersion !== current) {
+          const e = new Error('conflict'); e.conflictKey = op.key; throw e;
+        }
+        upsert.run(op.key, Buffer.from(op.value), current + 1);
+        versions.push(current + 1);
+      }
+      for (const op of msg.ops) logChange.run(op.key);
+      db.exec('COMMIT');
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+    parentPort.postMessage({ id: msg.id, versions });
+  } catch (e) {
+    parentPort.postMessage({ id: msg.id, error: { message: String(e && e.message), code: e && e.code, conflictKey: e && e.conflictKey } });
+  }
+});
+`;
+
+interface Reply {
+  readonly id?: number;
+  readonly versions?: number[];
+  readonly error?: { message: string; code?: string; conflictKey?: string };
+  readonly closed?: boolean;
+}
+
+export class SqliteWriteWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve(v: number[]): void; reject(e: unknown): void }>();
+  private nextId = 1;
+  private closing: Promise<void> | undefined;
+
+  /** fsync: synchronous = FULL (each commit is on disk before it is acknowledged), as the main connection. */
+  constructor(path: string, fsync: boolean) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, fsync } });
+    this.worker.unref();
+    this.worker.on('message', (m: Reply) => {
+      if (m.id === undefined) return;
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (m.error === undefined) p.resolve(m.versions ?? []);
+      else if (m.error.conflictKey !== undefined) p.reject(new StoreConflictError(m.error.conflictKey));
+      else p.reject(new StoreUnavailableError(`SQLite: ${m.error.message}`));
+    });
+    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('exit', () => this.failAll(new Error('the SQLite write worker exited')));
+  }
+
+  write(ops: readonly BatchWrite[]): Promise<number[]> {
+    if (this.closing) return Promise.reject(new StoreUnavailableError('store is closed'));
+    const id = this.nextId++;
+    return new Promise<number[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ops: ops.map((o) => ({ key: o.key, value: o.value, ifVersion: o.ifVersion })) });
+    });
+  }
+
+  /** Waits for the batches in flight, then closes the worker's connection. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.pending.size > 0) await new Promise((r) => setTimeout(r, 1));
+      await new Promise<void>((resolve) => {
+        this.worker.once('exit', () => resolve());
+        this.worker.once('message', (m: Reply) => {
+          if (m.closed) void this.worker.terminate();
+        });
+        this.worker.postMessage({ close: true });
+      });
+    })();
+    return this.closing;
+  }
+
+  private failAll(e: unknown): void {
+    for (const p of this.pending.values()) p.reject(new StoreUnavailableError(`SQLite write worker: ${(e as Error).message}`, { cause: e }));
+    this.pending.clear();
+  }
+}

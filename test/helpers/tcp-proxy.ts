@@ -1,0 +1,62 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/**
+ * A loopback TCP proxy in front of a real service, to cut it off (every connection reset, new
+ * ones refused) and bring it back on the same port: a database outage without stopping the
+ * database other tests share.
+ */
+export interface TcpProxy {
+  readonly port: number;
+  /** Bytes relayed so far, both directions (a round trip to the service moves at least one). */
+  readonly bytes: number;
+  /** Resets every open connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Accepts connections again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  let bytes = 0;
+  const listen = async () => {
+    const s = createServer((client) => {
+      const upstream = connect(targetPort, targetHost);
+      for (const sock of [client, upstream]) {
+        sockets.add(sock);
+        sock.on('close', () => sockets.delete(sock));
+        sock.on('error', () => undefined);
+      }
+      client.on('data', (c: Buffer) => (bytes += c.length));
+      upstream.on('data', (c: Buffer) => (bytes += c.length));
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = s.address();
+    if (typeof address === 'object' && address !== null) port = address.port;
+    server = s;
+  };
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    for (const sock of sockets) sock.resetAndDestroy();
+    sockets.clear();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  await listen();
+  return {
+    get port() { return port; },
+    get bytes() { return bytes; },
+    cut: stop,
+    restore: listen,
+    close: stop,
+  };
+}
