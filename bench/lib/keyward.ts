@@ -47,8 +47,9 @@ export interface StartKeywardOptions {
   readonly bin?: string;
 }
 
+/** The per-principal rate limit is off: the bench measures capacity, and one principal sends all the load. */
 function baseEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KEYWARD_PASSPHRASE: BENCH_PASSPHRASE, KEYWARD_LOG_LEVEL: 'warn', ...extra };
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KEYWARD_PASSPHRASE: BENCH_PASSPHRASE, KEYWARD_LOG_LEVEL: 'warn', KEYWARD_RATE_LIMIT_PER_SECOND: '0', ...extra };
 }
 
 /** `keyward init` on a data directory (default Argon2id parameters); returns the admin credentials. */
