@@ -372,3 +372,6 @@ export function writeCredentialsFile(path: string, credentials: AdminCredentials
 export function credentialsPath(config: Config): string {
   return join(resolve(config.dataDir), 'admin-credentials.json');
 }
+
+/** The passphrase policy, for commands that must refuse a new passphrase before touching a store. */
+export { checkPassphrase } from './seal/index.js';

@@ -53,8 +53,11 @@ interface OperationBase<Req> {
   readonly namespace: Namespace;
   /** Whether the operation works while sealed (public sys operations). Default: no. */
   readonly whileSealed?: boolean;
-  /** Costly for the server whoever calls (Argon2): rate-limited per source address. */
-  readonly expensive?: boolean;
+  /**
+   * Whether this request is costly for the server whoever calls (Argon2, combining shares): such
+   * requests are rate-limited per source address, once they are known to be valid.
+   */
+  readonly expensive?: boolean | ((request: Req) => boolean);
   parse(input: Input): Req;
 }
 

@@ -27,7 +27,7 @@ export async function invoke(services: Services, operation: Operation, credentia
     if (operation.plane === 'public') {
       const request = operation.parse(new Input(body));
       // Charged once the request is valid: only attempts that reach Argon2 cost a token.
-      if (operation.expensive === true) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
+      if (isExpensive(operation, request)) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       caller = await authenticate(services, credentials);
@@ -37,7 +37,12 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller }, request);
     }
   } catch (e) {
-    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) });
+    try {
+      await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) });
+    } catch (auditError) {
+      // An unreachable store fails both the request and its record: name the cause, not the symptom.
+      if (!(e instanceof KeywardError && e.code === 'DependencyTimeoutException')) throw auditError;
+    }
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
   }
@@ -95,4 +100,9 @@ function wipe(result: unknown): void {
   for (const v of Object.values(result)) {
     if (v instanceof Uint8Array) v.fill(0);
   }
+}
+
+function isExpensive(operation: Operation, request: unknown): boolean {
+  const e = operation.expensive;
+  return typeof e === 'function' ? e(request) : e === true;
 }

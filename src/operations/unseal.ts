@@ -11,7 +11,8 @@ export const unseal = defineOperation({
   namespace: 'Keyward',
   plane: 'public',
   whileSealed: true,
-  expensive: true,
+  // only a passphrase runs Argon2id; shares (unguessable, combined cheaply) and reset are not charged
+  expensive: (req: { readonly passphrase?: string }) => req.passphrase !== undefined,
   parse: (input) => {
     const passphrase = input.string('passphrase', { min: 1, max: 1024 });
     const share = input.string('share', { min: 1, max: 128 });

@@ -49,7 +49,7 @@ export class BackupWriter {
 /** Reads and verifies a whole backup file; the entries are returned only if the trailer checks out. */
 export async function readBackupFile(file: string): Promise<{ header: BackupHeader; entries: Array<{ key: string; value: Buffer }> }> {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  const digest = createHash('sha256');
+  const checksum = createHash('sha256');
   const entries: Array<{ key: string; value: Buffer }> = [];
   let header: BackupHeader | undefined;
   let trailer: { entries: number; sha256: string } | undefined;
@@ -67,7 +67,7 @@ export async function readBackupFile(file: string): Promise<{ header: BackupHead
         trailer = { entries: Number(parsed.entries), sha256: String(parsed.sha256) };
       } else {
         if (typeof parsed.k !== 'string' || typeof parsed.v !== 'string') throw new BackupFormatError(file, `line ${n} is not an entry`);
-        digest.update(line).update('\n');
+        checksum.update(line).update('\n');
         entries.push({ key: parsed.k, value: Buffer.from(parsed.v, 'base64') });
       }
     }
@@ -77,7 +77,7 @@ export async function readBackupFile(file: string): Promise<{ header: BackupHead
   }
   if (header === undefined) throw new BackupFormatError(file, 'the file is empty');
   if (trailer === undefined) throw new BackupFormatError(file, 'the end marker is missing (truncated file?)');
-  if (trailer.entries !== entries.length || trailer.sha256 !== digest.digest('hex')) {
+  if (trailer.entries !== entries.length || trailer.sha256 !== checksum.digest('hex')) {
     throw new BackupFormatError(file, 'the entries do not match the checksum in the end marker (edited or damaged file)');
   }
   return { header, entries };

@@ -20,14 +20,16 @@ export async function sysCall(url: string, method: 'GET' | 'POST', path: string,
 }
 
 /**
- * A digest of every row (key, version, value) of a data directory's SQLite store: equal digests
+ * A digest of every row (key, version, value) but the audit log's of a data directory's SQLite store: equal digests
  * mean a failed operation left the store untouched. Opened read-only beside a running server (WAL).
  */
 export function storeDigest(dataDir: string): string {
   const db = new Database(join(dataDir, 'keyward.db'), { readonly: true, fileMustExist: true });
   try {
     const h = createHash('sha256');
-    for (const row of db.prepare('SELECT key, version, value FROM kv ORDER BY key').iterate() as Iterable<{ key: string; version: number; value: Buffer }>) {
+    // The audit log grows with every request (refusals included) by design: compare everything else.
+    const rows = db.prepare("SELECT key, version, value FROM kv WHERE key NOT LIKE 'audit/%' AND key NOT LIKE 'audit-chains/%' ORDER BY key").iterate();
+    for (const row of rows as Iterable<{ key: string; version: number; value: Buffer }>) {
       h.update(`${row.key}\0${row.version}\0`).update(row.value);
     }
     return h.digest('hex');

@@ -39,7 +39,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     logger: false,
     return503OnClosing: true,
     // Errors Fastify meets before routing (a malformed URL) get the same AWS-shaped answer.
-    frameworkErrors: (e, req, reply) => void fail(req, reply, e, randomUUID(), 'unknown', performance.now()),
+    frameworkErrors: (e, req, reply) => fail(req, reply, e, randomUUID(), 'unknown', performance.now()),
     keepAliveTimeout: options.keepAliveTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     http: { connectionsCheckingInterval },

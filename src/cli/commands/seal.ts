@@ -195,11 +195,13 @@ export function registerSeal(program: Command): void {
     .option('--passphrase-file <file>', 'current passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .option('--new-passphrase-file <file>', 'new passphrase (else KEYWARD_NEW_PASSPHRASE, else a prompt)')
     .action(async (flags: ServerFlags & NewSealFlags) => {
-      const { openInstallation, rekeyInstallation, unsealInstallation } = await import('../../server.js');
+      const { checkPassphrase, openInstallation, rekeyInstallation, unsealInstallation } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
       const current = await passphrase(flags);
       if (current === undefined) throw new UsageError('no current passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');
       const next = await newPassphrase(flags);
+      // refused before the store is opened: a bad new passphrase must leave it untouched
+      checkPassphrase(next);
       const installation = openInstallation(config);
       try {
         const status = await installation.seal.status();
