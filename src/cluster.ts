@@ -13,7 +13,8 @@ import { openInstallation, startServer, unsealInstallation, type RunningServer }
  */
 
 /** Messages between primary and workers. */
-type ToWorker = { readonly type: 'unseal'; readonly passphrase: string };
+/** No passphrase: the worker's seal unseals itself (static, pkcs11, transit). */
+type ToWorker = { readonly type: 'unseal'; readonly passphrase?: string };
 type ToPrimary =
   | { readonly type: 'listening'; readonly url: string }
   | { readonly type: 'ready'; readonly url: string }
@@ -43,13 +44,18 @@ const RESTART_WINDOW_MS = 30_000;
  */
 export async function runClusterPrimary(config: Config, workers: number, passphrase: string | undefined, onReady: (url: string) => void): Promise<void> {
   if (config.socket !== undefined) throw new ConfigError('--socket is not supported with --workers above 1 yet: use the TCP listener');
-  if (passphrase === undefined) {
-    throw new ConfigError('--workers above 1 needs the server to unseal itself: set KEYWARD_PASSPHRASE or pass --passphrase-file');
-  }
   const probe = openInstallation({ ...config, logLevel: 'silent' });
-  const initialized = (await probe.seal.status()).initialized;
+  const { initialized, type } = await probe.seal.status();
   await probe.close();
   if (!initialized) throw new ConfigError('not initialized: run `keyward init` against this data directory before starting workers');
+  // auto-unseal seals (static, pkcs11, transit): each worker unseals itself from its own configuration
+  const autoUnseal = type === 'static' || type === 'pkcs11' || type === 'transit';
+  if (type === 'shamir') {
+    throw new ConfigError('--workers above 1 cannot be unsealed with shamir shares (an unseal over HTTP reaches one worker only): use --workers 1 or an auto-unseal seal');
+  }
+  if (!autoUnseal && passphrase === undefined) {
+    throw new ConfigError('--workers above 1 needs the server to unseal itself: set KEYWARD_PASSPHRASE or pass --passphrase-file');
+  }
   let stopping = false;
   let announced = false;
   let url: string | undefined;
@@ -60,7 +66,7 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
     const worker = cluster.fork();
     worker.on('message', (m: ToPrimary) => {
       if (m.type === 'listening') {
-        worker.send({ type: 'unseal', passphrase } satisfies ToWorker);
+        worker.send((autoUnseal || passphrase === undefined ? { type: 'unseal' } : { type: 'unseal', passphrase }) satisfies ToWorker);
       } else if (m.type === 'ready') {
         url ??= m.url;
         ready.add(worker.id);
@@ -122,7 +128,7 @@ export async function runClusterWorker(config: Config): Promise<RunningServer> {
   }
   process.on('message', (m: ToWorker) => {
     if (m.type !== 'unseal') return;
-    unsealInstallation(server.installation, m.passphrase).then(
+    unsealInstallation(server.installation, m.passphrase ?? {}).then(
       () => send({ type: 'ready', url: server.url }),
       (e: unknown) => send({ type: 'failed', message: (e as Error).message }),
     );

@@ -1,6 +1,6 @@
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
-import { BackupWriter, readBackupFile, readSnapshot, redactUrl, writeIntoEmpty, type Store } from './storage/index.js';
+import { BackupWriter, readBackupFile, readSnapshot, redactUrl, StoreNotEmptyError, writeIntoEmpty, type Store } from './storage/index.js';
 
 /**
  * Offline and online maintenance of a store: backups, restores and copies between backends. They
@@ -45,12 +45,20 @@ export async function restoreStore(store: Store, file: string): Promise<{ entrie
   return { entries: count, source: header.source, created: header.created };
 }
 
-/** Copies every entry of one store into another, empty one (in one transaction), and checks the count. */
+/**
+ * Copies every entry of one store into another, empty one, streaming: the source's consistent
+ * snapshot is read page by page inside the target's one transaction (all or nothing), then the
+ * target's count is checked.
+ */
 export async function migrateStore(from: Store, to: Store): Promise<number> {
-  const entries: Array<{ key: string; value: Buffer }> = [];
-  await readSnapshot(from, (e) => void entries.push({ key: e.key, value: e.value }));
-  if (entries.length === 0) throw new Error('the source store is empty: nothing to migrate (wrong --from?)');
-  const written = await writeIntoEmpty(to, entries);
+  const written = await to.transaction(async (tx) => {
+    if ((await tx.list('', { limit: 1 })).entries.length > 0) throw new StoreNotEmptyError(to.kind);
+    const count = await readSnapshot(from, async (e) => {
+      await tx.put(e.key, e.value, { ifVersion: 0 });
+    });
+    if (count === 0) throw new Error('the source store is empty: nothing to migrate (wrong --from?)');
+    return count;
+  });
   const check = await readSnapshot(to, () => undefined);
   if (check !== written) throw new Error(`copied ${written} entries but the target holds ${check}`);
   return written;

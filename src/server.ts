@@ -11,7 +11,7 @@ import { ConfigError, isLoopback, parseListen, type Config } from './config/inde
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
 import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
-import { parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
+import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
 import { VERSION } from './version.js';
 
@@ -129,8 +129,10 @@ function defaultNodeId(): string {
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
   if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store);
-  if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'));
-  if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)));
+  // The audit log's group commits use batchWrite: fsynced unless auditSync is `os`.
+  const sqlite = { batchWriteFsync: config.auditSync === 'fsync' };
+  if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'), sqlite);
+  if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)), sqlite);
   throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH, postgres://USER@HOST:PORT/DB or memory`);
 }
 
@@ -144,8 +146,14 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     reserveBlock: config.barrierReserveBlock,
     rewrapBatch: config.barrierRewrapBatch,
     rewrapPauseMs: config.barrierRewrapPauseMs,
+    rootSuccessorGraceMs: config.rootRotationGraceMs,
     now: clock,
     onError: (e) => log.error({ err: e }, 'barrier background work failed; it resumes at the next unseal'),
+    // another node rotated the root key: this node cannot follow the keyring, so it fails closed
+    onRootKeyReplaced: () => {
+      log.warn('the root key was replaced by another node; sealing: unseal this node again');
+      void seal.seal().catch((e: unknown) => log.error({ err: e }, 'sealing failed'));
+    },
   });
   const seal = new SealManager(barrier, clock, sealOptionsFrom(config, overrides.secretsEnv));
   const keyring = new Keyring(barrier, clock, {
@@ -350,7 +358,32 @@ export async function unsealInstallation(installation: Installation, request: st
   return await invoke(installation.services, sys.unseal, { kind: 'none' }, body, LOCAL_META) as Record<string, unknown>;
 }
 
-/** Runs Rekey in-process with the system's authority (the offline `keyward change-passphrase`). */
+/**
+ * The offline `keyward change-passphrase`: checks the new passphrase first (a refused one changes
+ * nothing), unseals with the current one, then re-wraps the root key.
+ */
+export async function changePassphraseOffline(installation: Installation, current: string, next: string): Promise<void> {
+  const request = { passphrase: current, new_seal: 'passphrase', new_passphrase: next };
+  checkSpec(sys.rekey.parse(new Input(request)).target);
+  await unsealInstallation(installation, current);
+  await rekeyInstallation(installation, request);
+}
+
+/**
+ * Disaster recovery (offline, on a restored data directory): escrow shares give the root key,
+ * which must open the keyring; the root key is then wrapped under the new seal `request`
+ * (`new_seal`, `new_passphrase`, ...). Answers any new unseal or recovery shares.
+ */
+export async function recoverInstallation(installation: Installation, escrowShares: readonly string[], request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { target } = sys.rekey.parse(new Input(request));
+  const secrets = await installation.seal.recover(escrowShares, target);
+  return {
+    ...(secrets.shares !== undefined ? { shares: secrets.shares } : {}),
+    ...(secrets.recoveryShares !== undefined ? { recovery_shares: secrets.recoveryShares } : {}),
+  };
+}
+
+/** Runs Rekey in-process with the system's authority. */
 export async function rekeyInstallation(installation: Installation, request: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { auth, target } = sys.rekey.parse(new Input(request));
   const secrets = await installation.seal.rekey(auth, target);

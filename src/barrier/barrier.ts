@@ -11,6 +11,13 @@ export { StoreConflictError } from '../storage/index.js';
 export type { StoreChange, PutOptions, ListOptions } from '../storage/index.js';
 
 export const KEYRING_PATH = 'core/keyring';
+/**
+ * After a root-key rotation: the new root key sealed under the old one, so that other nodes on the
+ * same store (which hold only the old root key) can follow at once. Deleted after a grace period,
+ * since until then the old root key still leads to the new one.
+ */
+export const ROOT_SUCCESSOR_PATH = 'core/root-successor';
+const DEFAULT_ROOT_SUCCESSOR_GRACE_MS = 60_000;
 /** Paths under `core/seal` are stored in the clear: they are read before the barrier opens. */
 export const SEAL_PATH_PREFIX = 'core/seal';
 /** The keyring record is sealed directly under the root key, with this reserved term number. */
@@ -52,7 +59,14 @@ export interface BarrierOptions {
   /** Records re-wrapped per batch, and a pause between batches (keeps the re-wrap in the background). */
   readonly rewrapBatch?: number;
   readonly rewrapPauseMs?: number;
+  /** How long other nodes may follow a root-key rotation through the successor record. */
+  readonly rootSuccessorGraceMs?: number;
   readonly now?: () => Date;
+  /**
+   * Another node re-wrapped the keyring under a root key this node does not hold (root rotation):
+   * this node can no longer follow the keyring and should seal itself until unsealed again.
+   */
+  readonly onRootKeyReplaced?: () => void;
   /** Background failures (re-wrap, reservation); the work resumes at the next unseal. */
   readonly onError?: (e: unknown) => void;
 }
@@ -88,7 +102,79 @@ export class Barrier implements BarrierWriter {
   /** Bumped on every lock: background work of an older generation stops. */
   private generation = 0;
 
-  constructor(readonly store: Store, private readonly options: BarrierOptions = {}) {}
+  private refreshing: Promise<void> | undefined;
+
+  constructor(readonly store: Store, private readonly options: BarrierOptions = {}) {
+    // Other nodes change the keyring record (new barrier term, reservations, dropped terms, root
+    // rotation): follow it, so records they write under a new term stay readable here.
+    store.watch((change) => {
+      if (!this.unlocked) return;
+      if ('all' in change || change.keys.includes(KEYRING_PATH)) {
+        this.refreshKeyring().catch((e: unknown) => {
+          // the store being down is reported by the requests that need it
+          if (!(e instanceof KeywardError && e.code === 'DependencyTimeoutException')) this.options.onError?.(e);
+        });
+      }
+    });
+  }
+
+  /** Re-reads the keyring record and adopts its terms; concurrent calls share one read. */
+  refreshKeyring(): Promise<void> {
+    this.refreshing ??= this.refreshNow().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refreshNow(): Promise<void> {
+    const generation = this.generation;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
+      const rootKey = this.rootKey;
+      if (entry === undefined || rootKey === undefined || generation !== this.generation) return;
+      let next: KeyringRecord | undefined;
+      try {
+        next = this.openKeyring(rootKey, entry.value);
+      } catch (e) {
+        if (!(e instanceof KeywardError) || e.code !== 'UnsealFailedException') throw e;
+        // another node rotated the root key: follow it through the successor record
+        next = await this.followRootSuccessor(rootKey, entry.value, generation);
+      }
+      if (next === undefined) {
+        // this node's own root rotation may be finishing: look again before giving up
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (generation !== this.generation) return;
+      const previousActive = this.keyring?.activeTerm;
+      this.replaceKeyring(next);
+      // another node rotated the barrier while this one holds a block under the old term: reserve
+      // under the new term before the next write needs it (a node with no block reserves lazily)
+      if (next.activeTerm !== previousActive && this.block.end > 0 && this.block.term !== next.activeTerm) {
+        void this.reserve(false).catch((e: unknown) => this.options.onError?.(e));
+      }
+      // terms older than the active one remain: take part in moving their records
+      if (next.terms.length > 1) this.resumeRewrap();
+      return;
+    }
+    // the keyring is sealed under a root key this node cannot reach (the successor record is gone)
+    if (generation === this.generation) this.options.onRootKeyReplaced?.();
+  }
+
+  /** Whether the record's barrier term is one this node holds (else the keyring may have moved on). */
+  private knowsTermOf(path: string, sealed: Buffer): boolean {
+    const keyring = this.keyring;
+    if (keyring === undefined) return true;
+    try {
+      const term = readRecordTerm(path, sealed);
+      return keyring.terms.some((t) => t.term === term);
+    } catch {
+      return true; // malformed: open() reports it
+    }
+  }
+
+  /** Opens records, first following the keyring if one of them uses a term this node has not seen. */
+  private async openAll<T extends { key: string; value: Buffer }>(entries: readonly T[]): Promise<void> {
+    if (entries.some((e) => !this.knowsTermOf(e.key, e.value))) await this.refreshKeyring().catch(() => undefined);
+  }
 
   private get rotateAfter(): number {
     return this.options.rotateAfter ?? DEFAULT_ROTATE_AFTER;
@@ -215,6 +301,7 @@ export class Barrier implements BarrierWriter {
       if (generation !== this.generation) return;
       this.replaceKeyring(next);
       this.block = range;
+      if (next.terms.length > 1) this.resumeRewrap();
       return;
     }
   }
@@ -252,13 +339,30 @@ export class Barrier implements BarrierWriter {
    * older terms from the keyring. Records that are not barrier records are left alone.
    */
   private async rewrapAll(generation: number): Promise<void> {
+    // passes until one finds every record on the term that was active when it began; only terms
+    // older than that one are dropped (a rotation during a pass keeps the newer terms)
+    for (;;) {
+      if (generation !== this.generation) return;
+      const active = this.requireKeyring().activeTerm;
+      const moved = await this.rewrapPass(generation);
+      if (generation !== this.generation) return;
+      if (moved === 0 && this.requireKeyring().activeTerm === active) {
+        await this.dropTermsBefore(active, generation);
+        return;
+      }
+    }
+  }
+
+  /** One scan of the store; answers how many records it moved to the active term. */
+  private async rewrapPass(generation: number): Promise<number> {
     const batch = this.options.rewrapBatch ?? 100;
     let after: string | undefined;
+    let movedInPass = 0;
     do {
-      if (generation !== this.generation) return;
+      if (generation !== this.generation) return movedInPass;
       const page = await mapStoreErrors(() => this.store.list('', { limit: batch, ...(after !== undefined ? { after } : {}) }));
       for (const e of page.entries) {
-        if (generation !== this.generation) return;
+        if (generation !== this.generation) return movedInPass;
         this.progress.scanned++;
         if (isReserved(e.key) || !this.isStale(e.key, e.value)) continue;
         const moved = await mapStoreErrors(() => this.store.transaction(async (tx) => {
@@ -267,12 +371,16 @@ export class Barrier implements BarrierWriter {
           await tx.put(e.key, this.seal(e.key, this.open(e.key, cur.value)), { ifVersion: cur.version });
           return true;
         }));
-        if (moved) this.progress.rewrapped++;
+        if (moved) {
+          this.progress.rewrapped++;
+          movedInPass++;
+        }
       }
       after = page.next;
-      if (this.options.rewrapPauseMs) await new Promise((r) => setTimeout(r, this.options.rewrapPauseMs));
+      // yield to requests between batches (a synchronous store would otherwise starve the event loop)
+      await new Promise((r) => (this.options.rewrapPauseMs ? setTimeout(r, this.options.rewrapPauseMs) : setImmediate(r)));
     } while (after !== undefined);
-    await this.dropOldTerms(generation);
+    return movedInPass;
   }
 
   private isStale(path: string, value: Buffer): boolean {
@@ -284,14 +392,14 @@ export class Barrier implements BarrierWriter {
     }
   }
 
-  private async dropOldTerms(generation: number): Promise<void> {
+  private async dropTermsBefore(keepFrom: number, generation: number): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const rootKey = this.rootKey;
       if (rootKey === undefined || generation !== this.generation) return;
       const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
       if (entry === undefined) return;
       const current = this.openKeyring(rootKey, entry.value);
-      const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term === current.activeTerm) };
+      const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term >= keepFrom) };
       try {
         await mapStoreErrors(() => this.store.put(KEYRING_PATH, this.sealKeyring(rootKey, next), { ifVersion: entry.version }));
       } catch (e) {
@@ -343,6 +451,7 @@ export class Barrier implements BarrierWriter {
    */
   async replaceRootKey(newRootKey: Buffer, plain: ReadonlyMap<string, { value: Buffer; ifVersion: number }>): Promise<void> {
     const rootKey = this.rootKey;
+    let successorVersion = 0;
     this.requireKeyring();
     await mapStoreErrors(() => this.store.transaction(async (tx) => {
       const current = await tx.get(KEYRING_PATH);
@@ -356,9 +465,18 @@ export class Barrier implements BarrierWriter {
         await tx.put(path, value, { ifVersion });
       }
       await tx.put(KEYRING_PATH, sealedKeyring, { ifVersion: current.version });
+      const successor = await tx.get(ROOT_SUCCESSOR_PATH);
+      successorVersion = await tx.put(ROOT_SUCCESSOR_PATH, sealRecord(ROOT_SUCCESSOR_PATH, ROOT_TERM, rootKey!, newRootKey), { ifVersion: successor?.version ?? 0 });
     }));
     zeroize(this.rootKey);
     this.rootKey = Buffer.from(newRootKey);
+    const grace = this.options.rootSuccessorGraceMs ?? DEFAULT_ROOT_SUCCESSOR_GRACE_MS;
+    setTimeout(() => {
+      // only this rotation's record: a later rotation wrote a newer version (and its own timer)
+      this.store.delete(ROOT_SUCCESSOR_PATH, { ifVersion: successorVersion }).catch((e: unknown) => {
+        if (!(e instanceof StoreConflictError)) this.options.onError?.(e);
+      });
+    }, grace).unref();
   }
 
   /** Forgets every key (best-effort zeroed). */
@@ -384,11 +502,15 @@ export class Barrier implements BarrierWriter {
 
   async get(path: string): Promise<BarrierEntry | undefined> {
     const entry = await mapStoreErrors(() => this.store.get(path));
-    return entry === undefined ? undefined : { path, value: this.open(path, entry.value), version: entry.version };
+    if (entry === undefined) return undefined;
+    await this.openAll([entry]);
+    return { path, value: this.open(path, entry.value), version: entry.version };
   }
 
   async list(prefix: string, options?: ListOptions): Promise<BarrierPage> {
-    return listThrough(this, await mapStoreErrors(() => this.store.list(prefix, options)));
+    const page = await mapStoreErrors(() => this.store.list(prefix, options));
+    await this.openAll(page.entries);
+    return listThrough(this, page);
   }
 
   async put(path: string, value: Uint8Array, options?: PutOptions): Promise<number> {
@@ -442,7 +564,7 @@ export class Barrier implements BarrierWriter {
   }
 
   private seal(path: string, value: Uint8Array): Buffer {
-    if (path === KEYRING_PATH || path.startsWith(SEAL_PATH_PREFIX)) throw new Error(`reserved path ${path}`);
+    if (isReserved(path)) throw new Error(`reserved path ${path}`);
     const keyring = this.requireKeyring();
     const term = keyring.terms.find((t) => t.term === keyring.activeTerm);
     if (term === undefined) throw new Error('active barrier term missing from keyring');
@@ -454,9 +576,15 @@ export class Barrier implements BarrierWriter {
     return {
       get: async (path) => {
         const e = await stx.get(path);
-        return e === undefined ? undefined : { path, value: this.open(path, e.value), version: e.version };
+        if (e === undefined) return undefined;
+        await this.openAll([e]);
+        return { path, value: this.open(path, e.value), version: e.version };
       },
-      list: async (prefix, options) => listThrough(this, await stx.list(prefix, options)),
+      list: async (prefix, options) => {
+        const page = await stx.list(prefix, options);
+        await this.openAll(page.entries);
+        return listThrough(this, page);
+      },
       put: (path, value, options) => stx.put(path, this.seal(path, value), options),
       delete: (path, options) => stx.delete(path, options),
     };
@@ -471,6 +599,32 @@ export class Barrier implements BarrierWriter {
     this.lock();
     this.rootKey = Buffer.from(rootKey);
     this.keyring = record;
+  }
+
+  /**
+   * Opens the successor record with this node's (old) root key; if the new root key it holds
+   * opens the keyring, adopts that root key and returns the keyring. Undefined if it does not.
+   */
+  private async followRootSuccessor(rootKey: Buffer, sealedKeyring: Buffer, generation: number): Promise<KeyringRecord | undefined> {
+    const entry = await mapStoreErrors(() => this.store.get(ROOT_SUCCESSOR_PATH));
+    if (entry === undefined) return undefined;
+    let next: Buffer;
+    try {
+      next = openRecord(ROOT_SUCCESSOR_PATH, rootKey, entry.value);
+    } catch {
+      return undefined; // a successor of another root key (this node missed a rotation)
+    }
+    try {
+      const record = this.openKeyring(next, sealedKeyring);
+      if (generation !== this.generation) return undefined;
+      zeroize(this.rootKey);
+      this.rootKey = Buffer.from(next);
+      return record;
+    } catch {
+      return undefined;
+    } finally {
+      zeroize(next);
+    }
   }
 
   private async readKeyring(rootKey: Buffer): Promise<KeyringRecord> {
@@ -509,7 +663,7 @@ function listThrough(barrier: Barrier, page: { entries: readonly { key: string; 
 }
 
 function isReserved(path: string): boolean {
-  return path === KEYRING_PATH || path.startsWith(SEAL_PATH_PREFIX);
+  return path === KEYRING_PATH || path === ROOT_SUCCESSOR_PATH || path.startsWith(SEAL_PATH_PREFIX);
 }
 
 function checkPlainPath(path: string): void {

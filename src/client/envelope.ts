@@ -130,6 +130,7 @@ export class Envelope {
     const canonical = contextBytes(options.context);
     const provider = this.provider;
     let pending: Buffer[] = [];
+    let pendingBytes = 0;
     let header: EnvelopeHeader | undefined;
     let decryptor: SegmentDecryptor | undefined;
     let single: { key: Buffer; done: () => void } | undefined;
@@ -170,7 +171,14 @@ export class Envelope {
         pushJoined(stream, out);
         return;
       }
-      if (chunk !== undefined) pending.push(chunk);
+      if (chunk !== undefined) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        // bounded: an untrusted input must not make a stream buffer without limit
+        if (pendingBytes > MAX_STREAMED_MESSAGE_BYTES) {
+          throw new KeywardUsageError(`a one-message envelope over ${MAX_STREAMED_MESSAGE_BYTES} bytes cannot be decrypted as a stream; use Envelope.decrypt()`);
+        }
+      }
       if (ending && single !== undefined) {
         const s = single;
         const h = header;
@@ -238,6 +246,9 @@ function ciphertextGuard<T>(step: () => T): T {
     throw e;
   }
 }
+
+/** One-message envelopes (algorithm 0x01) are authenticated only at their end, so a decrypt stream buffers them whole, up to this. */
+export const MAX_STREAMED_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 // Nonces come from a pooled CSPRNG buffer: one randomFillSync per 341 messages, not one per message.
 const NONCE_POOL = Buffer.allocUnsafe(GCM_NONCE_BYTES * 341);

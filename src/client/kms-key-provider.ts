@@ -8,6 +8,8 @@ import type { EncryptionContext, KeywardClient } from './keyward-client.js';
 export interface KmsKeyProviderOptions {
   /** Data-key caching: limits (defaults: DEFAULT_CACHE_LIMITS), or false for a KMS call per message. */
   readonly cache?: DataKeyCacheLimits | false;
+  /** Milliseconds clock for the cache's age limit (default Date.now; tests move it). */
+  readonly now?: () => number;
 }
 
 /**
@@ -22,7 +24,7 @@ export class KmsKeyProvider implements KeyProvider {
   private readonly pending = new Map<string, Promise<unknown>>();
 
   constructor(private readonly client: KeywardClient, options: KmsKeyProviderOptions = {}) {
-    this.cache = options.cache === false ? undefined : new DataKeyCache(options.cache);
+    this.cache = options.cache === false ? undefined : new DataKeyCache(options.cache, options.now ?? Date.now);
   }
 
   get stats(): Readonly<CacheStats> {

@@ -53,8 +53,16 @@ const schema = z.object({
   /** Background re-wrap after a barrier rotation: records per batch and pause between batches. */
   barrierRewrapBatch: z.coerce.number().int().min(1).max(1000).default(100),
   barrierRewrapPauseMs: z.coerce.number().int().min(0).default(0),
+  /** After a root-key rotation, how long other nodes on the store may follow it with the old root key. */
+  rootRotationGraceMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   /** Audit log: `on` (every request is recorded, fail closed) or `off` (benchmark comparisons only). */
   audit: z.enum(['on', 'off']).default('on'),
+  /**
+   * When an audit batch counts as durable on SQLite: `fsync` (on disk, survives a power loss) or
+   * `os` (handed to the OS: survives a crash of Keyward, not of the machine; much faster on slow
+   * or busy disks).
+   */
+  auditSync: z.enum(['fsync', 'os']).default('fsync'),
   /** Sign the audit chain head every this many records ... */
   auditCheckpointRecords: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** ... or every this many milliseconds. */

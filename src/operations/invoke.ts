@@ -37,12 +37,9 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller }, request);
     }
   } catch (e) {
-    try {
-      await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) });
-    } catch (auditError) {
-      // An unreachable store fails both the request and its record: name the cause, not the symptom.
-      if (!(e instanceof KeywardError && e.code === 'DependencyTimeoutException')) throw auditError;
-    }
+    // A request that failed stays failed with its own error (more useful than the audit's) even
+    // if its record cannot be written: fail closed is about never succeeding unaudited.
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
   }
@@ -65,11 +62,8 @@ export async function invoke(services: Services, operation: Operation, credentia
  */
 export async function auditRejected(services: Services, meta: RequestMeta, operation: string, error: unknown, credentials?: Credentials): Promise<unknown> {
   if (error !== null && typeof error === 'object' && audited.has(error)) return error;
-  try {
-    await record(services, meta, { operation, credentials, caller: undefined, notes: {}, body: undefined, result: resultCode(error) });
-  } catch (auditError) {
-    return auditError;
-  }
+  // The request fails either way; it keeps its own error if its record cannot be written.
+  await record(services, meta, { operation, credentials, caller: undefined, notes: {}, body: undefined, result: resultCode(error) }).catch(() => undefined);
   return error;
 }
 

@@ -17,6 +17,7 @@ import { enableKey } from './enable-key.js';
 import { enableKeyRotation } from './enable-key-rotation.js';
 import { enableKeyVersion } from './enable-key-version.js';
 import { encrypt } from './encrypt.js';
+import { escrow } from './escrow.js';
 import { generateDataKey } from './generate-data-key.js';
 import { generateDataKeyWithoutPlaintext } from './generate-data-key-without-plaintext.js';
 import { generateRandom } from './generate-random.js';
@@ -72,4 +73,4 @@ export function targetsOf(namespace: Namespace): string[] {
 }
 
 /** The seal lifecycle, served under /v1/sys/* (and callable in-process by the CLI). */
-export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, rotateBarrier } as const;
+export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, rotateBarrier, escrow } as const;

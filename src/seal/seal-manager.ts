@@ -7,7 +7,7 @@ import {
   decodeSealConfig, encodeSealConfig, isAutoSeal, SEAL_TYPES, type RecoveryConfig, type SealConfig, type SealConfigRecord,
   type SealType, type ShamirSealConfig,
 } from './seal-config.js';
-import { checkShareLayout, decodeShare, type ShareLayout } from './shamir.js';
+import { checkShareLayout, combineShares, decodeShare, splitSecret, type ShareLayout } from './shamir.js';
 import { newRecovery, shamirRewrap, shamirSeal, shamirUnseal, shamirUnsealKey, verifyRecovery } from './shamir-seal.js';
 import { staticSeal, staticUnseal } from './static-seal.js';
 
@@ -235,7 +235,60 @@ export class SealManager {
     return this.status();
   }
 
-  /** Checks a proof of the current seal without changing anything (escrow export uses it). */
+  /**
+   * Escrow: the root key itself split into shares for disaster recovery (a store backup plus
+   * `threshold` of these recovers the installation whatever happened to the seal). Authorised
+   * like rekey; the shares are answered once and stored nowhere.
+   */
+  escrow(auth: SealAuthorization, layout: ShareLayout): Promise<string[]> {
+    return this.serial(async () => {
+      checkShareLayout(layout, 'escrow shares');
+      const { record } = await this.requireUnsealedConfig();
+      await this.authorize(record.seal, auth);
+      return this.barrier.withRootKey(async (rootKey) => splitSecret(rootKey, layout));
+    });
+  }
+
+  /**
+   * Recovery from escrow shares (offline, on a restored store): the combined root key must open
+   * the keyring; then it is wrapped under `target`, replacing whatever seal the store had.
+   */
+  recover(escrowShares: readonly string[], target: SealSpec): Promise<SealSecrets> {
+    return this.serial(async () => {
+      checkSpec(target);
+      const entry = await this.barrier.getPlain(SEAL_CONFIG_PATH);
+      if (entry === undefined) throw new KeywardError('NotInitializedException', 'This store holds no Keyward installation.');
+      const record = decode(entry.value);
+      const shares = escrowShares.map((s, i) => decodeShare(s, `escrow share ${i + 1}`));
+      const rootKey = await combineShares(shares);
+      zeroize(...shares);
+      try {
+        try {
+          await this.barrier.unlock(rootKey);
+        } catch (e) {
+          if ((e as KeywardError).code === 'UnsealFailedException') {
+            throw new KeywardError('UnsealFailedException', 'The escrow shares do not combine to this installation\'s root key (the keyring does not open): a share is wrong, missing or from another installation.');
+          }
+          throw e;
+        }
+        const made = await this.makeSeal(rootKey, target, undefined);
+        const next: SealConfigRecord = { ...record, seal: made.seal, changedAt: this.now().toISOString() };
+        try {
+          await this.barrier.putPlain(SEAL_CONFIG_PATH, encodeSealConfig(next), { ifVersion: entry.version });
+        } catch (e) {
+          this.barrier.lock();
+          throw conflictOr(e);
+        }
+        this.progress = [];
+        this.emit(this.unsealedListeners);
+        return made.secrets;
+      } finally {
+        zeroize(rootKey);
+      }
+    });
+  }
+
+  /** Checks a proof of the current seal without changing anything. */
   verify(auth: SealAuthorization): Promise<void> {
     return this.serial(async () => {
       const { record } = await this.requireUnsealedConfig();

@@ -69,8 +69,9 @@ export interface Store extends StoreWriter {
   /**
    * Writes every op atomically (all or none) and returns the new versions, in order. Unlike
    * transaction(), nothing is read back, so a backend may run it off the event loop (SQLite does,
-   * in a worker thread). Throws StoreConflictError when an ifVersion does not hold. Optional:
-   * writeBatch() falls back to transaction().
+   * in a worker thread). Throws StoreConflictError when an ifVersion does not hold. Meant for
+   * append-only data nobody caches (the audit log): its keys need not be announced to watchers.
+   * Optional: writeBatch() falls back to transaction().
    */
   batchWrite?(ops: readonly BatchWrite[]): Promise<number[]>;
   /** Subscribes to committed changes (own and other processes'); returns an unsubscribe function. */

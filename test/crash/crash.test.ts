@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createTestDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { runCrashCycles, type CrashReport } from './harness.js';
 
 /**
@@ -9,6 +10,8 @@ import { runCrashCycles, type CrashReport } from './harness.js';
  */
 const cycles = Number(process.env.KEYWARD_CRASH_CYCLES ?? 3);
 const verbose = process.env.KEYWARD_CRASH_CYCLES !== undefined;
+// Without CI a missing PostgreSQL skips its half; with CI=true it fails (helpers/postgres.ts).
+const withPostgres = await postgresAvailable();
 
 export function summary(store: string, r: CrashReport): string {
   const restart = [...r.restartMs].sort((a, b) => a - b);
@@ -32,4 +35,19 @@ describe('crash safety (SIGKILL under load)', () => {
     expect(report.failed).toBe(1);
     expect(report.failures.join('\n')).toMatch(/versions after restart|does not decrypt|points at|answered 400/);
   }, 60_000);
+});
+
+describe.skipIf(!withPostgres)('crash safety on PostgreSQL (SIGKILL under load)', () => {
+  it(`PostgreSQL: ${cycles} kill cycles lose nothing acknowledged`, async () => {
+    const db = await createTestDatabase('crash');
+    try {
+      const report = await runCrashCycles({ cycles, store: db.url, ...(verbose ? { log: (l: string) => console.log(l) } : { maxLoadMs: 700 }) });
+      console.log(summary('PostgreSQL', report));
+      expect(report.failures).toEqual([]);
+      expect(report.passed).toBe(cycles);
+      expect(report.acknowledged).toBeGreaterThan(cycles * 5);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000 + cycles * 15_000);
 });

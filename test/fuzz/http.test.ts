@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemWith, requestArb, send, startFuzzTarget, type FuzzRequest, type FuzzTarget } from './http-fuzz.js';
 
 /**
- * `npm test` sends a few thousand fuzzed requests with shrinking; `npm run test:fuzz` sets
+ * `npm test` sends 1,000 fuzzed requests with shrinking; `npm run test:fuzz` sets
  * KEYWARD_FUZZ_REQUESTS (1,000,000) and sends them 16 at a time, then prints the summary line.
  */
 const longRun = Number(process.env.KEYWARD_FUZZ_REQUESTS ?? 0);
@@ -30,18 +30,18 @@ const describeShort = longRun > 0 ? describe.skip : describe;
 const describeLong = longRun > 0 ? describe : describe.skip;
 
 describeShort('HTTP API fuzz (short)', () => {
-  it('2000 random and malformed requests: 2xx or a clear AWS-shaped 4xx, never a 5xx; the process stays up', async () => {
+  it('1000 random and malformed requests: 2xx or a clear AWS-shaped 4xx, never a 5xx; the process stays up', async () => {
     const statuses = new Map<number, number>();
     await fc.assert(fc.asyncProperty(requestArb(target.pool), async (req) => {
       const res = await send(agent, target.url, req);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       const problem = problemWith(req, res);
       if (problem !== undefined) throw new Error(problem);
-    }), { numRuns: 2000 });
+    }), { numRuns: 1000 });
     await alive();
     // The fuzzer reaches deep as well as shallow: successes and several kinds of rejection.
-    expect(statuses.get(200) ?? 0).toBeGreaterThan(100);
-    expect(statuses.get(400) ?? 0).toBeGreaterThan(400);
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(40);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(200);
   }, 120_000);
 });
 

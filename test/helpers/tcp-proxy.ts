@@ -9,6 +9,8 @@ export interface TcpProxy {
   readonly port: number;
   /** Bytes relayed so far, both directions (a round trip to the service moves at least one). */
   readonly bytes: number;
+  /** Stops relaying data on open connections without closing them (a silent partition). */
+  freeze(): void;
   /** Resets every open connection and refuses new ones. */
   cut(): Promise<void>;
   /** Accepts connections again on the same port. */
@@ -21,6 +23,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let server: Server | undefined;
   let port = 0;
   let bytes = 0;
+  let frozen = false;
   const listen = async () => {
     const s = createServer((client) => {
       const upstream = connect(targetPort, targetHost);
@@ -29,10 +32,14 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         sock.on('close', () => sockets.delete(sock));
         sock.on('error', () => undefined);
       }
-      client.on('data', (c: Buffer) => (bytes += c.length));
-      upstream.on('data', (c: Buffer) => (bytes += c.length));
-      client.pipe(upstream);
-      upstream.pipe(client);
+      client.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (!frozen) upstream.write(c);
+      });
+      upstream.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (!frozen) client.write(c);
+      });
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -55,8 +62,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   return {
     get port() { return port; },
     get bytes() { return bytes; },
-    cut: stop,
-    restore: listen,
+    freeze() { frozen = true; },
+    cut: async () => { frozen = false; await stop(); },
+    restore: async () => { frozen = false; await listen(); },
     close: stop,
   };
 }

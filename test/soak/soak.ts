@@ -33,7 +33,10 @@ export interface SoakReport {
   readonly requests: number;
   readonly errors: number;
   readonly errorSamples: string[];
-  /** MB per minute, least squares over the samples after the first third (warm-up). */
+  /**
+   * MB per minute, least squares after the first third (warm-up). The heap is a GC sawtooth, so
+   * its slope is fitted to the minimum of each run of six samples (what survives collection).
+   */
   readonly heapSlopeMBPerMin: number;
   readonly rssSlopeMBPerMin: number;
   /** Median p99 of the last third of intervals over that of the first third. */
@@ -51,6 +54,16 @@ export function slopePerMinute(points: Array<{ x: number; y: number }>): number 
   const num = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0);
   const den = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
   return den === 0 ? 0 : (num / den) * 60;
+}
+
+/** The lowest heap sample of each window of `size` consecutive intervals, at the window's end. */
+export function windowMinima(intervals: SoakInterval[], size: number): Array<{ x: number; y: number }> {
+  const out: Array<{ x: number; y: number }> = [];
+  for (let i = 0; i + size <= intervals.length; i += size) {
+    const w = intervals.slice(i, i + size);
+    out.push({ x: w[w.length - 1]!.atSeconds, y: Math.min(...w.map((v) => v.heapMB)) });
+  }
+  return out.length >= 2 ? out : intervals.map((v) => ({ x: v.atSeconds, y: v.heapMB }));
 }
 
 async function memory(url: string): Promise<{ heapMB: number; rssMB: number }> {
@@ -188,7 +201,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     requests,
     errors,
     errorSamples,
-    heapSlopeMBPerMin: slopePerMinute(after.map((i) => ({ x: i.atSeconds, y: i.heapMB }))),
+    heapSlopeMBPerMin: slopePerMinute(windowMinima(after, 6)),
     rssSlopeMBPerMin: slopePerMinute(after.map((i) => ({ x: i.atSeconds, y: i.rssMB }))),
     p99Ratio: median(intervals.slice(-third).map((i) => i.p99Ms)) / Math.max(1e-9, median(intervals.slice(0, third).map((i) => i.p99Ms))),
   };

@@ -127,6 +127,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   sysRoute('POST', '/v1/sys/rekey', sys.rekey);
   sysRoute('POST', '/v1/sys/rotate-root', sys.rotateRoot);
   sysRoute('POST', '/v1/sys/rotate-barrier', sys.rotateBarrier);
+  sysRoute('POST', '/v1/sys/escrow', sys.escrow);
 
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -134,8 +135,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   app.setNotFoundHandler(async (req, reply) => {
     const requestId = randomUUID();
-    const audited = await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
-    if (audited instanceof KeywardError && audited.code === 'AuditUnavailableException') return fail(req, reply, audited, requestId, 'NoRoute', performance.now());
+    await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
     const message = `No route for ${req.method} ${(req.raw.url ?? '').split('?')[0]?.slice(0, 128)}; the AWS KMS API is POST / with X-Amz-Target.`;
     return reply.code(404).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));

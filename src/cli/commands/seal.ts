@@ -187,6 +187,43 @@ export function registerSeal(program: Command): void {
       printJson(flags.wait ? { ...started, barrier } : started);
     }));
 
+  authFlags(withConnection(program.command('escrow')))
+    .description('export the root key as Shamir escrow shares for disaster recovery (system admin; shown once, stored nowhere)')
+    .option('--escrow-shares <n>', 'number of escrow shares (default 5)')
+    .option('--escrow-threshold <k>', 'escrow shares needed to recover (default 3)')
+    .option('--json', 'print the shares as JSON')
+    .action((flags: ConnectionFlags & AuthFlags & { escrowShares?: string; escrowThreshold?: string; json?: boolean }) => withClient(flags, async (c) => {
+      const auth = await authorization(c, flags);
+      const r = await c.sys<{ escrow_shares: string[]; escrow_threshold: number }>('POST', 'escrow', {
+        ...auth, escrow_shares: integerFlag(flags.escrowShares, '--escrow-shares'), escrow_threshold: integerFlag(flags.escrowThreshold, '--escrow-threshold'),
+      }, true);
+      if (flags.json) printJson(r);
+      else process.stdout.write(`${printShares('Escrow shares', r.escrow_shares, r.escrow_threshold).join('\n')}\nWith a store backup, \`keyward recover\` rebuilds the installation from these.\n`);
+    }));
+
+  newSealFlags(sealFlags(program.command('recover')))
+    .description('offline disaster recovery: open a restored data directory with escrow shares and guard its root key with a new seal')
+    .option('--data-dir <dir>', 'the restored data directory (env KEYWARD_DATA_DIR)')
+    .option('--store <store>', 'sqlite (default) or sqlite:PATH')
+    .option('--config <file>', 'JSON configuration file')
+    .option('--escrow-share-file <file>', 'an escrow share (repeat per share; else KEYWARD_ESCROW_SHARES comma separated)', collect)
+    .action(async (flags: ServerFlags & NewSealFlags & { escrowShareFile?: string[]; json?: boolean }) => {
+      const { openInstallation, recoverInstallation } = await import('../../server.js');
+      const config = configFrom({ ...flags, logLevel: 'silent' });
+      const shares = flags.escrowShareFile !== undefined && flags.escrowShareFile.length > 0
+        ? flags.escrowShareFile.map((f) => readSecretFile(f, 'escrow share'))
+        : (process.env.KEYWARD_ESCROW_SHARES ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+      if (shares.length === 0) throw new UsageError('no escrow shares: pass --escrow-share-file once per share, or set KEYWARD_ESCROW_SHARES');
+      const target = await newSeal(flags, 'passphrase');
+      const installation = openInstallation(config);
+      try {
+        const result = await recoverInstallation(installation, shares, target);
+        printSecrets({ type: target.new_seal, ...result }, flags.json);
+      } finally {
+        await installation.close();
+      }
+    });
+
   sealFlags(program.command('change-passphrase'))
     .description('offline: change the passphrase of a stopped server\'s data directory (re-wraps only the root key)')
     .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
@@ -195,7 +232,7 @@ export function registerSeal(program: Command): void {
     .option('--passphrase-file <file>', 'current passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .option('--new-passphrase-file <file>', 'new passphrase (else KEYWARD_NEW_PASSPHRASE, else a prompt)')
     .action(async (flags: ServerFlags & NewSealFlags) => {
-      const { checkPassphrase, openInstallation, rekeyInstallation, unsealInstallation } = await import('../../server.js');
+      const { changePassphraseOffline, checkPassphrase, openInstallation } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
       const current = await passphrase(flags);
       if (current === undefined) throw new UsageError('no current passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');
@@ -207,8 +244,7 @@ export function registerSeal(program: Command): void {
         const status = await installation.seal.status();
         if (!status.initialized) throw new UsageError(`${config.dataDir} holds no Keyward installation`);
         if (status.type !== 'passphrase') throw new UsageError(`this installation uses the ${status.type ?? '?'} seal; use \`keyward rekey\` against the running server`);
-        await unsealInstallation(installation, current);
-        await rekeyInstallation(installation, { passphrase: current, new_seal: 'passphrase', new_passphrase: next });
+        await changePassphraseOffline(installation, current, next);
         process.stdout.write('Passphrase changed. Only the root key was re-wrapped; no data was touched.\n');
       } finally {
         await installation.close();

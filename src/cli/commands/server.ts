@@ -128,7 +128,9 @@ export function registerServer(program: Command): void {
           installation.log.warn('sealed: unseal with `keyward unseal` or POST /v1/sys/unseal');
         }
       } else if (status.type === 'shamir') {
-        installation.log.warn(`sealed: ${status.threshold ?? '?'} unseal shares are needed, one at a time, with \`keyward unseal\` or POST /v1/sys/unseal {"share": ...}`);
+        const hint = `sealed: ${status.threshold ?? '?'} unseal shares are needed, one at a time, with \`keyward unseal\` or POST /v1/sys/unseal {"share": ...}`;
+        installation.log.warn(hint);
+        process.stderr.write(`${hint}\n`);
       } else {
         // auto-unseal: a failure (HSM or outer KMS down, wrong PIN, missing key) leaves the server up and sealed
         await unsealInstallation(installation).catch((e: unknown) => reportUnsealFailure(installation.log, status.type ?? 'auto', e));

@@ -23,6 +23,11 @@ const CHANGES_KEPT = 10_000;
 export interface SqliteStoreOptions {
   /** How often to look for commits made by other processes (workers, offline tools), in ms. */
   readonly pollIntervalMs?: number;
+  /**
+   * Whether batchWrite commits wait for fsync (synchronous = FULL, the default) or only for the
+   * OS (synchronous = NORMAL: a batch survives a crash of Keyward, not of the machine).
+   */
+  readonly batchWriteFsync?: boolean;
 }
 
 interface Row { key: string; value: Buffer; version: number }
@@ -45,8 +50,10 @@ export class SqliteStore implements Store {
   private lastDataVersion = 0;
   private closed = false;
   private writeWorker: SqliteWriteWorker | undefined;
+  private readonly batchWriteFsync: boolean;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
+    this.batchWriteFsync = options.batchWriteFsync ?? true;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       this.writeDb = new Database(path, { timeout: 5000 });
@@ -141,12 +148,12 @@ export class SqliteStore implements Store {
 
   /**
    * In a worker thread with its own connection (file stores), so the commit's fsync does not
-   * stall the event loop. Its changes reach watchers like another process's (by polling).
+   * stall the event loop. Not announced to watchers (see Store.batchWrite).
    */
   batchWrite(ops: readonly BatchWrite[]): Promise<number[]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
     if (this.path === ':memory:') return batchWriteInTransaction(this, ops);
-    this.writeWorker ??= new SqliteWriteWorker(this.path, true);
+    this.writeWorker ??= new SqliteWriteWorker(this.path, this.batchWriteFsync);
     return this.writeWorker.write(ops);
   }
 

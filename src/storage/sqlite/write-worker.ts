@@ -19,7 +19,6 @@ db.pragma('journal_mode = WAL');
 db.pragma(workerData.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
 const get = db.prepare('SELECT version FROM kv WHERE key = ?');
 const upsert = db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
-const logChange = db.prepare('INSERT INTO changes (key) VALUES (?)');
 parentPort.on('message', (msg) => {
   if (msg.close) { db.close(); parentPort.postMessage({ closed: true }); return; }
   try {
@@ -35,7 +34,6 @@ parentPort.on('message', (msg) => {
         upsert.run(op.key, Buffer.from(op.value), current + 1);
         versions.push(current + 1);
       }
-      for (const op of msg.ops) logChange.run(op.key);
       db.exec('COMMIT');
     } catch (e) {
       if (db.inTransaction) db.exec('ROLLBACK');

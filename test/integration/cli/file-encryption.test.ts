@@ -75,6 +75,23 @@ describe('keyward encrypt-file / decrypt-file against a real server process', ()
     expect(readdirSync(dir).filter((n) => n.includes('.partial'))).toEqual([]);
   });
 
+  it('shows a progress bar when stderr is a terminal (under script(1)), and not with --no-progress', async () => {
+    const plain = join(dir, 'tty.bin');
+    writeFileSync(plain, randomBytes(3 << 20));
+    const run = (extra: string) => spawnSync('script', ['-qec', `${process.execPath} ${BIN} encrypt-file --in ${plain} --out ${join(dir, 'tty.kwe')} --key ${keyId} ${extra}`, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env }, encoding: 'utf8',
+    });
+    const withBar = run('');
+    expect(withBar.status, withBar.stdout).toBe(0);
+    expect(withBar.stdout).toMatch(/100% \| 3145728\/3145728 bytes/);
+    const without = run('--no-progress');
+    expect(without.status).toBe(0);
+    expect(without.stdout).not.toMatch(/bytes/);
+    const dec = await keyward(['decrypt-file', '--in', join(dir, 'tty.kwe'), '--out', join(dir, 'tty.out')], env);
+    expect(dec.code, dec.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'tty.out')).equals(readFileSync(plain))).toBe(true);
+  });
+
   it('usage errors are clear: missing --key, a missing input file, a bad segment size', async () => {
     const noKey = await keyward(['encrypt-file', '--in', '-', '--out', '-'], env, '');
     expect(noKey.code).not.toBe(0);

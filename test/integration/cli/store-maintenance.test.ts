@@ -81,6 +81,10 @@ describe.runIf(available)('keyward store migrate, backup and restore through the
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the target postgres store is not empty');
     expect((await dbQuery(pg.url, 'SELECT count(*)::int AS n FROM keyward_kv')).rows[0].n).toBe(before);
+    // and an empty source (a wrong path) is refused rather than "migrated"
+    const empty = await keyward(['store', 'migrate', '--from', `sqlite:${join(dir, 'nothing', 'keyward.db')}`, '--to', `sqlite:${join(dir, 'nowhere', 'keyward.db')}`], FAST);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('the source store is empty');
   });
 
   it('backup of the running PostgreSQL installation, restore into a fresh SQLite file: both ciphertexts decrypt', async () => {

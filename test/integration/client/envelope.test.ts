@@ -217,6 +217,19 @@ describe('client envelopes and streams against a real Keyward', () => {
     expect((await env.decrypt(sealed, { context: CONTEXT })).equals(plaintext)).toBe(true);
   });
 
+  it('a decrypt stream also opens one-message envelopes, and refuses to buffer one beyond 64 MiB', async () => {
+    const plaintext = randomBytes(100_000);
+    const sealed = await env.encrypt(plaintext, { keyId, context: CONTEXT });
+    expect((await streamDecrypt(env, sealed, CONTEXT)).equals(plaintext)).toBe(true);
+    expect(await failure(streamDecrypt(env, sealed.subarray(0, sealed.length - 1), CONTEXT))).toBeInstanceOf(InvalidCiphertextError);
+    const huge = Readable.from((function* () {
+      yield sealed.subarray(0, parseHeader(sealed)!.bytes.length);
+      for (let i = 0; i < 65; i++) yield Buffer.alloc(1 << 20);
+    })());
+    const err = await failure(pipeline(huge, env.createDecryptStream({ context: CONTEXT }), new Writable({ write(_c, _e, cb) { cb(); } })));
+    expect(err).toMatchObject({ code: 'ValidationException', message: expect.stringContaining('Envelope.decrypt()') });
+  });
+
   it('bad input names the problem before anything is sent', async () => {
     await expect(env.encrypt(Buffer.from('x'), {})).rejects.toMatchObject({ code: 'ValidationException', message: expect.stringContaining('keyId') });
     await expect(env.encrypt(Buffer.from('x'), { keyId, context: { n: 1 as unknown as string } })).rejects.toMatchObject({ code: 'ValidationException', message: expect.stringContaining('"n"') });
@@ -248,13 +261,22 @@ describe('client envelopes and streams against a real Keyward', () => {
       for (let i = 0; i < 10; i++) await new Envelope(byBytes).encrypt(Buffer.alloc(300), { keyId });
       expect(byBytes.stats.kmsCalls).toBe(4); // 3 messages of 300 bytes fit in 1000
 
-      const byAge = new KmsKeyProvider(client, { cache: { maxAgeMs: 20 } });
+      let now = 1_000_000;
+      const byAge = new KmsKeyProvider(client, { cache: { maxAgeMs: 60_000 }, now: () => now });
       const e = new Envelope(byAge);
-      await e.encrypt(Buffer.from('a'), { keyId });
+      const a = await e.encrypt(Buffer.from('a'), { keyId });
+      now += 59_999;
       await e.encrypt(Buffer.from('b'), { keyId });
-      await new Promise((r) => setTimeout(r, 40));
+      expect(byAge.stats.kmsCalls).toBe(1);
+      now += 1;
       await e.encrypt(Buffer.from('c'), { keyId });
       expect(byAge.stats.kmsCalls).toBe(2);
+      // an expired decryption entry is fetched again too
+      await e.decrypt(a);
+      await e.decrypt(a);
+      now += 60_000;
+      await e.decrypt(a);
+      expect(byAge.stats).toMatchObject({ kmsCalls: 4, decryptMisses: 2, decryptHits: 1 });
     });
 
     it('concurrent misses on a cold partition share one GenerateDataKey; cache: false calls the KMS every time', async () => {

@@ -13,8 +13,8 @@ import { tempDir } from '../../helpers/server.js';
  * Secrets hygiene after a real run: a `keyward server` process at log level trace goes through
  * keys, rotations, encryption, data keys, re-encryption, principals, failed authentication,
  * wrong passphrases, oversized and malformed requests, seal and unseal. Then every file in its
- * data directory (database, WAL, anything else), its whole log output and every error message it
- * answered are scanned for every secret the run used, in raw, base64, base64url and hex form.
+ * data directory (database, WAL, the audit file sink), its whole log output, every audit record
+ * and every error message it answered are scanned for every secret the run used, in raw, base64, base64url and hex form.
  */
 
 const dataDir = tempDir('keyward-hygiene-');
@@ -43,7 +43,8 @@ describe('secrets hygiene after a run', () => {
   it('no plaintext, data key, key material, passphrase, token or secret key in the store files, the log or any error', async () => {
     const passphrase = `hygiene passphrase ${randomBytes(12).toString('hex')}`;
     const wrongPassphrase = `wrong passphrase ${randomBytes(12).toString('hex')}`;
-    const env = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'trace', KEYWARD_PASSPHRASE: passphrase };
+    const auditFile = join(dataDir, 'audit.jsonl');
+    const env = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'trace', KEYWARD_PASSPHRASE: passphrase, KEYWARD_AUDIT_FILE: auditFile };
     const secrets: Array<{ what: string; value: Buffer }> = [{ what: 'passphrase', value: Buffer.from(passphrase) }, { what: 'wrong passphrase', value: Buffer.from(wrongPassphrase) }];
     const credsFile = join(credsDir, 'admin.json');
     const init = await keyward(['init', '--data-dir', dataDir, '--credentials-file', credsFile, '--json'], env);
@@ -53,6 +54,7 @@ describe('secrets hygiene after a run', () => {
 
     const server = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], env);
     const errors: string[] = [];
+    const auditRecords: unknown[] = [];
     const auth = { token: admin.token };
     const call = async (target: string, body: unknown, as: { token: string } | { accessKeyId: string; secretAccessKey: string } = auth) => {
       const r = await callTarget(server.url, target, body, as);
@@ -97,6 +99,13 @@ describe('secrets hygiene after a run', () => {
         if (res.status !== 200) errors.push(text);
       }
       expect(((await call('TrentService.DescribeKey', { KeyId: keys[0] })).KeyMetadata as { KeyId: string }).KeyId).toBe(keys[0]);
+      // every audit record of the run, as the audit API returns it (decrypted where stored encrypted)
+      let afterSeq: number | undefined;
+      do {
+        const page = await call('Keyward.ListAuditRecords', { Limit: 1000, ...(afterSeq !== undefined ? { AfterSeq: afterSeq } : {}) });
+        auditRecords.push(...(page.Records as unknown[]));
+        afterSeq = page.NextSeq as number | undefined;
+      } while (afterSeq !== undefined);
     } finally {
       await server.stop();
     }
@@ -122,7 +131,15 @@ describe('secrets hygiene after a run', () => {
     }
     expect(secrets.filter((s) => s.what.startsWith('material')).length).toBe(6);
 
-    const haystacks = [...stored.map(({ f, bytes }) => ({ where: f, bytes })), { where: 'server log', bytes: Buffer.from(server.output()) }, { where: 'error answers', bytes: Buffer.from(errors.join('\n')) }];
+    const haystacks = [
+      ...stored.map(({ f, bytes }) => ({ where: f, bytes })),
+      { where: 'server log', bytes: Buffer.from(server.output()) },
+      { where: 'error answers', bytes: Buffer.from(errors.join('\n')) },
+      { where: 'audit records (ListAuditRecords)', bytes: Buffer.from(JSON.stringify(auditRecords)) },
+    ];
+    // the audit trail is there to be scanned: one record per request at least, and its file sink
+    expect(auditRecords.length).toBeGreaterThan(30);
+    expect(stored.some(({ f, bytes }) => f === auditFile && bytes.length > 1000)).toBe(true);
     const found: string[] = [];
     let scanned = 0;
     for (const h of haystacks) {

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
+  CreateAliasCommand, CreateKeyCommand, DecryptCommand, ListKeysCommand, UpdateAliasCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
   RotateKeyOnDemandCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,6 +128,33 @@ describe.runIf(available)('three Keyward processes on one PostgreSQL database', 
     });
   });
 
+  it('an alias moved on A is followed by B, and a principal deleted on C is refused by A, within one second', async () => {
+    const k1 = (await node(0).kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    const k2 = (await node(0).kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+    await node(0).kms.send(new CreateAliasCommand({ AliasName: 'alias/moving', TargetKeyId: k1.KeyId }));
+    const keyOfAliasOnB = async () => readBlobHeader((await node(1).kms.send(new EncryptCommand({ KeyId: 'alias/moving', Plaintext: text('a') }))).CiphertextBlob!).keyId;
+    expect(await keyOfAliasOnB()).toBe(k1.KeyId); // warm on B
+    await node(0).kms.send(new UpdateAliasCommand({ AliasName: 'alias/moving', TargetKeyId: k2.KeyId }));
+    await within(1000, async () => (await keyOfAliasOnB()) === k2.KeyId);
+
+    const created = await callTarget(node(2).proc.url, 'Keyward.CreatePrincipal', { Name: 'leaving', Role: 'user' }, creds);
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const c = created.body.Credentials as { AccessKeyId: string; SecretAccessKey: string };
+    const app = kmsClient(node(0).proc.url, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey });
+    try {
+      await within(1000, async () => (await app.send(new EncryptCommand({ KeyId: k2.KeyId, Plaintext: text('ok') })).then(() => true, () => false)));
+      expect((await callTarget(node(2).proc.url, 'Keyward.DeletePrincipal', { Name: 'leaving' }, creds)).status).toBe(200);
+      await within(1000, async () => {
+        const e = await app.send(new EncryptCommand({ KeyId: k2.KeyId, Plaintext: text('no') })).then(() => undefined, (err: Error) => err);
+        if (e === undefined) return false;
+        expect(e.name).toBe('UnrecognizedClientException');
+        return true;
+      });
+    } finally {
+      app.destroy();
+    }
+  });
+
   it('SIGKILL of one node during a load: the other two keep serving and no acknowledged key or version is lost', async () => {
     const acknowledged: Array<{ keyId: string; blobs: Uint8Array[]; rotations: number }> = [];
     let stop = false;
@@ -175,6 +202,22 @@ describe.runIf(available)('three Keyward processes on one PostgreSQL database', 
           expect(new TextDecoder().decode(dec.Plaintext)).toBe(entry.keyId);
         }
       }
+    }
+    // every key in the database, acknowledged or not (the victim's last writes), is complete:
+    // one primary version whose material exists (it encrypts), versions numbered without gaps
+    const all: string[] = [];
+    for (let marker: string | undefined; ;) {
+      const page = await node(0).kms.send(new ListKeysCommand({ Limit: 1000, ...(marker ? { Marker: marker } : {}) }));
+      all.push(...page.Keys!.map((k) => k.KeyId!));
+      if (!page.Truncated) break;
+      marker = page.NextMarker;
+    }
+    for (const id of all) {
+      const v = await versions(node(1), creds, id);
+      expect(v.Versions.filter((x) => x.Primary)).toHaveLength(1);
+      expect(v.Versions.map((x) => x.Version)).toEqual(Array.from({ length: v.Versions.length }, (_, i) => i + 1));
+      const blob = (await node(1).kms.send(new EncryptCommand({ KeyId: id, Plaintext: text('complete') }))).CiphertextBlob!;
+      expect(readBlobHeader(blob).version).toBe(v.PrimaryVersion);
     }
     // the killed node comes back on the same database and sees everything
     victim.kms.destroy();

@@ -6,7 +6,7 @@ import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/proces
 import { storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 
-const QUIET = { KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
+const QUIET = { KEYWARD_UNSEAL_RATE_PER_MINUTE: '0', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
 const SECOND = 'second passphrase, changed offline';
 const THIRD = 'third passphrase, changed online';
 
@@ -20,7 +20,7 @@ describe('passphrase: offline change-passphrase, online rekey and rotate-root th
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('each step re-wraps only the root key; data made before every step decrypts; wrong passphrases change nothing', async () => {
+  it('each step re-wraps only the root key; data made before every step decrypts; wrong passphrases change nothing', { timeout: 120_000 }, async () => {
     const dataDir = join(dir, 'data');
     const init = await keyward(['init', '--data-dir', dataDir, '--json'], { ...QUIET, KEYWARD_PASSPHRASE: TEST_PASSPHRASE });
     expect(init.code, init.stderr).toBe(0);

@@ -9,7 +9,7 @@ import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 import { requireTool } from '../../helpers/services.js';
 
 const hasSoftHsm = requireTool(SOFTHSM_MODULE, 'SoftHSM2 (softhsm2)');
-const QUIET = { KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
+const QUIET = { KEYWARD_UNSEAL_RATE_PER_MINUTE: '0', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
 
 /** Reads attributes of the token's key through PKCS#11 itself: the HSM must keep it non-extractable. */
 function keyAttributes(env: NodeJS.ProcessEnv, pin: string, label: string): { extractable: boolean; sensitive: boolean; count: number } {
@@ -43,7 +43,7 @@ describe.skipIf(!hasSoftHsm)('PKCS#11 seal against SoftHSM2', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('init with a generated non-extractable key, auto-unseal, clear errors that stay sealed, migration both ways', async () => {
+  it('init with a generated non-extractable key, auto-unseal, clear errors that stay sealed, migration both ways', { timeout: 120_000 }, async () => {
     const token = softHsmToken(join(dir, 'hsm'));
     const dataDir = join(dir, 'data');
     const hsm = ['--pkcs11-module', SOFTHSM_MODULE, '--pkcs11-token-label', token.label];

@@ -6,7 +6,7 @@ import { keyward, spawnKeyward } from '../../helpers/process.js';
 import { adminOf, dataDirContains, storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, startTestServer, tempDir } from '../../helpers/server.js';
 
-const QUIET = { KEYWARD_LOG_LEVEL: 'warn' };
+const QUIET = { KEYWARD_UNSEAL_RATE_PER_MINUTE: '0', KEYWARD_LOG_LEVEL: 'warn' };
 
 async function encryptSample(kms: KMSClient, text: string): Promise<Uint8Array> {
   const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
@@ -28,8 +28,8 @@ describe('shamir seal over HTTP', () => {
   const dataDir = tempDir();
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('init 5/3, progress, reset, duplicate and wrong shares, restart, rekey and root rotation keep the data', async () => {
-    let t = await startTestServer({ dataDir, init: false });
+  it('init 5/3, progress, reset, duplicate and wrong shares, restart, rekey and root rotation keep the data', { timeout: 120_000 }, async () => {
+    let t = await startTestServer({ dataDir, init: false, config: { unsealRatePerMinute: 0 } });
     try {
       const bad = await sysCall(t.url, 'POST', 'init', { seal: 'shamir', shares: 3, threshold: 5 });
       expect(bad).toMatchObject({ status: 400, body: { __type: 'ValidationException' } });
@@ -75,7 +75,7 @@ describe('shamir seal over HTTP', () => {
       // restart: sealed until three shares arrive
       kms.destroy();
       await t.close();
-      t = await startTestServer({ dataDir, admin });
+      t = await startTestServer({ dataDir, admin, config: { unsealRatePerMinute: 0 } });
       expect((await sysCall(t.url, 'GET', 'seal-status')).body).toMatchObject({ sealed: true, type: 'shamir' });
       for (const i of [2, 0, 4]) await sysCall(t.url, 'POST', 'unseal', { share: shares[i] });
       expect(await decryptText(t.kms, blob)).toBe('made before anything');
@@ -119,7 +119,7 @@ describe('shamir seal through the CLI', () => {
   const dir = tempDir();
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keyward init --shares 5 --threshold 3 prints the shares once; keyward unseal takes them one at a time', async () => {
+  it('keyward init --shares 5 --threshold 3 prints the shares once; keyward unseal takes them one at a time', { timeout: 120_000 }, async () => {
     const dataDir = join(dir, 'data');
     const text = await keyward(['init', '--data-dir', dataDir, '--shares', '5', '--threshold', '3'], QUIET);
     expect(text.code, text.stderr).toBe(0);

@@ -8,7 +8,7 @@ import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/proces
 import { storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 
-const QUIET = { KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
+const QUIET = { KEYWARD_UNSEAL_RATE_PER_MINUTE: '0', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -44,7 +44,7 @@ describe('transit seal: one real Keyward unsealing another; static seal', () => 
   };
   const decrypt = async (kms: KMSClient, blob: Uint8Array) => Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString();
 
-  it('init, auto-unseal, outer KMS down or key disabled stays sealed, recovery, migration to static and shamir', async () => {
+  it('init, auto-unseal, outer KMS down or key disabled stays sealed, recovery, migration to static and shamir', { timeout: 120_000 }, async () => {
     // the outer Keyward, on a fixed port so it can be restarted
     const outerDir = join(dir, 'outer');
     const outerEnv = { ...QUIET, KEYWARD_PASSPHRASE: TEST_PASSPHRASE };
@@ -126,6 +126,16 @@ describe('transit seal: one real Keyward unsealing another; static seal', () => 
     expect(server.output()).not.toContain(staticKey);
     kms = client(server.url, inner);
     expect(await decrypt(kms, blob)).toBe('wrapped by another keyward');
+
+    // two worker processes behind one port: each unseals itself with the static key
+    await server.stop();
+    const cluster = await start(['--data-dir', innerDir, '--listen', '127.0.0.1:0', '--workers', '2'], { ...QUIET, KEYWARD_ROOT_KEY: staticKey });
+    expect(cluster.output()).toContain('2 workers');
+    const viaCluster = client(cluster.url, inner);
+    for (let i = 0; i < 4; i++) expect(await decrypt(viaCluster, blob)).toBe('wrapped by another keyward');
+    await cluster.stop();
+    server = await start(['--data-dir', innerDir, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_ROOT_KEY: staticKey });
+    kms = client(server.url, inner);
 
     // static -> shamir 2/2 with the same recovery shares, then unseal by shares
     const toShamir = await sysCall(server.url, 'POST', 'rekey', { shares: inner.recovery_shares!.slice(1), new_seal: 'shamir', new_shares: 2, new_threshold: 2 }, inner.token);

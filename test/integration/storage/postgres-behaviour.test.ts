@@ -101,6 +101,28 @@ describe.runIf(available)('PostgresStore: migrations, outages, change feed', () 
     expect(await until(() => keys.includes('after-reconnect'), 1000)).toBe(true);
   });
 
+  it('a silently dead listener connection (no FIN, no RST) is noticed by the heartbeat and replaced', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(db.url).port || 5432));
+    try {
+      const url = new URL(db.url);
+      url.port = String(proxy.port);
+      const store = open(url.toString(), { heartbeatMs: 300, connectTimeoutMs: 500 });
+      await store.ready();
+      let alls = 0;
+      store.watch((c) => { if ('all' in c) alls++; });
+      proxy.freeze();
+      const started = Date.now();
+      expect(await until(() => alls > 0, 3000)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(store.listeningForChanges).toBe(false);
+      await proxy.cut();
+      await proxy.restore();
+      expect(await until(() => store.listeningForChanges, 5000)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a change too large for one NOTIFY payload is announced as "everything changed"', async () => {
     const writer = open(db.url);
     const reader = open(db.url);

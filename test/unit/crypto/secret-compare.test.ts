@@ -14,7 +14,7 @@ function sources(dir: string): string[] {
 }
 
 // An equality operator, .equals() or Buffer.compare next to a name that holds a secret.
-const SECRET = String.raw`\w*(?:secret|token(?!Id)|signature|tokenHash|passphrase|mac|checkValue|digest)\w*`;
+const SECRET = String.raw`\w*(?:secret|token(?!Id)|signature|tokenHash|passphrase|mac|checkValue)\w*`;
 const RISKY = new RegExp(String.raw`(?:\b${SECRET}\b(?:\.toString\([^)]*\))?\s*[!=]==)|(?:[!=]==\s*${SECRET}\b)|(?:\b${SECRET}\.equals\()|(?:Buffer\.compare\([^)]*${SECRET})`, 'i');
 const ALLOWED = /=== undefined|!== undefined|=== ''|!== ''|typeof |\.length\s*[!=]==|=== null|!== null|kind === |=== 'bearer'|=== 'sigv4'/;
 
