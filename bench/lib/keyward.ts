@@ -43,15 +43,18 @@ export interface StartKeywardOptions {
   readonly admin?: BenchCredentials;
   /** Start sealed (no passphrase in the environment): for unseal measurements. */
   readonly sealed?: boolean;
+  /** Another build's bin/keyward.js (A/B comparisons); default this checkout's. */
+  readonly bin?: string;
 }
 
+/** The per-principal rate limit is off: the bench measures capacity, and one principal sends all the load. */
 function baseEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KEYWARD_PASSPHRASE: BENCH_PASSPHRASE, KEYWARD_LOG_LEVEL: 'warn', ...extra };
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KEYWARD_PASSPHRASE: BENCH_PASSPHRASE, KEYWARD_LOG_LEVEL: 'warn', KEYWARD_RATE_LIMIT_PER_SECOND: '0', ...extra };
 }
 
 /** `keyward init` on a data directory (default Argon2id parameters); returns the admin credentials. */
-export async function initDataDir(dataDir: string, env: Readonly<Record<string, string>> = {}): Promise<BenchCredentials> {
-  const { stdout } = await execFileP(process.execPath, [keywardBin(), 'init', '--data-dir', dataDir, '--json'], { env: baseEnv(env), encoding: 'utf8' });
+export async function initDataDir(dataDir: string, env: Readonly<Record<string, string>> = {}, bin = keywardBin()): Promise<BenchCredentials> {
+  const { stdout } = await execFileP(process.execPath, [bin, 'init', '--data-dir', dataDir, '--json'], { env: baseEnv(env), encoding: 'utf8' });
   const c = JSON.parse(stdout) as { access_key_id: string; secret_access_key: string; token: string; region: string };
   return { accessKeyId: c.access_key_id, secretAccessKey: c.secret_access_key, token: c.token, region: c.region };
 }
@@ -65,9 +68,9 @@ export async function startKeyward(ctx: BenchContext, options: StartKeywardOptio
   let admin = options.admin;
   if (admin === undefined) {
     if (existsSync(join(dataDir, 'keyward.db'))) throw new Error(`startKeyward: ${dataDir} is initialised; pass its admin credentials`);
-    admin = await initDataDir(dataDir, options.env);
+    admin = await initDataDir(dataDir, options.env, options.bin);
   }
-  const args = [...(options.nodeArgs ?? []), keywardBin(), 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(options.args ?? [])];
+  const args = [...(options.nodeArgs ?? []), options.bin ?? keywardBin(), 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(options.args ?? [])];
   const env = baseEnv(options.env);
   if (options.sealed) delete env.KEYWARD_PASSPHRASE;
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

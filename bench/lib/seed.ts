@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { initializeInstallation, openInstallation } from '../../src/server.js';
 import { SQLITE_SCHEMA_VERSION, SqliteStore, type Store, type StoreChange, type StoreWriter } from '../../src/storage/index.js';
-import { VERSION } from '../../src/version.js';
 import { BENCH_PASSPHRASE, type BenchCredentials } from './keyward.js';
 import { repoRoot } from './paths.js';
 
@@ -115,7 +114,9 @@ export async function seedKeys(dataDir: string, count: number, options: { keepId
  * a new count) to seed again; KEYWARD_BENCH_CACHE moves the folder. The server runs on the cached files.
  */
 export async function cachedSeed(count: number, options: { keepIds?: number; log?: (m: string) => void } = {}): Promise<SeededStore & { cached: boolean }> {
-  const dir = join(process.env.KEYWARD_BENCH_CACHE ?? join(repoRoot(), 'bench', '.cache'), `keys-${count}-v${VERSION}-schema${SQLITE_SCHEMA_VERSION}`);
+  // the version from package.json (src/version.ts cannot find it from bench/.build)
+  const version = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const dir = join(process.env.KEYWARD_BENCH_CACHE ?? join(repoRoot(), 'bench', '.cache'), `keys-${count}-v${version}-schema${SQLITE_SCHEMA_VERSION}`);
   const manifest = join(dir, 'seed.json');
   if (existsSync(manifest)) {
     const m = JSON.parse(readFileSync(manifest, 'utf8')) as Omit<SeededStore, 'dataDir'>;

@@ -18,7 +18,9 @@ export const profileEncrypt: BenchScenario = {
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const profDir = join(ctx.tmpDir, 'prof');
     mkdirSync(profDir);
-    const kw = await startKeyward(ctx, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+    // KEYWARD_BENCH_PROFILE_AUDIT=on profiles the default configuration; off isolates the protocol path
+    const audit = process.env.KEYWARD_BENCH_PROFILE_AUDIT === 'on' ? 'on' : 'off';
+    const kw = await startKeyward(ctx, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], env: { KEYWARD_AUDIT: audit } });
     const kms = adminClient(kw);
     let rps = 0;
     try {
@@ -39,7 +41,7 @@ export const profileEncrypt: BenchScenario = {
     writeFileSync(join(out, 'encrypt-profile.txt'), top.map((t) => `${t.percent.toFixed(1).padStart(5)}%  ${t.fn}`).join('\n') + '\n');
     for (const t of top.slice(0, 15)) ctx.log(`  ${t.percent.toFixed(1).padStart(5)}%  ${t.fn}`);
     return [{
-      scenario: 'Encrypt 32 B under --cpu-prof, 1 process',
+      scenario: `Encrypt 32 B under --cpu-prof, 1 process, audit ${audit}`,
       unit: 'req/s',
       value: Math.round(rps),
       notes: 'profile in bench/results/encrypt.cpuprofile, top self times in encrypt-profile.txt',

@@ -11,6 +11,7 @@ import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
  * Encrypt 32 B over SigV4 on one process and on `--workers 2` (node:cluster), against the bare
  * node:http baseline in the same interleaved rounds. On a 2-core machine the load generator
  * shares the cores with the workers, so this understates what two workers do with cores of their own.
+ * Both with the default configuration (audit on) and with the audit log off.
  */
 export const workers: BenchScenario = {
   name: 'Workers: 1 process vs --workers 2',
@@ -18,9 +19,11 @@ export const workers: BenchScenario = {
     const bare = await startBareServer();
     const single = await startKeyward(ctx);
     const cluster = await startKeyward(ctx, { args: ['--workers', '2'] });
-    const clients = [adminClient(single), adminClient(cluster)];
+    const singleNoAudit = await startKeyward(ctx, { env: { KEYWARD_AUDIT: 'off' } });
+    const clusterNoAudit = await startKeyward(ctx, { args: ['--workers', '2'], env: { KEYWARD_AUDIT: 'off' } });
+    const clients = [adminClient(single), adminClient(cluster), adminClient(singleNoAudit), adminClient(clusterNoAudit)];
     try {
-      const [k1, k2] = [await createKey(clients[0]!), await createKey(clients[1]!)];
+      const [k1, k2, k3, k4] = [await createKey(clients[0]!), await createKey(clients[1]!), await createKey(clients[2]!), await createKey(clients[3]!)];
       await new Promise((r) => setTimeout(r, 1000));
       const idle = cluster.rssMiB();
       const encrypt = async (url: string, creds: typeof single.admin, keyId: string, d: number) =>
@@ -29,6 +32,8 @@ export const workers: BenchScenario = {
         baseline: (d) => encrypt(bare.url, single.admin, k1, d),
         single: (d) => encrypt(single.url, single.admin, k1, d),
         workers2: (d) => encrypt(cluster.url, cluster.admin, k2, d),
+        singleNoAudit: (d) => encrypt(singleNoAudit.url, singleNoAudit.admin, k3, d),
+        workers2NoAudit: (d) => encrypt(clusterNoAudit.url, clusterNoAudit.admin, k4, d),
       });
       const loaded = cluster.rssMiB();
       const baseline = { name: 'bare node:http', value: m.baseline.rps };
@@ -36,12 +41,14 @@ export const workers: BenchScenario = {
       return [
         loadRow(`Encrypt 32 B, SigV4, 1 process, ${c} conns (workers run)`, m.single, { baseline, minRatio: 0.4, maxP99Ms: 10 }),
         loadRow(`Encrypt 32 B, SigV4, --workers 2, ${c} conns`, m.workers2, { baseline, minRatio: 0.55, maxP99Ms: 10, notes: `${round(m.workers2.rps / m.single.rps, 2)}x one process; the load generator shares the 2 cores` }),
+        loadRow(`Encrypt 32 B, SigV4, 1 process, audit off, ${c} conns (workers run)`, m.singleNoAudit, { baseline, minRatio: 0.4, maxP99Ms: 10 }),
+        loadRow(`Encrypt 32 B, SigV4, --workers 2, audit off, ${c} conns`, m.workers2NoAudit, { baseline, minRatio: 0.55, maxP99Ms: 10, notes: `${round(m.workers2NoAudit.rps / m.singleNoAudit.rps, 2)}x one process` }),
         { scenario: 'RSS idle, --workers 2 (primary + 2 workers)', unit: 'MiB', value: round(idle, 1) },
         { scenario: 'RSS after load, --workers 2 (primary + 2 workers)', unit: 'MiB', value: round(loaded, 1), baseline: { name: 'idle', value: round(idle, 1) }, ratio: round(loaded / idle, 2) },
       ];
     } finally {
       for (const c of clients) c.destroy();
-      await Promise.all([single.stop(), cluster.stop(), bare.stop()]);
+      await Promise.all([single.stop(), cluster.stop(), singleNoAudit.stop(), clusterNoAudit.stop(), bare.stop()]);
     }
   },
 };

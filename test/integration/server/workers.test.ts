@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CreateKeyCommand, DecryptCommand, DisableKeyCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf } from '../../helpers/errors.js';
+import { callTarget } from '../../helpers/keyward-api.js';
 import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 
@@ -37,11 +38,13 @@ describe('keyward server --workers 2 (node:cluster)', () => {
   const dataDir = join(dir, 'data');
   let server: KeywardProcess;
   let kms: KMSClient;
+  let token: string;
 
   beforeAll(async () => {
     const init = await keyward(['init', '--data-dir', dataDir, '--json'], { ...FAST, KEYWARD_PASSPHRASE: TEST_PASSPHRASE });
     expect(init.code, init.stderr).toBe(0);
-    const creds = JSON.parse(init.stdout) as { access_key_id: string; secret_access_key: string };
+    const creds = JSON.parse(init.stdout) as { access_key_id: string; secret_access_key: string; token: string };
+    token = creds.token;
     server = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--workers', '2'], { ...FAST, KEYWARD_PASSPHRASE: TEST_PASSPHRASE });
     kms = kmsClient(server.url, { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key });
   }, 30_000);
@@ -86,6 +89,14 @@ describe('keyward server --workers 2 (node:cluster)', () => {
         c.destroy();
       }
     }
+  });
+
+  it('each worker keeps its own audit chain and the log verifies', async () => {
+    const report = await callTarget(server.url, 'Keyward.VerifyAudit', {}, { token });
+    expect(report.status, JSON.stringify(report.body)).toBe(200);
+    expect(report.body.ok).toBe(true);
+    // the init (offline) and both workers have written records, each under its own node id
+    expect((report.body.chains as unknown[]).length).toBeGreaterThanOrEqual(2);
   });
 
   it('replaces a worker that dies, and SIGTERM stops every worker', async () => {
