@@ -22,7 +22,7 @@ const execFileP = promisify(execFile);
 const ADMIN_URL = process.env.KEYWARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.KEYWARD_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 const PASSPHRASE = 'bench passphrase, scratch data only';
-const ENV = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_PASSPHRASE: PASSPHRASE };
+const ENV = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_RATE_LIMIT_PER_SECOND: '0', KEYWARD_PASSPHRASE: PASSPHRASE };
 
 function repoRoot(): string {
   for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
