@@ -1,4 +1,12 @@
-import pkcs11js from 'pkcs11js';
+import { createRequire } from 'node:module';
+import type pkcs11Types from 'pkcs11js';
+
+// loaded on first use: only an HSM-sealed node loads the native PKCS#11 binding
+const load = createRequire(import.meta.url);
+let binding: typeof pkcs11Types | undefined;
+function pkcs11(): typeof pkcs11Types {
+  return (binding ??= load('pkcs11js') as typeof pkcs11Types);
+}
 import { randomBytes } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import type { AutoSealWrapper } from './auto-seal.js';
@@ -20,7 +28,7 @@ export interface Pkcs11Options {
 const AAD = Buffer.from('keyward/seal/pkcs11/root-key');
 const IV_BYTES = 12;
 
-type Session = { readonly lib: pkcs11js.PKCS11; readonly session: pkcs11js.Handle };
+type Session = { readonly lib: pkcs11Types.PKCS11; readonly session: pkcs11Types.Handle };
 
 function unavailable(message: string, cause?: unknown): KeywardError {
   return new KeywardError('SealUnavailableException', message, cause === undefined ? undefined : { cause });
@@ -73,7 +81,7 @@ export class Pkcs11Seal implements AutoSealWrapper {
   }
 
   private withSession<T>(fn: (s: Session) => T): T {
-    const lib = new pkcs11js.PKCS11();
+    const lib = new (pkcs11().PKCS11)();
     try {
       lib.load(this.options.module);
     } catch (e) {
@@ -82,20 +90,20 @@ export class Pkcs11Seal implements AutoSealWrapper {
     try {
       lib.C_Initialize();
     } catch (e) {
-      if ((e as { code?: number }).code !== pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+      if ((e as { code?: number }).code !== pkcs11().CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         lib.close();
         throw unavailable(`The PKCS#11 module ${this.options.module} failed to initialise: ${pkcs11Reason(e)}.`, e);
       }
     }
     try {
       const slot = this.findSlot(lib);
-      const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      const session = lib.C_OpenSession(slot, pkcs11().CKF_SERIAL_SESSION | pkcs11().CKF_RW_SESSION);
       try {
-        lib.C_Login(session, pkcs11js.CKU_USER, this.options.pin);
+        lib.C_Login(session, pkcs11().CKU_USER, this.options.pin);
       } catch (e) {
         const code = (e as { code?: number }).code;
-        if (code === pkcs11js.CKR_PIN_INCORRECT) throw unavailable('The HSM rejected the PIN (CKR_PIN_INCORRECT); check KEYWARD_PKCS11_PIN or pkcs11PinFile. Keyward stays sealed.');
-        if (code !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw unavailable(`The HSM login failed: ${pkcs11Reason(e)}.`, e);
+        if (code === pkcs11().CKR_PIN_INCORRECT) throw unavailable('The HSM rejected the PIN (CKR_PIN_INCORRECT); check KEYWARD_PKCS11_PIN or pkcs11PinFile. Keyward stays sealed.');
+        if (code !== pkcs11().CKR_USER_ALREADY_LOGGED_IN) throw unavailable(`The HSM login failed: ${pkcs11Reason(e)}.`, e);
       }
       try {
         return fn({ lib, session });
@@ -108,7 +116,7 @@ export class Pkcs11Seal implements AutoSealWrapper {
     }
   }
 
-  private findSlot(lib: pkcs11js.PKCS11): pkcs11js.Handle {
+  private findSlot(lib: pkcs11Types.PKCS11): pkcs11Types.Handle {
     const slots = lib.C_GetSlotList(true);
     if (this.options.slot !== undefined) {
       const wanted = this.options.slot;
@@ -123,11 +131,11 @@ export class Pkcs11Seal implements AutoSealWrapper {
     throw unavailable(label === undefined ? 'The PKCS#11 module has no token.' : `The PKCS#11 module has no token labelled "${label}" (pkcs11TokenLabel).`);
   }
 
-  private findKey(lib: pkcs11js.PKCS11, session: pkcs11js.Handle): pkcs11js.Handle | undefined {
+  private findKey(lib: pkcs11Types.PKCS11, session: pkcs11Types.Handle): pkcs11Types.Handle | undefined {
     lib.C_FindObjectsInit(session, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-      { type: pkcs11js.CKA_LABEL, value: this.options.keyLabel },
+      { type: pkcs11().CKA_CLASS, value: pkcs11().CKO_SECRET_KEY },
+      { type: pkcs11().CKA_KEY_TYPE, value: pkcs11().CKK_AES },
+      { type: pkcs11().CKA_LABEL, value: this.options.keyLabel },
     ]);
     try {
       const found = lib.C_FindObjects(session, 2);
@@ -138,24 +146,24 @@ export class Pkcs11Seal implements AutoSealWrapper {
     }
   }
 
-  private generateKey(lib: pkcs11js.PKCS11, session: pkcs11js.Handle): pkcs11js.Handle {
-    return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-      { type: pkcs11js.CKA_LABEL, value: this.options.keyLabel },
-      { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_ENCRYPT, value: true },
-      { type: pkcs11js.CKA_DECRYPT, value: true },
+  private generateKey(lib: pkcs11Types.PKCS11, session: pkcs11Types.Handle): pkcs11Types.Handle {
+    return lib.C_GenerateKey(session, { mechanism: pkcs11().CKM_AES_KEY_GEN }, [
+      { type: pkcs11().CKA_CLASS, value: pkcs11().CKO_SECRET_KEY },
+      { type: pkcs11().CKA_KEY_TYPE, value: pkcs11().CKK_AES },
+      { type: pkcs11().CKA_VALUE_LEN, value: 32 },
+      { type: pkcs11().CKA_LABEL, value: this.options.keyLabel },
+      { type: pkcs11().CKA_TOKEN, value: true },
+      { type: pkcs11().CKA_PRIVATE, value: true },
+      { type: pkcs11().CKA_SENSITIVE, value: true },
+      { type: pkcs11().CKA_EXTRACTABLE, value: false },
+      { type: pkcs11().CKA_ENCRYPT, value: true },
+      { type: pkcs11().CKA_DECRYPT, value: true },
     ]);
   }
 }
 
-function gcm(iv: Buffer): pkcs11js.Mechanism {
-  return { mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_GCM, iv, ivBits: IV_BYTES * 8, aad: AAD, tagBits: 128 } as pkcs11js.GcmParams };
+function gcm(iv: Buffer): pkcs11Types.Mechanism {
+  return { mechanism: pkcs11().CKM_AES_GCM, parameter: { type: pkcs11().CK_PARAMS_GCM, iv, ivBits: IV_BYTES * 8, aad: AAD, tagBits: 128 } as pkcs11Types.GcmParams };
 }
 
 function pkcs11Reason(e: unknown): string {

@@ -1,4 +1,5 @@
-import { DecryptCommand, EncryptCommand, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
+import type * as KmsSdkModule from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { KeywardError } from '../errors/index.js';
 import type { AutoSealWrapper } from './auto-seal.js';
 
@@ -26,7 +27,7 @@ export class TransitSeal implements AutoSealWrapper {
   }
 
   async wrap(rootKey: Buffer): Promise<string> {
-    return this.call(async (kms) => {
+    return this.call(async (kms, { EncryptCommand }) => {
       const r = await kms.send(new EncryptCommand({ KeyId: this.options.keyId, Plaintext: rootKey, EncryptionContext: CONTEXT }));
       if (r.CiphertextBlob === undefined) throw new Error('Encrypt answered no CiphertextBlob');
       return Buffer.from(r.CiphertextBlob).toString('base64');
@@ -34,15 +35,17 @@ export class TransitSeal implements AutoSealWrapper {
   }
 
   async unwrap(wrapped: string): Promise<Buffer> {
-    return this.call(async (kms) => {
+    return this.call(async (kms, { DecryptCommand }) => {
       const r = await kms.send(new DecryptCommand({ KeyId: this.options.keyId, CiphertextBlob: Buffer.from(wrapped, 'base64'), EncryptionContext: CONTEXT }));
       if (r.Plaintext === undefined) throw new Error('Decrypt answered no Plaintext');
       return Buffer.from(r.Plaintext);
     });
   }
 
-  private async call<T>(fn: (kms: KMSClient) => Promise<T>): Promise<T> {
-    const kms = new KMSClient({
+  private async call<T>(fn: (kms: KMSClient, sdk: KmsSdk) => Promise<T>): Promise<T> {
+    // loaded on first use: only a transit-sealed node pays for the AWS SDK
+    const sdk = await import('@aws-sdk/client-kms');
+    const kms = new sdk.KMSClient({
       endpoint: this.options.endpoint,
       region: this.options.region,
       credentials: this.options.credentials,
@@ -50,16 +53,18 @@ export class TransitSeal implements AutoSealWrapper {
       requestHandler: { requestTimeout: this.options.timeoutMs ?? 10_000, connectionTimeout: this.options.timeoutMs ?? 10_000 },
     });
     try {
-      return await fn(kms);
+      return await fn(kms, sdk);
     } catch (e) {
-      throw transitError(e, this.options);
+      throw transitError(e, this.options, sdk.KMSServiceException);
     } finally {
       kms.destroy();
     }
   }
 }
 
-function transitError(e: unknown, o: TransitOptions): KeywardError {
+type KmsSdk = typeof KmsSdkModule;
+
+function transitError(e: unknown, o: TransitOptions, KMSServiceException: KmsSdk['KMSServiceException']): KeywardError {
   const where = `the transit KMS at ${o.endpoint} (key ${o.keyId})`;
   if (e instanceof KMSServiceException) {
     if (e.name === 'InvalidCiphertextException' || e.name === 'IncorrectKeyException') {

@@ -1,9 +1,17 @@
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { ChangeListeners } from '../change-listeners.js';
 import {
   type BatchWrite, clampLimit, prefixEnd, StoreConflictError, StoreSchemaError, StoreUnavailableError, type ListOptions,
   type ListPage, type PutOptions, type Store, type StoreChange, type StoreEntry, type StoreReader, type StoreWriter,
 } from '../store.js';
+
+// loaded on first use: a node on SQLite never loads the PostgreSQL driver
+const load = createRequire(import.meta.url);
+let driver: typeof pg | undefined;
+function pgDriver(): typeof pg {
+  return (driver ??= load('pg') as typeof pg);
+}
 
 /** Schema versions this build knows; a database migrated by a newer Keyward is refused. */
 export const POSTGRES_SCHEMA_VERSION = 1;
@@ -67,7 +75,7 @@ export class PostgresStore implements Store {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? 500;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
-    this.pool = new pg.Pool({
+    this.pool = new (pgDriver().Pool)({
       connectionString: url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: this.connectTimeoutMs,
@@ -260,7 +268,7 @@ export class PostgresStore implements Store {
 
   private async startListening(): Promise<void> {
     if (this.closed || this.listener !== undefined) return;
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs, keepAlive: true, application_name: 'keyward-listen' });
+    const client = new (pgDriver().Client)({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs, keepAlive: true, application_name: 'keyward-listen' });
     this.listener = client;
     const lost = () => {
       if (this.listener !== client) return;
