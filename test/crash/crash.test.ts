@@ -33,7 +33,7 @@ describe('crash safety (SIGKILL under load)', () => {
   it('the harness sees a lost write: dropping the SQLite WAL after a kill fails the cycle', async () => {
     const report = await runCrashCycles({ cycles: 1, minLoadMs: 600, maxLoadMs: 800, afterKill: (dir) => rmSync(join(dir, 'keyward.db-wal'), { force: true }) });
     expect(report.failed).toBe(1);
-    expect(report.failures.join('\n')).toMatch(/versions after restart|does not decrypt|points at|answered 400/);
+    expect(report.failures.join('\n')).toMatch(/versions after restart|does not decrypt|points at|answered 400|: state \w+, acknowledged/);
   }, 60_000);
 });
 
