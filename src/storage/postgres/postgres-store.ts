@@ -156,50 +156,47 @@ export class PostgresStore implements Store {
   }
 
   private async inTransaction<T>(fn: (tx: StoreWriter, client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.guard(() => this.pool.connect());
-    const changed = new Set<string>();
-    let broken: unknown;
-    const tx: StoreWriter = {
-      get: (key) => this.guard(() => getRow(client, key)),
-      list: (prefix, options) => this.guard(() => listRows(client, prefix, options)),
-      put: (key, value, options) => this.guard(async () => {
-        const version = await putRow(client, key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), options);
-        changed.add(key);
-        return version;
-      }),
-      delete: (key, options) => this.guard(async () => {
-        const removed = await deleteRow(client, key, options);
-        if (removed) changed.add(key);
-        return removed;
-      }),
-    };
-    try {
-      await this.guard(() => client.query('BEGIN'));
+    return this.withClientTransaction('BEGIN', async (client) => {
+      const changed = new Set<string>();
+      const tx: StoreWriter = {
+        get: (key) => this.guard(() => getRow(client, key)),
+        list: (prefix, options) => this.guard(() => listRows(client, prefix, options)),
+        put: (key, value, options) => this.guard(async () => {
+          const version = await putRow(client, key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), options);
+          changed.add(key);
+          return version;
+        }),
+        delete: (key, options) => this.guard(async () => {
+          const removed = await deleteRow(client, key, options);
+          if (removed) changed.add(key);
+          return removed;
+        }),
+      };
       const result = await fn(tx, client);
       if (changed.size > 0) await this.guard(() => client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, changePayload(changed)]));
-      await this.guard(() => client.query('COMMIT'));
-      this.listeners.emit({ keys: [...changed] });
-      return result;
-    } catch (e) {
-      broken = await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
-      throw e;
-    } finally {
-      // a connection that failed to roll back is destroyed rather than reused
-      client.release(broken instanceof Error ? broken : undefined);
-    }
+      return { result, committed: () => this.listeners.emit({ keys: [...changed] }) };
+    });
   }
 
   /** A REPEATABLE READ, READ ONLY transaction: every page read sees the same committed state. */
   async snapshot<T>(fn: (reader: StoreReader) => Promise<T>): Promise<T> {
+    return this.withClientTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => ({
+      result: await fn({
+        get: (key) => this.guard(() => getRow(client, key)),
+        list: (prefix, options) => this.guard(() => listRows(client, prefix, options)),
+      }),
+    }));
+  }
+
+  /** BEGIN, run, COMMIT (then `committed`), or ROLLBACK; a connection that fails to roll back is destroyed. */
+  private async withClientTransaction<T>(begin: string, fn: (client: pg.PoolClient) => Promise<{ result: T; committed?: () => void }>): Promise<T> {
     const client = await this.guard(() => this.pool.connect());
     let broken: unknown;
     try {
-      await this.guard(() => client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'));
-      const result = await fn({
-        get: (key) => this.guard(() => getRow(client, key)),
-        list: (prefix, options) => this.guard(() => listRows(client, prefix, options)),
-      });
+      await this.guard(() => client.query(begin));
+      const { result, committed } = await fn(client);
       await this.guard(() => client.query('COMMIT'));
+      committed?.();
       return result;
     } catch (e) {
       broken = await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
