@@ -3,36 +3,22 @@
  * database, with the load generator on the same machine, and the latency of a cold key load
  * from PostgreSQL (first use on a node that has never seen the key) against a warm Encrypt.
  *
- * Self-contained: it spawns `bin/keyward.js` (run `npm run build` first), creates and drops its
+ * It starts `bin/keyward.js` nodes with bench/lib/keyward.ts, creates and drops its
  * own database on the local PostgreSQL (KEYWARD_BENCH_PG, default postgres://postgres@127.0.0.1:5432/postgres)
  * and loads with autocannon over Bearer-token auth (static requests, so the generator stays cheap).
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { initDataDir, startKeyward, type KeywardInstance } from '../lib/keyward.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
 
-const execFileP = promisify(execFile);
 const ADMIN_URL = process.env.KEYWARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.KEYWARD_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
-const PASSPHRASE = 'bench passphrase, scratch data only';
-const ENV = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'warn', KEYWARD_RATE_LIMIT_PER_SECOND: '0', KEYWARD_PASSPHRASE: PASSPHRASE };
 
-function repoRoot(): string {
-  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'keyward') return dir;
-    if (dirname(dir) === dir) throw new Error('cannot find the Keyward repository');
-  }
-}
-
-async function admin(sql: string): Promise<void> {
+async function adminSql(sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
   await c.connect();
   try {
@@ -40,31 +26,6 @@ async function admin(sql: string): Promise<void> {
   } finally {
     await c.end();
   }
-}
-
-interface Node { readonly url: string; readonly proc: ChildProcess; stop(): Promise<void> }
-
-async function startNode(bin: string, store: string, dataDir: string): Promise<Node> {
-  const proc = spawn(process.execPath, [bin, 'server', '--store', store, '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '', ...ENV }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`keyward did not start:\n${out}`)), 20_000);
-    const check = (c: Buffer) => {
-      out += c.toString();
-      const m = /keyward listening on (https?:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.stderr!.on('data', check);
-    proc.once('exit', (code) => reject(new Error(`keyward exited with ${code}:\n${out}`)));
-  });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return { url, proc, stop: async () => { proc.kill('SIGTERM'); await exited; } };
 }
 
 async function call(url: string, token: string, op: string, body: unknown): Promise<Record<string, unknown>> {
@@ -103,23 +64,24 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 export const multiNode: BenchScenario = {
   name: 'multi-node (PostgreSQL)',
   async run(ctx) {
-    const root = repoRoot();
-    const bin = join(root, 'bin', 'keyward.js');
     const name = `keyward_bench_${randomBytes(5).toString('hex')}`;
     const dbUrl = new URL(ADMIN_URL);
     dbUrl.pathname = `/${name}`;
     const store = dbUrl.toString();
-    await admin(`CREATE DATABASE ${name}`);
-    const nodes: Node[] = [];
+    await adminSql(`CREATE DATABASE ${name}`);
+    const nodes: KeywardInstance[] = [];
     try {
-      const init = await execFileP(process.execPath, [bin, 'init', '--store', store, '--data-dir', ctx.tmpDir, '--json', '--credentials-file', join(ctx.tmpDir, `${name}.json`)], { env: { PATH: process.env.PATH ?? '', ...ENV } });
-      const token = (JSON.parse(init.stdout) as { token: string }).token;
-      nodes.push(await startNode(bin, store, ctx.tmpDir));
+      // cheap Argon2id: this scenario measures the nodes, not unsealing
+      const env = { KEYWARD_STORE: store, KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1' };
+      const admin = await initDataDir(ctx.tmpDir, env);
+      const token = admin.token;
+      const startNode = () => startKeyward(ctx, { dataDir: ctx.tmpDir, admin, env });
+      nodes.push(await startNode());
       const a = nodes[0]!;
       const keyId = ((await call(a.url, token, 'CreateKey', {})).KeyMetadata as { KeyId: string }).KeyId;
       const body = JSON.stringify({ KeyId: keyId, Plaintext: randomBytes(32).toString('base64') });
       await call(a.url, token, 'Encrypt', JSON.parse(body));
-      nodes.push(await startNode(bin, store, ctx.tmpDir));
+      nodes.push(await startNode());
       const b = nodes[1]!;
       await call(b.url, token, 'Encrypt', JSON.parse(body));
 
@@ -221,7 +183,7 @@ export const multiNode: BenchScenario = {
       ] satisfies BenchRow[];
     } finally {
       for (const n of nodes) await n.stop().catch(() => undefined);
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      await adminSql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
     }
   },
 };
