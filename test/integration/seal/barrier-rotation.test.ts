@@ -7,6 +7,7 @@ import { readRecordTerm } from '../../../src/format/index.js';
 import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
 import { sysCall } from '../../helpers/seal.js';
 import { kmsClient, startTestServer, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
+import { pollUntil } from '../../helpers/wait.js';
 
 interface BarrierView { active_term: number; terms: number[]; encryptions: number; rotate_after: number; rewrap: { running: boolean; scanned: number; rewrapped: number } }
 
@@ -35,15 +36,6 @@ async function barrierOf(url: string): Promise<BarrierView> {
   return (await sysCall(url, 'GET', 'seal-status')).body.barrier as BarrierView;
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function makeData(kms: KMSClient, n: number, label: string): Promise<Array<[Uint8Array, string]>> {
   const out: Array<[Uint8Array, string]> = [];
@@ -104,7 +96,7 @@ describe('barrier rotation', () => {
       for (let i = 0; i < 400 && (await barrierOf(t.url)).active_term === 1; i++) {
         await t.kms.send(new UpdateKeyDescriptionCommand({ KeyId: busy, Description: `update ${i}` }));
       }
-      const rotated = await until(() => barrierOf(t.url), (b) => b.active_term > 1, 'an automatic rotation');
+      const rotated = await pollUntil(() => barrierOf(t.url), (b) => b.active_term > 1, 'an automatic rotation');
       expect(rotated.encryptions).toBeLessThanOrEqual(300);
       await t.server.installation.barrier.rewrapIdle();
       await expectDecrypts(t.kms, blobs);
@@ -130,11 +122,11 @@ describe('barrier rotation with two nodes on one store', () => {
       const before = await makeData(b.kms, 2, 'written on b before');
       await sysCall(a.url, 'POST', 'rotate-barrier', {}, a.admin.token);
       const onA = await makeData(a.kms, 2, 'written on a under term 2');
-      await until(() => barrierOf(b.url), (v) => v.active_term === 2, 'node b to follow the rotation');
+      await pollUntil(() => barrierOf(b.url), (v) => v.active_term === 2, 'node b to follow the rotation');
       await expectDecrypts(b.kms, [...before, ...onA]);
       const onB = await makeData(b.kms, 2, 'written on b under term 2');
       await a.server.installation.barrier.rewrapIdle();
-      await until(() => barrierOf(b.url), (v) => v.terms.length === 1, 'node b to drop term 1');
+      await pollUntil(() => barrierOf(b.url), (v) => v.terms.length === 1, 'node b to drop term 1');
       expect([...termsInStore(dataDir).keys()]).toEqual([2]);
       await expectDecrypts(a.kms, [...before, ...onA, ...onB]);
       await expectDecrypts(b.kms, [...before, ...onA, ...onB]);
@@ -174,7 +166,7 @@ describe('barrier rotation survives SIGKILL in the middle of the re-wrap', () =>
 
     const rotate = await keyward(['rotate-barrier'], { KEYWARD_ENDPOINT: server.url, KEYWARD_TOKEN: creds.token });
     expect(rotate.code, rotate.stderr).toBe(0);
-    await until(() => barrierOf(server.url), (b) => b.rewrap.rewrapped >= 6, 'some progress');
+    await pollUntil(() => barrierOf(server.url), (b) => b.rewrap.rewrapped >= 6, 'some progress');
     kms.destroy();
     server.proc.kill('SIGKILL');
     await server.stop();
@@ -186,7 +178,7 @@ describe('barrier rotation survives SIGKILL in the middle of the re-wrap', () =>
     server = await start();
     kms = kmsClient(server.url, { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key });
     await expectDecrypts(kms, blobs); // readable while the re-wrap resumes
-    const done = await until(() => barrierOf(server.url), (b) => b.terms.length === 1 && !b.rewrap.running, 'the resumed re-wrap');
+    const done = await pollUntil(() => barrierOf(server.url), (b) => b.terms.length === 1 && !b.rewrap.running, 'the resumed re-wrap');
     expect(done.active_term).toBe(2);
     expect([...termsInStore(dataDir).keys()]).toEqual([2]);
     await expectDecrypts(kms, blobs);

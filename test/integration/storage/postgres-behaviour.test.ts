@@ -1,21 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   POSTGRES_SCHEMA_VERSION, PostgresStore, StoreSchemaError, StoreUnavailableError, type StoreChange,
 } from '../../../src/storage/index.js';
 import { createTestDatabase, dbQuery, postgresAvailable, type TestDatabase } from '../../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
+import { eventually } from '../../helpers/wait.js';
 
 const available = await postgresAvailable();
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await sleep(20);
-  }
-  return check();
-}
 
 describe.runIf(available)('PostgresStore: migrations, outages, change feed', () => {
   let db: TestDatabase;
@@ -71,16 +63,16 @@ describe.runIf(available)('PostgresStore: migrations, outages, change feed', () 
       await expect(store.put('during', Buffer.from('x'))).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(3000);
       // the listener is gone: watchers are told everything may have changed
-      expect(await until(() => changes.some((c) => 'all' in c), 1000)).toBe(true);
+      expect(await eventually(() => changes.some((c) => 'all' in c), 1000)).toBe(true);
       expect(store.listeningForChanges).toBe(false);
       const err = await store.get('before').catch((e: unknown) => e as Error);
       expect(String(err)).toMatch(/PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/keyward_pgb_\w+ is unavailable/);
 
       await proxy.restore();
-      expect(await until(async () => (await store.get('before').catch(() => undefined)) !== undefined, 5000)).toBe(true);
+      expect(await eventually(async () => (await store.get('before').catch(() => undefined)) !== undefined, 5000)).toBe(true);
       expect((await store.get('before'))?.value.toString()).toBe('kept');
       expect(await store.get('during')).toBeUndefined();
-      expect(await until(() => store.listeningForChanges, 3000)).toBe(true);
+      expect(await eventually(() => store.listeningForChanges, 3000)).toBe(true);
       expect(await store.put('after', Buffer.from('y'))).toBe(1);
     } finally {
       await proxy.close();
@@ -95,10 +87,10 @@ describe.runIf(available)('PostgresStore: migrations, outages, change feed', () 
     let alls = 0;
     reader.watch((c) => ('keys' in c ? keys.push(...c.keys) : alls++));
     await dbQuery(db.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'keyward-listen'", [db.name]);
-    expect(await until(() => alls > 0, 1000)).toBe(true);
-    expect(await until(() => reader.listeningForChanges, 3000)).toBe(true);
+    expect(await eventually(() => alls > 0, 1000)).toBe(true);
+    expect(await eventually(() => reader.listeningForChanges, 3000)).toBe(true);
     await writer.put('after-reconnect', Buffer.from('x'));
-    expect(await until(() => keys.includes('after-reconnect'), 1000)).toBe(true);
+    expect(await eventually(() => keys.includes('after-reconnect'), 1000)).toBe(true);
   });
 
   it('a silently dead listener connection (no FIN, no RST) is noticed by the heartbeat and replaced', async () => {
@@ -112,12 +104,12 @@ describe.runIf(available)('PostgresStore: migrations, outages, change feed', () 
       store.watch((c) => { if ('all' in c) alls++; });
       proxy.freeze();
       const started = Date.now();
-      expect(await until(() => alls > 0, 3000)).toBe(true);
+      expect(await eventually(() => alls > 0, 3000)).toBe(true);
       expect(Date.now() - started).toBeLessThan(1500);
       expect(store.listeningForChanges).toBe(false);
       await proxy.cut();
       await proxy.restore();
-      expect(await until(() => store.listeningForChanges, 5000)).toBe(true);
+      expect(await eventually(() => store.listeningForChanges, 5000)).toBe(true);
     } finally {
       await proxy.close();
     }
@@ -132,7 +124,7 @@ describe.runIf(available)('PostgresStore: migrations, outages, change feed', () 
     await writer.transaction(async (tx) => {
       for (let i = 0; i < 400; i++) await tx.put(`bulk/${'x'.repeat(20)}/${i}`, Buffer.from('v'));
     });
-    expect(await until(() => alls > 0, 1000)).toBe(true);
+    expect(await eventually(() => alls > 0, 1000)).toBe(true);
   });
 
   it('never puts the password of the URL in an error', async () => {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_LIST_LIMIT, StoreConflictError, type Store, type StoreChange } from '../../../src/storage/index.js';
+import { eventually } from '../../helpers/wait.js';
 
 /**
  * One conformance suite for every Store backend. A backend provides a fresh, empty store per test;
@@ -31,14 +32,6 @@ async function allKeys(store: Pick<Store, 'list'>, prefix: string, limit: number
   }
 }
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await sleep(10);
-  }
-  return check();
-}
 
 export function storeConformance(name: string, factory: StoreFactory): void {
   describe(`Store conformance: ${name}`, () => {
@@ -205,7 +198,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       })).rejects.toThrow('no');
       await store.delete('wa/a');
       const keys = () => changes.flatMap((c) => ('keys' in c ? c.keys : []));
-      expect(await until(() => keys().includes('wa/a') && keys().includes('wa/b'), 2000)).toBe(true);
+      expect(await eventually(() => keys().includes('wa/a') && keys().includes('wa/b'), 2000)).toBe(true);
       expect(keys()).not.toContain('wa/rolled-back');
       stop();
       const before = changes.length;
@@ -235,7 +228,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         peer.watch((c) => { if ('keys' in c) heard.push(...c.keys); });
         const started = Date.now();
         await store.put('peer/a', bytes('from first'));
-        expect(await until(() => heard.includes('peer/a'), 1000)).toBe(true);
+        expect(await eventually(() => heard.includes('peer/a'), 1000)).toBe(true);
         expect(Date.now() - started).toBeLessThan(1000);
         expect((await peer.get('peer/a'))?.value.toString()).toBe('from first');
         // and compare-and-set holds across handles
