@@ -1,12 +1,15 @@
 import { randomFillSync } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { GCM_NONCE_BYTES } from '../crypto/index.js';
 import {
-  ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, canonicalContext, checkSegmentSize,
+  ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, checkSegmentSize,
   openMessage, parseHeader, sealMessage, type EnvelopeHeader,
 } from '../format/index.js';
 import type { DataKeyCacheLimits } from './data-key-cache.js';
-import { InvalidCiphertextError, KeywardUsageError } from './errors.js';
+import { contextBytes } from './context.js';
+import { decryptFile, type DecryptFileOptions } from './decrypt-file.js';
+import { encryptFile, type EncryptFileOptions } from './encrypt-file.js';
+import { InvalidCiphertextError, KeywardUsageError, ciphertextGuard } from './errors.js';
 import type { DataKeyLease, EncryptionKeyRequest, KeyProvider } from './key-provider.js';
 import { KeywardClient, type EncryptionContext } from './keyward-client.js';
 import { KmsKeyProvider } from './kms-key-provider.js';
@@ -42,7 +45,8 @@ export interface DecryptOptions {
  */
 export class Envelope {
   readonly provider: KeyProvider;
-  private readonly segmentSize: number;
+  /** Plaintext bytes per segment of the streams and files this envelope makes. */
+  readonly segmentSize: number;
 
   constructor(source: KeywardClient | KeyProvider, options: EnvelopeOptions = {}) {
     this.provider = source instanceof KeywardClient ? new KmsKeyProvider(source, options.cache === undefined ? {} : { cache: options.cache }) : source;
@@ -82,6 +86,23 @@ export class Envelope {
     } finally {
       lease.done();
     }
+  }
+
+  /**
+   * Encrypts a file into a segmented envelope file: paths, or a Readable and a Writable (such as
+   * stdin and stdout). Regular files of 32 MiB and more are sealed by worker threads in parallel;
+   * a file output is written under a temporary name and renamed into place only on success.
+   */
+  encryptFile(input: string | Readable, output: string | Writable, options: EncryptFileOptions = {}): Promise<void> {
+    return encryptFile(this, input, output, options);
+  }
+
+  /**
+   * Decrypts a file made by encryptFile or a stream (paths, or a Readable and a Writable). Every
+   * failure is InvalidCiphertextError, and a file output then never appears.
+   */
+  decryptFile(input: string | Readable, output: string | Writable, options: DecryptFileOptions = {}): Promise<void> {
+    return decryptFile(this, input, output, options);
   }
 
   /** A Transform from plaintext to a segmented envelope (algorithm 0x02), in flat memory. */
@@ -223,27 +244,6 @@ function sealWith(lease: DataKeyLease, plaintext: Uint8Array, canonical: Buffer)
     return sealMessage(lease.key, lease.encodedSource, nextNonce(), plaintext, canonical);
   } finally {
     lease.done();
-  }
-}
-
-function contextBytes(context: EncryptionContext | undefined): Buffer {
-  if (context === undefined) return canonicalContext(undefined);
-  if (context === null || typeof context !== 'object' || Array.isArray(context)) throw new KeywardUsageError('context must be an object of string keys and string values');
-  for (const [k, v] of Object.entries(context)) {
-    if (typeof v !== 'string') throw new KeywardUsageError(`context value for ${JSON.stringify(k)} must be a string`);
-    if (k === '') throw new KeywardUsageError('context keys must not be empty');
-  }
-  return canonicalContext(context);
-}
-
-/** Runs a parse/open step and maps every failure of the ciphertext to the one error. */
-function ciphertextGuard<T>(step: () => T): T {
-  try {
-    return step();
-  } catch (e) {
-    if (e instanceof InvalidCiphertextError) throw e;
-    if ((e as { code?: unknown } | undefined)?.code === 'InvalidCiphertextException' || e instanceof RangeError) throw new InvalidCiphertextError();
-    throw e;
   }
 }
 

@@ -38,3 +38,14 @@ export class KeywardUsageError extends Error {
     this.name = 'ValidationException';
   }
 }
+
+/** Runs a parse/open step and maps every failure of the ciphertext to the one error. */
+export function ciphertextGuard<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (e instanceof InvalidCiphertextError) throw e;
+    if ((e as { code?: unknown } | undefined)?.code === 'InvalidCiphertextException' || e instanceof RangeError) throw new InvalidCiphertextError();
+    throw e;
+  }
+}

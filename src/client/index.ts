@@ -1,6 +1,9 @@
 export { KeywardClient, credentialsFromEnv, type KeywardClientOptions, type Credentials, type EncryptionContext } from './keyward-client.js';
 export { KeywardApiError, InvalidCiphertextError, KeywardUsageError } from './errors.js';
 export { Envelope, type EnvelopeOptions, type EncryptOptions, type EncryptStreamOptions, type DecryptOptions } from './envelope.js';
+export type { EncryptFileOptions } from './encrypt-file.js';
+export type { DecryptFileOptions } from './decrypt-file.js';
+export type { FileOptions } from './file-io.js';
 export { KmsKeyProvider, type KmsKeyProviderOptions } from './kms-key-provider.js';
 export { DEFAULT_CACHE_LIMITS, type DataKeyCacheLimits, type CacheStats } from './data-key-cache.js';
 export type { KeyProvider, DataKeyLease, EncryptionKeyRequest } from './key-provider.js';

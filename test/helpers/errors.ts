@@ -10,3 +10,13 @@ export async function errorOf(p: Promise<unknown>): Promise<KMSServiceException>
   }
   throw new Error('expected the call to fail');
 }
+
+/** Whatever a promise rejects with (fails the test if it resolves). */
+export async function failure(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a failure');
+}

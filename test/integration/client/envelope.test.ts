@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Envelope, InvalidCiphertextError, KeywardClient, KmsKeyProvider } from '../../../src/client/index.js';
 import { DEFAULT_SEGMENT_SIZE, parseHeader } from '../../../src/format/index.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { failure } from '../../helpers/errors.js';
 
 const SEG = 64; // small segments so every tamper case has several of them
 const CONTEXT = { tenant: 'acme', purpose: 'backup' };
@@ -37,15 +38,6 @@ async function streamDecrypt(env: Envelope, envelope: Buffer, context?: Record<s
     write(c: Buffer, _e, cb) { out.push(c); cb(); },
   }));
   return Buffer.concat(out);
-}
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('client envelopes and streams against a real Keyward', () => {

@@ -7,15 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Envelope, InvalidCiphertextError, Keyset, KeywardClient } from '../../../src/client/index.js';
 import { parseHeader } from '../../../src/format/index.js';
 import { startTestServer, tempDir, type TestServer } from '../../helpers/server.js';
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a failure');
-}
+import { failure } from '../../helpers/errors.js';
 
 const keysetIdOf = (envelope: Buffer) => {
   const source = parseHeader(envelope)!.source;

@@ -1,0 +1,59 @@
+import type { Readable, Writable } from 'node:stream';
+import { GCM_TAG_BYTES, zeroize } from '../crypto/index.js';
+import { ALG_GCM_SEGMENTED, deriveSegmentKey, parseHeader } from '../format/index.js';
+import { contextBytes } from './context.js';
+import type { DecryptOptions, Envelope } from './envelope.js';
+import { InvalidCiphertextError, ciphertextGuard } from './errors.js';
+import { PARALLEL_MIN_BYTES, streamThrough, threadsOf, withFiles, type FileOptions } from './file-io.js';
+import { runParallel } from './parallel-segments.js';
+
+export interface DecryptFileOptions extends DecryptOptions, FileOptions {}
+
+/** The longest header: a KMS key source with a 65,535-byte wrapped key, plus the segment parameters. */
+const MAX_HEADER_BYTES = 6 + 2 + 65_535 + 4 + 32 + 7;
+
+/**
+ * Envelope.decryptFile. A segmented envelope in a regular file of PARALLEL_MIN_BYTES or more,
+ * written to a regular file or the null device, is opened by worker threads at once; anything
+ * else goes through createDecryptStream. Either way a segment's plaintext is written only after
+ * its tag verified, and a file output appears only if every segment did.
+ */
+export async function decryptFile(envelope: Envelope, input: string | Readable, output: string | Writable, options: DecryptFileOptions): Promise<void> {
+  const canonical = contextBytes(options.context);
+  const threads = threadsOf(options);
+  await withFiles(input, output, async (source, sink) => {
+    const size = source.size;
+    if (source.handle === undefined || size === undefined || sink.handle === undefined || !sink.positional || size < PARALLEL_MIN_BYTES) {
+      return streamThrough(source.stream(), envelope.createDecryptStream(options), sink.stream(), options.onProgress);
+    }
+    const head = Buffer.alloc(Math.min(size, MAX_HEADER_BYTES));
+    await source.handle.read(head, 0, head.length, 0);
+    const header = ciphertextGuard(() => parseHeader(head));
+    if (header === undefined) throw new InvalidCiphertextError();
+    if (header.algorithm !== ALG_GCM_SEGMENTED) {
+      // one-message envelopes are authenticated as a whole: the stream path buffers them
+      return streamThrough(source.stream(), envelope.createDecryptStream(options), sink.stream(), options.onProgress);
+    }
+    const lease = await envelope.provider.decryptionKey(header.source, options.context, canonical);
+    let key: Buffer;
+    try {
+      key = ciphertextGuard(() => deriveSegmentKey(lease.key, header.salt));
+    } finally {
+      lease.done();
+    }
+    try {
+      const body = size - header.bytes.length;
+      const wire = header.segmentSize + GCM_TAG_BYTES;
+      const segments = Math.max(1, Math.ceil(body / wire));
+      const lastBytes = body - (segments - 1) * wire;
+      if (lastBytes < GCM_TAG_BYTES) throw new InvalidCiphertextError();
+      options.onProgress?.(header.bytes.length);
+      await runParallel({
+        mode: 'open', inFd: source.handle.fd, outFd: sink.handle.fd, inBase: header.bytes.length, outBase: 0, segmentSize: header.segmentSize, segments,
+        lastBytes, firstAad: Buffer.concat([header.bytes, canonical]), prefix: header.noncePrefix, key,
+      }, threads, options.onProgress);
+    } finally {
+      zeroize(key);
+    }
+  });
+}
