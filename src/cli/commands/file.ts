@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { statSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { Envelope } from '../../client/index.js';
+import { Envelope, type FileOptions } from '../../client/index.js';
 import { withClient, withConnection, type ConnectionFlags } from '../connection.js';
 import { collect, keyValues, UsageError } from '../io.js';
 
@@ -15,10 +11,9 @@ interface FileFlags extends ConnectionFlags {
   readonly key?: string;
   readonly context?: string[];
   readonly segmentSize?: number;
+  readonly threads?: number;
   readonly progress?: boolean;
 }
-
-const CHUNK = 1 << 20;
 
 /** Streaming file encryption: `keyward encrypt-file` / `keyward decrypt-file` (docs/formats.md). */
 export function registerFile(program: Command): void {
@@ -29,12 +24,14 @@ export function registerFile(program: Command): void {
     .requiredOption('--key <key>', 'key id, ARN or alias that wraps the data key')
     .option('--context <key=value>', 'encryption context (repeatable; required again to decrypt)', collect)
     .option('--segment-size <bytes>', 'plaintext bytes per segment (default 262144 = 256 KiB)', (v) => Number(v))
+    .option('--threads <n>', THREADS_HELP, (v) => Number(v))
     .option('--no-progress', 'no progress bar even on a terminal')
     .action((f: FileFlags) => withClient(f, async (client) => {
       const context = keyValues(f.context, '--context');
       if (f.segmentSize !== undefined && !Number.isInteger(f.segmentSize)) throw new UsageError('--segment-size must be an integer');
-      const envelope = new Envelope(client);
-      await run(f, envelope.createEncryptStream({ keyId: f.key!, ...(context ? { context } : {}), ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}) }));
+      await withProgress(f, (options) => new Envelope(client).encryptFile(orStdio(f.in, process.stdin), orStdio(f.out, process.stdout), {
+        ...options, keyId: f.key!, ...(context ? { context } : {}), ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}),
+      }));
     }));
 
   withConnection(program.command('decrypt-file'))
@@ -42,38 +39,31 @@ export function registerFile(program: Command): void {
     .requiredOption('--in <file>', 'envelope file, or - for stdin')
     .requiredOption('--out <file>', 'plaintext file, or - for stdout (stdout gets each segment once it has authenticated)')
     .option('--context <key=value>', 'encryption context (repeatable)', collect)
+    .option('--threads <n>', THREADS_HELP, (v) => Number(v))
     .option('--no-progress', 'no progress bar even on a terminal')
     .action((f: FileFlags) => withClient(f, async (client) => {
       const context = keyValues(f.context, '--context');
-      await run(f, new Envelope(client).createDecryptStream(context ? { context } : {}));
+      await withProgress(f, (options) => new Envelope(client).decryptFile(orStdio(f.in, process.stdin), orStdio(f.out, process.stdout), { ...options, ...(context ? { context } : {}) }));
     }));
 }
 
-/**
- * in -> transform -> out. A file output is written beside its target under a temporary name and
- * renamed only on success, so a failed or tampered run never leaves a partial file behind.
- */
-async function run(f: FileFlags, transform: Transform): Promise<void> {
-  if (f.in !== '-' && f.in === f.out) throw new UsageError('--in and --out must differ');
-  const input: Readable = f.in === '-' ? process.stdin : createReadStream(f.in, { highWaterMark: CHUNK });
+const THREADS_HELP = 'worker threads for files of 32 MiB and more (default: one per core, at most 8)';
+
+function orStdio<T>(value: string, dash: T): string | T {
+  return value === '-' ? dash : value;
+}
+
+/** Runs a file operation with --threads, and a progress bar when stderr is a terminal and the input a file. */
+async function withProgress(f: FileFlags, operation: (options: FileOptions) => Promise<void>): Promise<void> {
+  if (f.threads !== undefined && !Number.isInteger(f.threads)) throw new UsageError('--threads must be an integer');
   const total = f.in === '-' ? undefined : statSync(f.in).size;
-  const stages: Array<Readable | Transform | Writable> = [input];
   const bar = f.progress !== false && process.stderr.isTTY && total !== undefined ? progressBar(total) : undefined;
-  if (bar !== undefined) {
-    const meter = new PassThrough({ highWaterMark: CHUNK });
-    let done = 0;
-    meter.on('data', (c: Buffer) => bar.update((done += c.length)));
-    stages.push(meter);
-  }
-  stages.push(transform);
-  const partial = f.out === '-' ? undefined : join(dirname(f.out), `.${basename(f.out)}.${randomBytes(6).toString('hex')}.partial`);
-  stages.push(partial === undefined ? process.stdout : createWriteStream(partial, { mode: 0o600, highWaterMark: CHUNK }));
+  let done = 0;
   try {
-    await pipeline(stages as unknown as [Readable, Writable]);
-    if (partial !== undefined) renameSync(partial, f.out);
-  } catch (e) {
-    if (partial !== undefined) rmSync(partial, { force: true });
-    throw e;
+    await operation({
+      ...(f.threads !== undefined ? { threads: f.threads } : {}),
+      ...(bar !== undefined ? { onProgress: (bytes: number) => bar.update((done += bytes)) } : {}),
+    });
   } finally {
     bar?.stop();
   }

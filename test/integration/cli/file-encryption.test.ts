@@ -92,6 +92,25 @@ describe('keyward encrypt-file / decrypt-file against a real server process', ()
     expect(readFileSync(join(dir, 'tty.out')).equals(readFileSync(plain))).toBe(true);
   });
 
+  it('a file of 32 MiB and more goes through worker threads: progress reaches 100%, /dev/null stays a device', async () => {
+    const plain = join(dir, 'big.bin');
+    writeFileSync(plain, randomBytes((32 << 20) + 12345));
+    const bar = spawnSync('script', ['-qec', `${process.execPath} ${BIN} encrypt-file --in ${plain} --out ${join(dir, 'big.kwe')} --key ${keyId} --threads 2 --context a=b`, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env }, encoding: 'utf8',
+    });
+    expect(bar.status, bar.stdout).toBe(0);
+    expect(bar.stdout).toMatch(new RegExp(`100% \\| ${(32 << 20) + 12345}/${(32 << 20) + 12345} bytes`));
+    const toNull = await keyward(['encrypt-file', '--in', plain, '--out', '/dev/null', '--key', keyId], env);
+    expect(toNull.code, toNull.stderr).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    const dec = await keyward(['decrypt-file', '--in', join(dir, 'big.kwe'), '--out', join(dir, 'big.out'), '--context', 'a=b', '--threads', '3'], env);
+    expect(dec.code, dec.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'big.out')).equals(readFileSync(plain))).toBe(true);
+    const badThreads = await keyward(['decrypt-file', '--in', join(dir, 'big.kwe'), '--out', join(dir, 'x.out'), '--threads', 'many'], env);
+    expect(badThreads.code).not.toBe(0);
+    expect(badThreads.stderr).toMatch(/--threads/);
+  });
+
   it('usage errors are clear: missing --key, a missing input file, a bad segment size', async () => {
     const noKey = await keyward(['encrypt-file', '--in', '-', '--out', '-'], env, '');
     expect(noKey.code).not.toBe(0);
