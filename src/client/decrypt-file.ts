@@ -1,10 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
 import { GCM_TAG_BYTES, zeroize } from '../crypto/index.js';
-import { ALG_GCM_SEGMENTED, deriveSegmentKey, parseHeader } from '../format/index.js';
+import { ALG_GCM_SEGMENTED, MAX_SEGMENTS, deriveSegmentKey, parseHeader } from '../format/index.js';
 import { contextBytes } from './context.js';
 import type { DecryptOptions, Envelope } from './envelope.js';
 import { InvalidCiphertextError, ciphertextGuard } from './errors.js';
-import { PARALLEL_MIN_BYTES, streamThrough, threadsOf, withFiles, type FileOptions } from './file-io.js';
+import { parallelFiles, streamThrough, threadsOf, withFiles, type FileOptions } from './file-io.js';
 import { runParallel } from './parallel-segments.js';
 
 export interface DecryptFileOptions extends DecryptOptions, FileOptions {}
@@ -22,12 +22,12 @@ export async function decryptFile(envelope: Envelope, input: string | Readable, 
   const canonical = contextBytes(options.context);
   const threads = threadsOf(options);
   await withFiles(input, output, async (source, sink) => {
-    const size = source.size;
-    if (source.handle === undefined || size === undefined || sink.handle === undefined || !sink.positional || size < PARALLEL_MIN_BYTES) {
-      return streamThrough(source.stream(), envelope.createDecryptStream(options), sink.stream(), options.onProgress);
-    }
+    const files = parallelFiles(source, sink);
+    if (files === undefined) return streamThrough(source.stream(), envelope.createDecryptStream(options), sink.stream(), options.onProgress);
+    const { size } = files;
     const head = Buffer.alloc(Math.min(size, MAX_HEADER_BYTES));
-    await source.handle.read(head, 0, head.length, 0);
+    const { bytesRead } = await files.input.read(head, 0, head.length, 0);
+    if (bytesRead !== head.length) throw new InvalidCiphertextError(); // the file shrank
     const header = ciphertextGuard(() => parseHeader(head));
     if (header === undefined) throw new InvalidCiphertextError();
     if (header.algorithm !== ALG_GCM_SEGMENTED) {
@@ -46,12 +46,15 @@ export async function decryptFile(envelope: Envelope, input: string | Readable, 
       const wire = header.segmentSize + GCM_TAG_BYTES;
       const segments = Math.max(1, Math.ceil(body / wire));
       const lastBytes = body - (segments - 1) * wire;
-      if (lastBytes < GCM_TAG_BYTES) throw new InvalidCiphertextError();
+      if (lastBytes < GCM_TAG_BYTES || segments > MAX_SEGMENTS) throw new InvalidCiphertextError();
       options.onProgress?.(header.bytes.length);
       await runParallel({
-        mode: 'open', inFd: source.handle.fd, outFd: sink.handle.fd, inBase: header.bytes.length, outBase: 0, segmentSize: header.segmentSize, segments,
+        mode: 'open', inFd: files.input.fd, outFd: files.output.fd, inBase: header.bytes.length, outBase: 0, segmentSize: header.segmentSize, segments,
         lastBytes, firstAad: Buffer.concat([header.bytes, canonical]), prefix: header.noncePrefix, key,
-      }, threads, options.onProgress);
+      }, threads, options.onProgress).catch((e: unknown) => {
+        // a ciphertext file that shrank under the workers is a truncated ciphertext
+        throw (e as { code?: unknown }).code === 'InputChanged' ? new InvalidCiphertextError() : e;
+      });
     } finally {
       zeroize(key);
     }

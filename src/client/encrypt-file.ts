@@ -1,9 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
 import { zeroize } from '../crypto/index.js';
-import { checkSegmentSize } from '../format/index.js';
+import { MAX_SEGMENTS, checkSegmentSize } from '../format/index.js';
+import { KeywardUsageError } from './errors.js';
 import { contextBytes } from './context.js';
 import type { EncryptStreamOptions, Envelope } from './envelope.js';
-import { PARALLEL_MIN_BYTES, streamThrough, threadsOf, withFiles, type FileOptions } from './file-io.js';
+import { parallelFiles, streamThrough, threadsOf, withFiles, type FileOptions } from './file-io.js';
 import { runParallel } from './parallel-segments.js';
 import { newSegmentStream } from './segments.js';
 
@@ -21,10 +22,12 @@ export async function encryptFile(envelope: Envelope, input: string | Readable, 
   checkSegmentSize(segmentSize);
   const threads = threadsOf(options);
   await withFiles(input, output, async (source, sink) => {
-    const size = source.size;
-    if (source.handle === undefined || size === undefined || sink.handle === undefined || !sink.positional || size < PARALLEL_MIN_BYTES) {
-      return streamThrough(source.stream(), envelope.createEncryptStream({ ...options, segmentSize }), sink.stream(), options.onProgress);
+    if (source.size !== undefined && Math.max(1, Math.ceil(source.size / segmentSize)) > MAX_SEGMENTS) {
+      throw new KeywardUsageError(`${source.size} bytes need more than 2^32 segments of ${segmentSize} bytes: choose a larger segment size`);
     }
+    const files = parallelFiles(source, sink);
+    if (files === undefined) return streamThrough(source.stream(), envelope.createEncryptStream({ ...options, segmentSize }), sink.stream(), options.onProgress);
+    const { size } = files;
     const lease = await envelope.provider.encryptionKey({ keyId: options.keyId, context: options.context, canonicalContext: canonical, bytes: 0 });
     let segmented: ReturnType<typeof newSegmentStream>;
     try {
@@ -34,16 +37,17 @@ export async function encryptFile(envelope: Envelope, input: string | Readable, 
     }
     try {
       const { header, prefix, key } = segmented;
-      await sink.handle.write(header, 0, header.length, 0);
+      const { bytesWritten } = await files.output.write(header, 0, header.length, 0);
+      if (bytesWritten !== header.length) throw new Error('short write of the envelope header');
       const segments = Math.max(1, Math.ceil(size / segmentSize));
       await runParallel({
-        mode: 'seal', inFd: source.handle.fd, outFd: sink.handle.fd, inBase: 0, outBase: header.length, segmentSize, segments,
+        mode: 'seal', inFd: files.input.fd, outFd: files.output.fd, inBase: 0, outBase: header.length, segmentSize, segments,
         lastBytes: size - (segments - 1) * segmentSize, firstAad: Buffer.concat([header, canonical]), prefix, key,
       }, threads, options.onProgress);
     } finally {
       zeroize(segmented.key);
     }
     // a file that grew while it was read would be sealed only up to its old size
-    if ((await source.handle.stat()).size !== size) throw new Error('the input file changed size while it was being encrypted');
+    if ((await files.input.stat()).size !== size) throw new Error('the input file changed size while it was being encrypted');
   });
 }

@@ -90,8 +90,10 @@ export class Envelope {
 
   /**
    * Encrypts a file into a segmented envelope file: paths, or a Readable and a Writable (such as
-   * stdin and stdout). Regular files of 32 MiB and more are sealed by worker threads in parallel;
-   * a file output is written under a temporary name and renamed into place only on success.
+   * stdin and stdout). Regular files of 32 MiB and more are sealed by worker threads in parallel
+   * (about 60 MiB of memory each; the threads run dist/client/file-worker.js, so this needs the
+   * built package); a file output is written under a temporary name, fsynced, and renamed into
+   * place only on success.
    */
   encryptFile(input: string | Readable, output: string | Writable, options: EncryptFileOptions = {}): Promise<void> {
     return encryptFile(this, input, output, options);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { availableParallelism, devNull } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
@@ -49,10 +49,12 @@ export async function openInput(input: string | Readable): Promise<{ readonly ha
 }
 
 /**
- * An output. A path to a regular file (or to nothing yet) is written under a temporary name
- * beside it, mode 0600, and renamed into place only by commit(), so a failed or tampered run never
- * leaves a partial file. Any other path (the null device, a FIFO, a terminal) is written
- * directly; a Writable is used as is.
+ * An output. A path to a regular file (or to nothing yet; a symbolic link is followed) is written
+ * under a temporary name beside it, mode 0600, fsynced, and renamed into place only by commit(),
+ * so a failed or tampered run never leaves a partial file and a crash never leaves a half-written
+ * one in its place (the file is a new inode: hard links to the old one keep the old content). A
+ * character device or a FIFO (the null device, /dev/stdout on a pipe or terminal) is written
+ * directly; anything else is refused. A Writable is used as is.
  */
 export class FileOutput {
   private constructor(
@@ -65,16 +67,22 @@ export class FileOutput {
 
   static async open(output: string | Writable): Promise<FileOutput> {
     if (typeof output !== 'string') return new FileOutput(output, undefined, false, undefined);
-    const existing = await stat(output).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
-      throw e;
-    });
-    if (existing === undefined || existing.isFile()) {
-      const partial = join(dirname(output), `.${basename(output)}.${randomBytes(6).toString('hex')}.partial`);
-      return new FileOutput(output, await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600), true, partial);
+    const target = await resolveOutput(output);
+    if (target !== undefined) {
+      // the name is bounded: a long output name must not make the temporary one too long
+      const partial = join(dirname(target), `.${basename(target).slice(0, 64)}.${randomBytes(6).toString('hex')}.partial`);
+      return new FileOutput(target, await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600), true, partial);
     }
-    const handle = await open(output, 'w');
-    return new FileOutput(output, handle, (await realpath(output)) === devNull, undefined);
+    const handle = await open(output, constants.O_WRONLY);
+    try {
+      const s = await handle.stat();
+      if (!s.isCharacterDevice() && !s.isFIFO()) throw new KeywardUsageError(`output ${output} is neither a regular file nor a character device or FIFO`);
+      const isNull = s.isCharacterDevice() && s.rdev === (await stat(devNull)).rdev;
+      return new FileOutput(output, handle, isNull, undefined);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
   }
 
   stream(): Writable {
@@ -83,14 +91,65 @@ export class FileOutput {
   }
 
   async commit(): Promise<void> {
-    if (this.handle !== undefined) await closeOnce(this.handle);
-    if (this.partial !== undefined) await rename(this.partial, this.target as string);
+    if (this.partial === undefined) {
+      if (this.handle !== undefined) await closeOnce(this.handle);
+      return;
+    }
+    // written through a stream, the handle is closed by now: reopen to fsync
+    const handle = this.handle!.fd === -1 ? await open(this.partial, 'r') : this.handle!;
+    try {
+      await handle.sync();
+    } finally {
+      await closeOnce(handle);
+    }
+    await rename(this.partial, this.target as string);
+    await syncDirectory(dirname(this.target as string));
   }
 
   async abort(): Promise<void> {
     if (this.handle !== undefined) await closeOnce(this.handle).catch(() => undefined);
     if (this.partial !== undefined) await rm(this.partial, { force: true });
   }
+}
+
+/**
+ * Where a regular-file output goes: the path itself if nothing is there yet, the file a symbolic
+ * link points at, or undefined when the path is not a regular file (a device, a FIFO, a
+ * /proc/self/fd link to a pipe, which does not resolve).
+ */
+async function resolveOutput(output: string): Promise<string | undefined> {
+  const link = await lstat(output).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (link === undefined) return output;
+  if (link.isFile()) return output;
+  if (!link.isSymbolicLink()) return undefined;
+  const resolved = await realpath(output).catch(() => undefined);
+  if (resolved === undefined) return undefined;
+  const s = await stat(resolved).catch(() => undefined);
+  return s === undefined || s.isFile() ? resolved : undefined;
+}
+
+/** Makes a rename in `dir` durable (best effort: some file systems refuse fsync on a directory). */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (handle === undefined) return;
+  try {
+    await handle.sync().catch(() => undefined);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The input's size and both handles when the file goes to worker threads: a regular file of
+ * PARALLEL_MIN_BYTES or more, read and written at positions (output a regular file or the null
+ * device); else undefined.
+ */
+export function parallelFiles(source: Awaited<ReturnType<typeof openInput>>, sink: FileOutput): { size: number; input: FileHandle; output: FileHandle } | undefined {
+  if (source.handle === undefined || source.size === undefined || sink.handle === undefined || !sink.positional) return undefined;
+  return source.size >= PARALLEL_MIN_BYTES ? { size: source.size, input: source.handle, output: sink.handle } : undefined;
 }
 
 /** Closes a handle unless a stream already did (a closed FileHandle's fd is -1). */
@@ -103,7 +162,12 @@ export async function streamThrough(input: Readable, transform: Transform, outpu
   if (onProgress === undefined) return pipeline(input, transform, output);
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      onProgress(chunk.length);
+      try {
+        onProgress(chunk.length);
+      } catch (e) {
+        callback(e as Error);
+        return;
+      }
       callback(null, chunk);
     },
   });

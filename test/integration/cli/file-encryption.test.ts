@@ -59,6 +59,19 @@ describe('keyward encrypt-file / decrypt-file against a real server process', ()
     expect(dec.stdout.equals(data)).toBe(true);
   });
 
+  it('--out /dev/stdout with stdout a shell pipe writes into the pipe (no temporary file, nothing renamed)', () => {
+    const plain = join(dir, 'devstdout.bin');
+    writeFileSync(plain, randomBytes(100_000));
+    // a real pipe (node's own child stdio is a socket, which cannot be opened by path)
+    const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    const enc = sh(`${process.execPath} ${BIN} encrypt-file --in ${plain} --out /dev/stdout --key ${keyId} | cat > ${join(dir, 'devstdout.kwe')}`);
+    expect(enc.status, enc.stderr).toBe(0);
+    const dec = sh(`${process.execPath} ${BIN} decrypt-file --in ${join(dir, 'devstdout.kwe')} --out /dev/stdout | cat > ${join(dir, 'devstdout.out')}`);
+    expect(dec.status, dec.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'devstdout.out')).equals(readFileSync(plain))).toBe(true);
+    expect(readdirSync('/dev').filter((n) => n.includes('.partial'))).toEqual([]);
+  });
+
   it('a wrong context or a tampered file fails with InvalidCiphertextException and leaves no output file', async () => {
     const plain = join(dir, 'p2.bin');
     writeFileSync(plain, randomBytes(100_000));

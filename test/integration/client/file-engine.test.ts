@@ -1,6 +1,6 @@
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { devNull } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -135,6 +135,49 @@ describe('Envelope.encryptFile / decryptFile: the parallel file engine (built SD
     expect((grew as Error).message).toMatch(/changed size/);
     expect(existsSync(file('c.kwe'))).toBe(false);
     expect(leftovers()).toEqual([]);
+  });
+
+  it('an onProgress that throws fails the operation with its error, on either engine, and leaves nothing', async () => {
+    writeFileSync(file('o.plain'), randomBytes(PARALLEL + 1));
+    const boom = () => { throw new Error('progress sink broke'); };
+    for (const input of [() => file('o.plain'), () => createReadStream(file('o.plain'))]) {
+      const e = await failure(env.encryptFile(input(), file('o.kwe'), { keyId, onProgress: boom }));
+      expect((e as Error).message).toBe('progress sink broke');
+    }
+    expect(existsSync(file('o.kwe'))).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('outputs: a symbolic link is followed (and stays a link), a link to the null device is written directly, a long name works', async () => {
+    writeFileSync(file('s.plain'), randomBytes(PARALLEL + 7));
+    writeFileSync(file('s-target.kwe'), 'old');
+    symlinkSync(file('s-target.kwe'), file('s-link.kwe'));
+    await env.encryptFile(file('s.plain'), file('s-link.kwe'), { keyId });
+    expect(lstatSync(file('s-link.kwe')).isSymbolicLink()).toBe(true);
+    await env.decryptFile(file('s-target.kwe'), file('s.back'));
+    expect(readFileSync(file('s.back')).equals(readFileSync(file('s.plain')))).toBe(true);
+    symlinkSync(devNull, file('null-link'));
+    await env.encryptFile(file('s.plain'), file('null-link'), { keyId });
+    expect(lstatSync(file('null-link')).isSymbolicLink()).toBe(true);
+    expect(statSync(devNull).isCharacterDevice()).toBe(true);
+    const long = file(`${'n'.repeat(240)}.kwe`);
+    await env.encryptFile(file('s.plain'), long, { keyId });
+    expect(statSync(long).size).toBeGreaterThan(PARALLEL);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('a file that would need more than 2^32 segments is refused before anything is written (sparse 65 GiB file)', async () => {
+    writeFileSync(file('huge.plain'), '');
+    truncateSync(file('huge.plain'), 65 * 2 ** 30);
+    try {
+      const e = await failure(env.encryptFile(file('huge.plain'), file('huge.kwe'), { keyId, segmentSize: 16 }));
+      expect(e).toBeInstanceOf(sdk.KeywardUsageError);
+      expect((e as Error).message).toMatch(/2\^32 segments/);
+      expect(existsSync(file('huge.kwe'))).toBe(false);
+      expect(leftovers()).toEqual([]);
+    } finally {
+      rmSync(file('huge.plain'));
+    }
   });
 
   it('bad arguments are refused before anything is written', async () => {
