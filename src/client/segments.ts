@@ -59,43 +59,43 @@ export function newSegmentStream(dataKey: Uint8Array, encodedSource: Buffer, seg
   return { header, prefix, key: deriveSegmentKey(dataKey, salt) };
 }
 
+type SegmentStep = (key: Buffer, prefix: Buffer, index: number, last: boolean, input: Uint8Array, aad: Buffer | undefined) => Buffer[];
+
 /**
- * Encrypts a byte stream into algorithm 0x02 segments. A segment is sealed only once it is known
- * whether more input follows, so the last one carries the last-segment flag.
+ * What sealing and opening a stream share: input is queued until a whole segment is known not
+ * to be the last (a segment and one more byte), every segment goes through `step` with its
+ * counter, and segment 0 alone carries header || context as AAD. The stream key is zeroized at
+ * the end, on destroy() and on any failure.
  */
-export class SegmentEncryptor {
-  readonly header: Buffer;
-  private readonly key: Buffer;
-  private readonly prefix: Buffer;
-  private readonly segmentSize: number;
+abstract class SegmentCodec {
   private readonly queue = new ByteQueue();
   private firstAad: Buffer | undefined;
   private index = 0;
   private finished = false;
 
-  /** `dataKey` is only read here (the per-stream key is derived from it at once). */
-  constructor(dataKey: Uint8Array, encodedSource: Buffer, canonicalContext: Buffer, segmentSize = DEFAULT_SEGMENT_SIZE) {
-    const stream = newSegmentStream(dataKey, encodedSource, segmentSize);
-    this.segmentSize = segmentSize;
-    this.header = stream.header;
-    this.prefix = stream.prefix;
-    this.key = stream.key;
-    this.firstAad = Buffer.concat([this.header, canonicalContext]);
+  protected constructor(
+    private readonly key: Buffer,
+    private readonly prefix: Buffer,
+    /** Input bytes per segment (plaintext when sealing, ciphertext || tag when opening). */
+    private readonly unit: number,
+    firstAad: Buffer,
+    private readonly step: SegmentStep,
+  ) {
+    this.firstAad = firstAad;
   }
 
-  /** Ciphertext pieces for every segment that is now known not to be the last. */
+  /** Output pieces of every segment that is now known not to be the last. */
   push(chunk: Buffer, out: Buffer[] = []): Buffer[] {
     this.queue.push(chunk);
-    while (this.queue.length > this.segmentSize) this.seal(this.queue.take(this.segmentSize), false, out);
+    while (this.queue.length > this.unit) this.run(this.queue.take(this.unit), false, out);
     return out;
   }
 
-  /** The last segment (possibly empty); zeroizes the stream key. */
+  /** Output pieces of the last segment (possibly empty when sealing). */
   end(out: Buffer[] = []): Buffer[] {
     if (this.finished) return out;
-    this.seal(this.queue.takeAll(), true, out);
-    this.finished = true;
-    zeroize(this.key);
+    this.run(this.queue.takeAll(), true, out);
+    this.destroy();
     return out;
   }
 
@@ -105,66 +105,53 @@ export class SegmentEncryptor {
     zeroize(this.key);
   }
 
-  private seal(plaintext: Buffer, last: boolean, out: Buffer[]): void {
-    out.push(...sealSegment(this.key, this.prefix, this.index, last, plaintext, this.firstAad));
+  /** The error a failed step becomes. */
+  protected abstract failure(error: unknown): unknown;
+
+  private run(input: Buffer, last: boolean, out: Buffer[]): void {
+    try {
+      out.push(...this.step(this.key, this.prefix, this.index, last, input, this.firstAad));
+    } catch (e) {
+      this.destroy();
+      throw this.failure(e);
+    }
     this.firstAad = undefined;
     this.index++;
   }
 }
 
 /**
+ * Encrypts a byte stream into algorithm 0x02 segments. A segment is sealed only once it is known
+ * whether more input follows, so the last one carries the last-segment flag.
+ */
+export class SegmentEncryptor extends SegmentCodec {
+  readonly header: Buffer;
+
+  /** `dataKey` is only read here (the per-stream key is derived from it at once). */
+  constructor(dataKey: Uint8Array, encodedSource: Buffer, canonicalContext: Buffer, segmentSize = DEFAULT_SEGMENT_SIZE) {
+    const stream = newSegmentStream(dataKey, encodedSource, segmentSize);
+    super(stream.key, stream.prefix, segmentSize, Buffer.concat([stream.header, canonicalContext]), sealSegment);
+    this.header = stream.header;
+  }
+
+  protected failure(error: unknown): unknown {
+    return error;
+  }
+}
+
+/**
  * Decrypts algorithm 0x02 segments. Plaintext of a segment is returned only after its tag
  * verified; the last-segment flag is checked against the end of the input, so truncation at a
- * segment boundary, dropped, swapped or appended segments all fail with the one error.
+ * segment boundary, dropped, swapped or appended segments all fail with the one error (a last
+ * segment shorter than its tag included).
  */
-export class SegmentDecryptor {
-  private readonly key: Buffer;
-  private readonly prefix: Buffer;
-  private readonly wireSize: number;
-  private readonly queue = new ByteQueue();
-  private firstAad: Buffer | undefined;
-  private index = 0;
-  private finished = false;
-
+export class SegmentDecryptor extends SegmentCodec {
   constructor(header: EnvelopeHeader, dataKey: Uint8Array, canonicalContext: Buffer) {
     if (header.algorithm !== ALG_GCM_SEGMENTED) throw new InvalidCiphertextError();
-    this.prefix = header.noncePrefix;
-    this.wireSize = header.segmentSize + GCM_TAG_BYTES;
-    this.key = deriveSegmentKey(dataKey, header.salt);
-    this.firstAad = Buffer.concat([header.bytes, canonicalContext]);
+    super(deriveSegmentKey(dataKey, header.salt), header.noncePrefix, header.segmentSize + GCM_TAG_BYTES, Buffer.concat([header.bytes, canonicalContext]), openSegment);
   }
 
-  push(chunk: Buffer, out: Buffer[] = []): Buffer[] {
-    this.queue.push(chunk);
-    while (this.queue.length > this.wireSize) this.open(this.queue.take(this.wireSize), false, out);
-    return out;
-  }
-
-  end(out: Buffer[] = []): Buffer[] {
-    if (this.finished) return out;
-    if (this.queue.length < GCM_TAG_BYTES) {
-      this.destroy();
-      throw new InvalidCiphertextError();
-    }
-    this.open(this.queue.takeAll(), true, out);
-    this.finished = true;
-    zeroize(this.key);
-    return out;
-  }
-
-  destroy(): void {
-    this.finished = true;
-    zeroize(this.key);
-  }
-
-  private open(sealed: Buffer, last: boolean, out: Buffer[]): void {
-    try {
-      out.push(...openSegment(this.key, this.prefix, this.index, last, sealed, this.firstAad));
-    } catch {
-      this.destroy();
-      throw new InvalidCiphertextError();
-    }
-    this.firstAad = undefined;
-    this.index++;
+  protected failure(): unknown {
+    return new InvalidCiphertextError();
   }
 }
