@@ -1,6 +1,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll } from 'vitest';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/keyward.js');
 const execFileP = promisify(execFile);
@@ -44,6 +46,34 @@ export async function spawnKeyward(args: string[], env: NodeJS.ProcessEnv, timeo
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
+    },
+  };
+}
+
+/**
+ * For one describe block: `keyward server` processes and SDK clients that are all stopped after
+ * the block, and then `dir` removed.
+ */
+export function processesIn(dir: string): {
+  spawn(args: string[], env: NodeJS.ProcessEnv): Promise<KeywardProcess>;
+  keep<T extends { destroy(): void }>(client: T): T;
+} {
+  const running: KeywardProcess[] = [];
+  const clients: Array<{ destroy(): void }> = [];
+  afterAll(async () => {
+    for (const c of clients) c.destroy();
+    await Promise.all(running.map((p) => p.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    async spawn(args, env) {
+      const p = await spawnKeyward(args, env);
+      running.push(p);
+      return p;
+    },
+    keep(client) {
+      clients.push(client);
+      return client;
     },
   };
 }

@@ -2,9 +2,9 @@ import { CreateKeyCommand, DecryptCommand, EncryptCommand, UpdateKeyDescriptionC
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readRecordTerm } from '../../../src/format/index.js';
-import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
+import { keyward, processesIn } from '../../helpers/process.js';
 import { sysCall } from '../../helpers/seal.js';
 import { kmsClient, startTestServer, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 import { pollUntil } from '../../helpers/wait.js';
@@ -140,11 +140,7 @@ describe('barrier rotation with two nodes on one store', () => {
 
 describe('barrier rotation survives SIGKILL in the middle of the re-wrap', () => {
   const dir = tempDir();
-  const running: KeywardProcess[] = [];
-  afterAll(async () => {
-    await Promise.all(running.map((p) => p.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const procs = processesIn(dir);
 
   it('resumes at the next unseal and loses nothing', { timeout: 120_000 }, async () => {
     const dataDir = join(dir, 'data');
@@ -155,8 +151,7 @@ describe('barrier rotation survives SIGKILL in the middle of the re-wrap', () =>
     const init = await keyward(['init', '--data-dir', dataDir, '--json'], env);
     const creds = JSON.parse(init.stdout) as { access_key_id: string; secret_access_key: string; token: string };
     const start = async () => {
-      const p = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], env);
-      running.push(p);
+      const p = await procs.spawn(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], env);
       return p;
     };
     let server = await start();

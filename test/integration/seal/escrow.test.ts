@@ -1,8 +1,8 @@
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
+import { describe, expect, it } from 'vitest';
+import { keyward, processesIn } from '../../helpers/process.js';
 import { storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 
@@ -11,18 +11,13 @@ const RECOVERED = 'the passphrase after recovery';
 
 describe('escrow: root key as Shamir shares; recovery from a store backup', () => {
   const dir = tempDir();
-  const running: KeywardProcess[] = [];
-  afterAll(async () => {
-    await Promise.all(running.map((p) => p.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const procs = processesIn(dir);
 
   it('exports 3 shares (2 needed), recovers a backup under a new passphrase; wrong shares change nothing', { timeout: 120_000 }, async () => {
     const dataDir = join(dir, 'data');
     const init = await keyward(['init', '--data-dir', dataDir, '--json'], { ...QUIET, KEYWARD_PASSPHRASE: TEST_PASSPHRASE });
     const creds = JSON.parse(init.stdout) as { access_key_id: string; secret_access_key: string; token: string };
-    const server = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_PASSPHRASE: TEST_PASSPHRASE });
-    running.push(server);
+    const server = await procs.spawn(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_PASSPHRASE: TEST_PASSPHRASE });
     const kms = kmsClient(server.url, { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key });
     const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const blob = (await kms.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('survives a lost passphrase') }))).CiphertextBlob!;
@@ -59,8 +54,7 @@ describe('escrow: root key as Shamir shares; recovery from a store backup', () =
 
     const ok = await keyward(['recover', '--data-dir', restored, '--escrow-share-file', files[2]!, '--escrow-share-file', files[0]!], { ...QUIET, KEYWARD_NEW_PASSPHRASE: RECOVERED });
     expect(ok.code, ok.stderr).toBe(0);
-    const again = await spawnKeyward(['server', '--data-dir', restored, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_PASSPHRASE: RECOVERED });
-    running.push(again);
+    const again = await procs.spawn(['server', '--data-dir', restored, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_PASSPHRASE: RECOVERED });
     expect((await sysCall(again.url, 'GET', 'seal-status')).body).toMatchObject({ sealed: false, type: 'passphrase' });
     const kms2 = kmsClient(again.url, { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key });
     expect(Buffer.from((await kms2.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe('survives a lost passphrase');

@@ -1,8 +1,7 @@
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
+import { describe, expect, it } from 'vitest';
+import { keyward, processesIn } from '../../helpers/process.js';
 import { storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 
@@ -12,13 +11,7 @@ const THIRD = 'third passphrase, changed online';
 
 describe('passphrase: offline change-passphrase, online rekey and rotate-root through the CLI', () => {
   const dir = tempDir();
-  const running: KeywardProcess[] = [];
-  const clients: KMSClient[] = [];
-  afterAll(async () => {
-    for (const c of clients) c.destroy();
-    await Promise.all(running.map((p) => p.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const procs = processesIn(dir);
 
   it('each step re-wraps only the root key; data made before every step decrypts; wrong passphrases change nothing', { timeout: 120_000 }, async () => {
     const dataDir = join(dir, 'data');
@@ -26,10 +19,8 @@ describe('passphrase: offline change-passphrase, online rekey and rotate-root th
     expect(init.code, init.stderr).toBe(0);
     const creds = JSON.parse(init.stdout) as { access_key_id: string; secret_access_key: string; token: string };
     const start = async (passphrase: string) => {
-      const p = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_PASSPHRASE: passphrase });
-      running.push(p);
-      const kms = kmsClient(p.url, { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key });
-      clients.push(kms);
+      const p = await procs.spawn(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { ...QUIET, KEYWARD_PASSPHRASE: passphrase });
+      const kms = procs.keep(kmsClient(p.url, { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key }));
       return { p, kms };
     };
     const blobs: Array<[Uint8Array, string]> = [];

@@ -1,9 +1,8 @@
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import pkcs11js from 'pkcs11js';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
+import { describe, expect, it } from 'vitest';
+import { keyward, processesIn } from '../../helpers/process.js';
 import { SOFTHSM_MODULE, softHsmToken, storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 import { requireTool } from '../../helpers/services.js';
@@ -37,11 +36,7 @@ function keyAttributes(env: NodeJS.ProcessEnv, pin: string, label: string): { ex
 
 describe.skipIf(!hasSoftHsm)('PKCS#11 seal against SoftHSM2', () => {
   const dir = tempDir();
-  const running: KeywardProcess[] = [];
-  afterAll(async () => {
-    await Promise.all(running.map((p) => p.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const procs = processesIn(dir);
 
   it('init with a generated non-extractable key, auto-unseal, clear errors that stay sealed, migration both ways', { timeout: 120_000 }, async () => {
     const token = softHsmToken(join(dir, 'hsm'));
@@ -56,8 +51,7 @@ describe.skipIf(!hasSoftHsm)('PKCS#11 seal against SoftHSM2', () => {
     expect(keyAttributes(token.env, token.pin, 'keyward-root-key')).toEqual({ extractable: false, sensitive: true, count: 1 });
 
     const start = async (args: string[], e: NodeJS.ProcessEnv) => {
-      const p = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...args], e);
-      running.push(p);
+      const p = await procs.spawn(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...args], e);
       return p;
     };
     let server = await start(hsm, env);

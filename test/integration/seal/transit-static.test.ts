@@ -1,10 +1,10 @@
 import { CreateKeyCommand, DecryptCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
+import { describe, expect, it } from 'vitest';
+import { keyward, processesIn } from '../../helpers/process.js';
 import { storeDigest, sysCall } from '../../helpers/seal.js';
 import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 
@@ -25,23 +25,9 @@ interface Creds { access_key_id: string; secret_access_key: string; token: strin
 
 describe('transit seal: one real Keyward unsealing another; static seal', () => {
   const dir = tempDir();
-  const running: KeywardProcess[] = [];
-  const clients: KMSClient[] = [];
-  afterAll(async () => {
-    for (const c of clients) c.destroy();
-    await Promise.all(running.map((p) => p.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const start = async (args: string[], env: NodeJS.ProcessEnv) => {
-    const p = await spawnKeyward(['server', ...args], env);
-    running.push(p);
-    return p;
-  };
-  const client = (url: string, c: Creds) => {
-    const k = kmsClient(url, { accessKeyId: c.access_key_id, secretAccessKey: c.secret_access_key });
-    clients.push(k);
-    return k;
-  };
+  const procs = processesIn(dir);
+  const start = (args: string[], env: NodeJS.ProcessEnv) => procs.spawn(['server', ...args], env);
+  const client = (url: string, c: Creds) => procs.keep(kmsClient(url, { accessKeyId: c.access_key_id, secretAccessKey: c.secret_access_key }));
   const decrypt = async (kms: KMSClient, blob: Uint8Array) => Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString();
 
   it('init, auto-unseal, outer KMS down or key disabled stays sealed, recovery, migration to static and shamir', { timeout: 120_000 }, async () => {
