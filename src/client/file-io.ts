@@ -29,8 +29,16 @@ export function threadsOf(options: FileOptions): number {
   return threads;
 }
 
-/** An input: a path is opened (and can be read at positions if it is a regular file), a Readable is used as is. */
-export async function openInput(input: string | Readable): Promise<{ readonly handle: FileHandle | undefined; readonly size: number | undefined; readonly stream: () => Readable; close(): Promise<void> }> {
+/** An opened input: `handle` and `size` only for a regular file (which can be read at positions). */
+export interface FileInput {
+  readonly handle: FileHandle | undefined;
+  readonly size: number | undefined;
+  stream(): Readable;
+  close(): Promise<void>;
+}
+
+/** An input: a path is opened, a Readable is used as is. */
+export async function openInput(input: string | Readable): Promise<FileInput> {
   if (typeof input !== 'string') return { handle: undefined, size: undefined, stream: () => input, close: async () => {} };
   const handle = await open(input, 'r');
   try {
@@ -147,7 +155,7 @@ async function syncDirectory(dir: string): Promise<void> {
  * PARALLEL_MIN_BYTES or more, read and written at positions (output a regular file or the null
  * device); else undefined.
  */
-export function parallelFiles(source: Awaited<ReturnType<typeof openInput>>, sink: FileOutput): { size: number; input: FileHandle; output: FileHandle } | undefined {
+export function parallelFiles(source: FileInput, sink: FileOutput): { size: number; input: FileHandle; output: FileHandle } | undefined {
   if (source.handle === undefined || source.size === undefined || sink.handle === undefined || !sink.positional) return undefined;
   return source.size >= PARALLEL_MIN_BYTES ? { size: source.size, input: source.handle, output: sink.handle } : undefined;
 }
@@ -181,7 +189,7 @@ export async function streamThrough(input: Readable, transform: Transform, outpu
 export async function withFiles(
   input: string | Readable,
   output: string | Writable,
-  write: (source: Awaited<ReturnType<typeof openInput>>, sink: FileOutput) => Promise<void>,
+  write: (source: FileInput, sink: FileOutput) => Promise<void>,
 ): Promise<void> {
   if (typeof input === 'string' && typeof output === 'string' && resolve(input) === resolve(output)) throw new KeywardUsageError('input and output must be different files');
   const source = await openInput(input);
