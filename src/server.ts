@@ -160,7 +160,12 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     region: config.region,
     metadataCache: { max: config.metadataCacheMax, ttlMs: config.metadataCacheTtlMs },
     materialCache: { max: config.materialCacheMax, ttlMs: config.materialCacheTtlMs },
+    tenantQuotas: {
+      maxKeys: config.tenantMaxKeys, maxPrincipals: config.tenantMaxPrincipals,
+      requestsPerSecond: config.tenantRequestsPerSecond, burst: config.tenantBurst,
+    },
     onError: (e) => log.error({ err: e }, 'background task failed'),
+    onTenantDeleted: (tenant) => log.info({ tenant }, 'tenant deleted at the end of its window: its salt and every record are gone (crypto-shredded)'),
   });
   const signingKeys = new SigningKeyCache();
   const nodeId = config.nodeId ?? defaultNodeId();

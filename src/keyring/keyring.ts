@@ -7,6 +7,7 @@ import { classifyPath } from './paths.js';
 import { Principals } from './principals.js';
 import { Scheduler } from './scheduler.js';
 import { Tenants } from './tenants.js';
+import type { TenantQuotas } from './types.js';
 
 export interface KeyringOptions {
   readonly region: string;
@@ -14,7 +15,11 @@ export interface KeyringOptions {
   readonly metadataCache: CacheLimits;
   /** Unwrapped key material: bounded, zeroized on eviction and on seal. */
   readonly materialCache: CacheLimits;
+  /** Quotas of every tenant but `default` unless set for the tenant (default: unlimited). */
+  readonly tenantQuotas?: TenantQuotas;
   readonly onError: (e: unknown) => void;
+  /** A tenant's deletion window ended and this node deleted it (crypto-shredded). */
+  readonly onTenantDeleted?: (tenantId: string) => void;
 }
 
 /**
@@ -30,11 +35,11 @@ export class Keyring {
   private readonly unwatch: () => void;
 
   constructor(readonly barrier: Barrier, readonly clock: Clock, readonly options: KeyringOptions) {
-    this.tenants = new Tenants(barrier, clock, options.metadataCache);
+    this.tenants = new Tenants(barrier, clock, options.metadataCache, options.tenantQuotas);
     this.keys = new Keys(barrier, this.tenants, clock, { region: options.region, records: options.metadataCache, material: options.materialCache });
     this.aliases = new Aliases(barrier, clock, options.metadataCache);
-    this.principals = new Principals(barrier, clock, options.metadataCache);
-    this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError);
+    this.principals = new Principals(barrier, clock, options.metadataCache, this.tenants);
+    this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError, options.onTenantDeleted);
     this.unwatch = barrier.watch((change) => this.onChange(change));
   }
 
@@ -47,6 +52,17 @@ export class Keyring {
     this.tenants.clear();
     this.keys.clear();
     this.aliases.clear();
+    this.principals.invalidate();
+  }
+
+  /**
+   * Drops everything cached about a tenant: its record changed (state, quotas) or it was deleted,
+   * here or on another node. After a deletion nothing of it may stay usable from a cache.
+   */
+  forgetTenant(tenantId: string): void {
+    this.tenants.invalidate(tenantId);
+    this.keys.forgetTenant(tenantId);
+    this.aliases.forgetTenant(tenantId);
     this.principals.invalidate();
   }
 
@@ -64,7 +80,7 @@ export class Keyring {
     for (const path of change.keys) {
       const c = classifyPath(path);
       switch (c.kind) {
-        case 'tenant': this.tenants.invalidate(c.tenantId); break;
+        case 'tenant': this.forgetTenant(c.tenantId); break;
         case 'key': this.keys.invalidate(c.tenantId, c.keyId); break;
         case 'material': this.keys.invalidateMaterial(c.tenantId, c.keyId, c.version); break;
         case 'alias': this.aliases.invalidate(c.tenantId, c.aliasName); break;

@@ -1,5 +1,6 @@
 import { authorize, type Caller } from '../authz/index.js';
 import { KeywardError } from '../errors/index.js';
+import { requireActiveTenant } from '../keyring/index.js';
 import { auditEvent, auditFailure, resultCode } from './audit-trail.js';
 import { authenticate, type Credentials } from './authenticate.js';
 import { Input } from './common/input.js';
@@ -10,7 +11,8 @@ const audited = new WeakSet<object>();
 
 /**
  * The one path every request takes, whatever the transport: refuse while sealed, authenticate,
- * authorise, validate, act, and record the outcome in the audit log. A request is answered only
+ * refuse a tenant that is suspended or pending deletion, apply the principal's and the tenant's
+ * rate limits, authorise, validate, act, and record the outcome in the audit log. A request is answered only
  * once its record is durable; if it cannot be written, the request fails (fail closed).
  */
 export async function invoke(services: Services, operation: Operation, credentials: Credentials, body: unknown, meta: RequestMeta): Promise<unknown> {
@@ -31,7 +33,10 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       caller = await authenticate(services, credentials);
+      requireActiveTenant(caller.tenant);
       services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
+      const quotas = services.keyring.tenants.quotas(caller.tenant);
+      services.rateLimits?.takeTenant(caller.tenant.id, { tokens: quotas.requestsPerSecond, intervalMs: 1000, burst: quotas.burst || quotas.requestsPerSecond });
       authorize(caller, operation.plane, operation.name);
       const request = operation.parse(new Input(body));
       result = await operation.run({ services, meta, audit: notes, caller }, request);
