@@ -96,10 +96,6 @@ export class Aliases {
     this.cache.delete(`${tenantId}/${aliasName}`);
   }
 
-  forgetTenant(tenantId: string): void {
-    this.cache.deletePrefix(`${tenantId}/`);
-  }
-
   clear(): void {
     this.cache.clear();
   }

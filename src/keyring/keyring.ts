@@ -55,17 +55,6 @@ export class Keyring {
     this.principals.invalidate();
   }
 
-  /**
-   * Drops everything cached about a tenant: its record changed (state, quotas) or it was deleted,
-   * here or on another node. After a deletion nothing of it may stay usable from a cache.
-   */
-  forgetTenant(tenantId: string): void {
-    this.tenants.invalidate(tenantId);
-    this.keys.forgetTenant(tenantId);
-    this.aliases.forgetTenant(tenantId);
-    this.principals.invalidate();
-  }
-
   close(): void {
     this.scheduler.stop();
     this.unwatch();
@@ -80,7 +69,7 @@ export class Keyring {
     for (const path of change.keys) {
       const c = classifyPath(path);
       switch (c.kind) {
-        case 'tenant': this.forgetTenant(c.tenantId); break;
+        case 'tenant': this.tenants.invalidate(c.tenantId); break;
         case 'key': this.keys.invalidate(c.tenantId, c.keyId); break;
         case 'material': this.keys.invalidateMaterial(c.tenantId, c.keyId, c.version); break;
         case 'alias': this.aliases.invalidate(c.tenantId, c.aliasName); break;

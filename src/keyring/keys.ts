@@ -230,12 +230,6 @@ export class Keys {
     this.materials.deletePrefix(`${tenantId}/${keyId}/`);
   }
 
-  /** Drops every cached record and material of a tenant (its record changed or it was deleted). */
-  forgetTenant(tenantId: string): void {
-    this.records.deletePrefix(`${tenantId}/`);
-    this.materials.deletePrefix(`${tenantId}/`);
-  }
-
   invalidateMaterial(tenantId: string, keyId: string, version: number): void {
     this.materials.delete(`${tenantId}/${keyId}/${version}`);
   }
