@@ -5,7 +5,7 @@ import { StoreConflictError, type Barrier, type BarrierEntry, type BarrierReader
 import { BoundedCache, type CacheLimits } from './cache.js';
 import { addDays, type Clock } from './clock.js';
 import { deriveTenantMasterKey } from './material.js';
-import { paths, tenantRecords, tenantSchedulePaths } from './paths.js';
+import { isTenantPath, paths, tenantRecords, tenantSchedulePaths } from './paths.js';
 import { decodeRecord, encodeRecord, reconcileIndex } from './records.js';
 import { withCasRetry } from './retry.js';
 import { isTenantExpired, tenantState } from './tenant-state.js';
@@ -218,6 +218,19 @@ export async function forEachTenantRecord(reader: BarrierReader, tenantId: strin
       after = page.next;
     }
   }
+}
+
+/**
+ * Which store paths are the tenant's: its prefixes and paths (tenantRecords) and the records
+ * outside them that its records own, as they are now. For leaving a tenant out of a copy.
+ */
+export async function tenantPathMatcher(reader: BarrierReader, tenantId: string): Promise<(path: string) => boolean> {
+  const kinds = tenantRecords(tenantId);
+  const owned = new Set<string>();
+  await forEachTenantRecord(reader, tenantId, async (_path, paths) => {
+    for (const p of paths) owned.add(p);
+  });
+  return (path) => owned.has(path) || isTenantPath(kinds, path);
 }
 
 function notFound(id: string): KeywardError {
