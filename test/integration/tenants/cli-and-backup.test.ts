@@ -31,7 +31,6 @@ async function scanSqlite(path: string): Promise<StoredText[]> {
 // every step is a `keyward` process (about 0.5 s of start-up each, several seconds on a busy machine)
 describe('keyward tenant commands and backups without a tenant', { timeout: 300_000 }, () => {
   const dir = tempDir('keyward-tenant-cli-');
-  const db = join(dir, 'keyward.db');
   let server: KeywardProcess;
   let asSystem: NodeJS.ProcessEnv;
   const gone = `gone-${process.pid}`;
