@@ -97,6 +97,12 @@ export async function makeTenant(c: TenantCluster, label: string): Promise<Tenan
   return { id, accountId: created.AccountId, adminName, userName, admin, user, keys, aliases, blobs };
 }
 
+interface AuditEntry { readonly tenant: string | null; readonly result: string; readonly request: Record<string, string> }
+
+async function auditRecords(c: TenantCluster, node: number, filter: Record<string, string>): Promise<AuditEntry[]> {
+  return ok(await tenantCalls(c).sys(node, 'Keyward.ListAuditRecords', { ...filter, Limit: 1000 }), 'ListAuditRecords').Records as AuditEntry[];
+}
+
 /** What a tenant's principals do, one request each; every answer comes back in the same order. */
 async function tenantRequests(c: TenantCluster, node: number, t: TenantFixture): Promise<Reply[]> {
   const { call } = tenantCalls(c);
@@ -234,6 +240,11 @@ export async function suspensionLifecycle(c: TenantCluster): Promise<void> {
   for (const node of nodes) expect(await describe(node, late.id)).toMatchObject({ TenantState: 'Suspended', SuspensionReason: reason, Usage: usage });
   failsWith(await sys(0, 'Keyward.CreatePrincipal', { Name: 'new', Tenant: late.id }), 'DisabledException', reason);
   failsWith(await sys(0, 'Keyward.SuspendTenant', { TenantId: 'default', Reason: 'no' }), 'ValidationException', 'default');
+  // the audit log names who was refused and why; the reason itself only as a digest
+  const suspended = (await auditRecords(c, 0, { Op: 'SuspendTenant' })).find((r) => r.request.TenantId === late.id);
+  expect(suspended?.request.Reason).toMatch(/^hmac-sha256:/);
+  const refused = await auditRecords(c, 0, { Principal: late.userName });
+  expect(refused.some((r) => r.tenant === late.id && r.result === 'DisabledException')).toBe(true);
 
   // pending deletion wins while it lasts; cancelling restores exactly the suspension
   ok(await sys(0, 'Keyward.DeleteTenant', { TenantId: late.id }), 'DeleteTenant');
@@ -256,6 +267,8 @@ export async function quotas(c: TenantCluster): Promise<void> {
   const t = await makeTenant(c, 'quota');
   const updated = ok(await sys(0, 'Keyward.UpdateTenant', { TenantId: t.id, Quotas: { MaxKeys: 5, MaxPrincipals: 3 } }), 'UpdateTenant').Tenant;
   expect(updated).toMatchObject({ Quotas: { MaxKeys: 5, MaxPrincipals: 3 }, Usage: { Keys: 3, Principals: 2 } });
+  const change = (await auditRecords(c, 0, { Op: 'UpdateTenant' })).find((r) => r.request.TenantId === t.id);
+  expect(change?.request).toMatchObject({ 'Quotas.MaxKeys': '5', 'Quotas.MaxPrincipals': '3' });
 
   // eight creations race for the last two places, spread over every node: exactly two win
   const raced = await Promise.all(Array.from({ length: 8 }, (_, i) => call(i % nodes.length, 'TrentService.CreateKey', {}, bearer(t.admin))));
