@@ -8,7 +8,7 @@ import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
-import { DEFAULT_TENANT, Keyring, systemClock, tenantPathMatcher, type Clock } from './keyring/index.js';
+import { Keyring, refuseDefaultTenant, systemClock, tenantPathMatcher, type Clock } from './keyring/index.js';
 import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
@@ -430,7 +430,7 @@ export interface UnsealSecrets {
  * run on a restored copy of an old backup, it purges the tenant from that backup.
  */
 export async function backupWithoutTenant(config: Config, file: string, tenantId: string, secretsFor: (sealType: string) => Promise<UnsealSecrets>): Promise<{ entries: number; excluded: number }> {
-  if (tenantId === DEFAULT_TENANT) throw new KeywardError('ValidationException', 'The default tenant cannot be left out: it holds the system administrators.');
+  refuseDefaultTenant(tenantId, 'left out');
   const installation = openInstallation({ ...config, audit: 'off' }, { background: false });
   try {
     await installation.store.ready?.();

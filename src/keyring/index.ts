@@ -2,7 +2,7 @@ export * from './types.js';
 export * from './keyring.js';
 export * from './clock.js';
 export { Keys, type NewKey } from './keys.js';
-export { Tenants, DEFAULT_TENANT, UNLIMITED, checkTenantId, forEachTenantRecord, tenantPathMatcher } from './tenants.js';
+export { Tenants, DEFAULT_TENANT, UNLIMITED, checkTenantId, forEachTenantRecord, refuseDefaultTenant, tenantPathMatcher } from './tenants.js';
 export { tenantState, requireActiveTenant, isTenantExpired } from './tenant-state.js';
 export { tenantRecords, isTenantPath, type TenantRecordKind } from './paths.js';
 export { Aliases, checkAliasName } from './aliases.js';

@@ -89,10 +89,8 @@ export class Tenants {
   }
 
   /** PendingDeletion for `days` (7-30): every request of the tenant is refused until cancelled or deleted. */
-  scheduleDeletion(id: string, days: number): Promise<Tenant> {
-    if (id === DEFAULT_TENANT) {
-      throw new KeywardError('ValidationException', 'The default tenant cannot be deleted: it holds the system administrators.');
-    }
+  async scheduleDeletion(id: string, days: number): Promise<Tenant> {
+    refuseDefaultTenant(id, 'deleted');
     return this.update(id, (t, now) => {
       requireNotPendingDeletion(t);
       return { ...t, deletion: { date: addDays(now, days).toISOString(), windowDays: days, requestedAt: now.toISOString() } };
@@ -108,10 +106,8 @@ export class Tenants {
     });
   }
 
-  suspend(id: string, reason: string): Promise<Tenant> {
-    if (id === DEFAULT_TENANT) {
-      throw new KeywardError('ValidationException', 'The default tenant cannot be suspended: it holds the system administrators.');
-    }
+  async suspend(id: string, reason: string): Promise<Tenant> {
+    refuseDefaultTenant(id, 'suspended');
     return this.update(id, (t, now) => {
       requireNotPendingDeletion(t);
       const { resumeReason: _r, ...rest } = t;
@@ -231,6 +227,11 @@ export async function tenantPathMatcher(reader: BarrierReader, tenantId: string)
     for (const p of paths) owned.add(p);
   });
   return (path) => owned.has(path) || isTenantPath(kinds, path);
+}
+
+/** `default` holds the system administrators: it cannot be deleted, suspended or left out. */
+export function refuseDefaultTenant(id: string, what: string): void {
+  if (id === DEFAULT_TENANT) throw new KeywardError('ValidationException', `The default tenant cannot be ${what}: it holds the system administrators.`);
 }
 
 function notFound(id: string): KeywardError {
