@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Barrier } from '../../../src/barrier/index.js';
 import { randomBytes } from '../../../src/crypto/index.js';
-import { Keyring, tenantRecords, type KeywardError } from '../../../src/keyring/index.js';
+import type { KeywardError } from '../../../src/errors/index.js';
+import { Keyring, tenantRecords } from '../../../src/keyring/index.js';
 import { MemoryStore } from '../../../src/storage/index.js';
 
 const codeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e: KeywardError) => e.code);
