@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/index.js';
+import type { KeywardError } from '../errors/index.js';
 import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { SealManager } from '../seal/index.js';
@@ -44,7 +45,18 @@ export interface OperationContext {
 /** A context whose caller is known (every non-public operation runs with one). */
 export interface CallerContext extends OperationContext {
   readonly caller: Caller;
+  /**
+   * Runs one item of a batch as a request of its own: authorised, validated, run and audited
+   * like that operation sent alone (request id `<batch request id>#<index + 1>`). Failures the
+   * caller can see come back as the item's error; anything else fails the whole batch.
+   */
+  readonly subrequest: (operation: AnyCallerOperation, body: unknown, index: number) => Promise<ItemOutcome>;
 }
+
+/** What one batch item answered. */
+export type ItemOutcome =
+  | { readonly ok: true; readonly result: unknown }
+  | { readonly ok: false; readonly error: KeywardError };
 
 export type Namespace = 'TrentService' | 'Keyward';
 
@@ -80,6 +92,8 @@ export interface CallerOperation<Req = unknown, Res = unknown> extends Operation
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Operation = PublicOperation<any, unknown> | CallerOperation<any, unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCallerOperation = CallerOperation<any, unknown>;
 
 export function defineOperation<Req, Res>(op: CallerOperation<Req, Res>): CallerOperation<Req, Res>;
 export function defineOperation<Req, Res>(op: PublicOperation<Req, Res>): PublicOperation<Req, Res>;

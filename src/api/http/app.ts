@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { KeywardError } from '../../errors/index.js';
 import {
-  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, type Credentials, type Operation, type Services,
+  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { type HttpMetrics } from './metrics.js';
@@ -82,7 +82,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     if (op === undefined) throw new KeywardError('UnknownOperationException', `Unknown operation ${name.slice(0, 128)}`);
     const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
     const json = toJson(result);
-    wipe(result);
+    wipeResult(result);
     metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
     return reply.code(200).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId).send(json);
   };
@@ -171,13 +171,5 @@ function parseJson(body: unknown): unknown {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new KeywardError('SerializationException', 'The request body is not valid JSON.');
-  }
-}
-
-/** Zeroes Buffers in a result once serialised (plaintexts and data keys leave memory sooner). */
-function wipe(result: unknown): void {
-  if (result === null || typeof result !== 'object') return;
-  for (const v of Object.values(result)) {
-    if (v instanceof Uint8Array) v.fill(0);
   }
 }
