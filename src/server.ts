@@ -1,8 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { buildGrpcServer, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
 import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
@@ -225,6 +227,9 @@ export interface RunningServer {
   /** http(s)://host:port of the TCP listener. */
   readonly url: string;
   readonly socketPath?: string;
+  /** host:port of the gRPC listener, when one is configured. */
+  readonly grpcAddress?: string;
+  readonly grpcSocketPath?: string;
   close(): Promise<void>;
 }
 
@@ -236,6 +241,16 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     : undefined;
   if (!isLoopback(host) && tls === undefined) {
     throw new ConfigError(`refusing to listen on ${host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
+  }
+  const grpcListen = config.grpcListen === undefined ? undefined : parseListen(config.grpcListen);
+  if (grpcListen !== undefined && !isLoopback(grpcListen.host) && tls === undefined) {
+    throw new ConfigError(`refusing to serve gRPC on ${grpcListen.host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
+  }
+  let boundPrincipal: { tenantId: string; name: string } | undefined;
+  try {
+    boundPrincipal = config.grpcSocketPrincipal === undefined ? undefined : parseBoundPrincipal(config.grpcSocketPrincipal);
+  } catch (e) {
+    throw new ConfigError(`invalid grpcSocketPrincipal: ${(e as Error).message}`);
   }
   const installation = openInstallation(config, overrides);
   try {
@@ -255,6 +270,8 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
   };
   const apps: FastifyInstance[] = [];
+  const grpcServers: GrpcServer[] = [];
+  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls } : {}) });
     apps.push(tcp);
@@ -265,42 +282,67 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     let socketPath: string | undefined;
     if (config.socket !== undefined) {
       socketPath = resolve(config.socket);
-      prepareSocketDirectory(socketPath);
+      await asConfigError(() => prepareSocketDirectory(socketPath!));
       const unix = buildHttpApp(appOptions);
       apps.push(unix);
       await unix.listen({ path: socketPath });
       chmodSync(socketPath, 0o600);
     }
-    installation.log.info({ url, socket: socketPath, store: installation.store.kind }, 'listening');
+    let grpcAddress: string | undefined;
+    if (grpcListen !== undefined) {
+      const grpc = buildGrpcServer(grpcOptions);
+      grpcServers.push(grpc);
+      const grpcPort = await listenTcp(grpc, grpcListen.host, grpcListen.port, tls);
+      grpcAddress = `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcPort}`;
+    }
+    let grpcSocketPath: string | undefined;
+    if (config.grpcSocket !== undefined) {
+      const grpc = buildGrpcServer({ ...grpcOptions, unixSocket: true, listener: boundPrincipal !== undefined ? { boundPrincipal } : {} });
+      grpcServers.push(grpc);
+      grpcSocketPath = await asConfigError(() => listenUnix(grpc, config.grpcSocket!));
+    }
+    installation.log.info({ url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, store: installation.store.kind }, 'listening');
     let closing: Promise<void> | undefined;
     return {
       installation,
       url,
       ...(socketPath !== undefined ? { socketPath } : {}),
+      ...(grpcAddress !== undefined ? { grpcAddress } : {}),
+      ...(grpcSocketPath !== undefined ? { grpcSocketPath } : {}),
       close() {
         closing ??= (async () => {
-          await Promise.all(apps.map((a) => a.close()));
+          await Promise.all([...apps.map((a) => a.close()), ...grpcServers.map(shutdownGrpc)]);
           await installation.close();
         })();
         return closing;
       },
     };
   } catch (e) {
-    await Promise.all(apps.map((a) => a.close().catch(() => undefined)));
+    await Promise.all([...apps.map((a) => a.close().catch(() => undefined)), ...grpcServers.map(shutdownGrpc)]);
     await installation.close();
     throw e;
   }
 }
 
-/** The socket lives in a directory only the owner may enter (0700); a stale socket is replaced. */
-function prepareSocketDirectory(socketPath: string): void {
-  const dir = dirname(socketPath);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const mode = statSync(dir).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new ConfigError(`the socket directory ${dir} is accessible to others (mode ${mode.toString(8)}); use a directory with mode 0700`);
+/** Lets calls in flight finish (bounded), then closes every connection. */
+function shutdownGrpc(server: GrpcServer): Promise<void> {
+  return new Promise((done) => {
+    const force = setTimeout(() => server.forceShutdown(), 5000);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      done();
+    });
+  });
+}
+
+/** A listener that cannot be set up is a configuration problem (exit code 2 in the CLI). */
+async function asConfigError<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ListenerError) throw new ConfigError(e.message);
+    throw e;
   }
-  if (existsSync(socketPath)) rmSync(socketPath);
 }
 
 export interface AdminCredentialsFile {

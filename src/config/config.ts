@@ -12,6 +12,14 @@ const schema = z.object({
   store: z.string().min(1).default('sqlite'),
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
   socket: z.string().min(1).optional(),
+  /** gRPC listener (Keyward's and the miniKMS-compatible services), HOST:PORT; off unless set. */
+  grpcListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'grpcListen must be HOST:PORT').optional(),
+  /** gRPC on a Unix socket too (0600, in a 0700 directory). */
+  grpcSocket: z.string().min(1).optional(),
+  /** Calls on the gRPC socket without a token act as this principal (NAME or TENANT/NAME): the socket's mode is the credential. */
+  grpcSocketPrincipal: z.string().min(1).max(200).optional(),
+  /** Largest gRPC request message accepted, in bytes. */
+  grpcMaxMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'region must look like us-east-1').default('us-east-1'),
@@ -115,6 +123,9 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   }
   if ((result.data.tlsCert === undefined) !== (result.data.tlsKey === undefined)) {
     throw new ConfigError('invalid configuration: tlsCert and tlsKey must be given together');
+  }
+  if (result.data.grpcSocketPrincipal !== undefined && result.data.grpcSocket === undefined) {
+    throw new ConfigError('invalid configuration: grpcSocketPrincipal binds the gRPC Unix socket, so it needs grpcSocket');
   }
   return result.data;
 }
