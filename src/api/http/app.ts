@@ -6,6 +6,7 @@ import {
   auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
+import { discardBody } from './linger.js';
 import { type HttpMetrics } from './metrics.js';
 import { toJson } from './serialize.js';
 
@@ -141,7 +142,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
   });
 
-  app.setErrorHandler((e, req, reply) => fail(req, reply, e, randomUUID(), 'unknown', performance.now()));
+  app.setErrorHandler(async (e, req, reply) => {
+    // an oversized body: drop the rest of it first, so a client still sending can read the 413
+    if ((e as { code?: unknown }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') await discardBody(req.raw);
+    return fail(req, reply, e, randomUUID(), 'unknown', performance.now());
+  });
 
   return app;
 }
