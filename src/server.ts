@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -9,7 +10,7 @@ import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
-import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
+import { Input, invoke, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
@@ -22,6 +23,8 @@ import { VERSION } from './version.js';
 
 export interface Installation {
   readonly config: Config;
+  /** Draining (stopping): health answers 503 and every answer closes its connection. */
+  readonly lifecycle: NodeLifecycle;
   readonly store: Store;
   readonly barrier: Barrier;
   readonly seal: SealManager;
@@ -169,7 +172,8 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
   });
-  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
+  const lifecycle: NodeLifecycle = { draining: false };
+  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());
@@ -187,7 +191,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
 
   let closed = false;
   return {
-    config, store, barrier, seal, keyring, audit, services, log,
+    config, lifecycle, store, barrier, seal, keyring, audit, services, log,
     async close() {
       if (closed) return;
       closed = true;
@@ -225,15 +229,22 @@ export interface RunningServer {
   /** http(s)://host:port of the TCP listener. */
   readonly url: string;
   readonly socketPath?: string;
+  /** Stops: listeners closed once the requests in flight are answered (no deadline), then the installation. */
   close(): Promise<void>;
+  /**
+   * Stops gracefully (SIGTERM): health answers 503 at once, the listeners stop accepting, requests
+   * in flight finish (each answer closes its connection) within `shutdownGraceMs`, after which
+   * the connections left are cut; then close().
+   */
+  drain(): Promise<void>;
+  /** Reads the TLS certificate and key files again for new connections (SIGHUP); a bad pair changes nothing. */
+  reloadTls(): void;
 }
 
 /** Starts the listeners: loopback TCP (TLS required elsewhere) and optionally a Unix socket. */
 export async function startServer(config: Config, overrides: InstallationOverrides = {}): Promise<RunningServer> {
   const { host, port } = parseListen(config.listen);
-  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
-    ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
-    : undefined;
+  const tls = readTlsFiles(config);
   if (!isLoopback(host) && tls === undefined) {
     throw new ConfigError(`refusing to listen on ${host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
   }
@@ -273,22 +284,60 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     }
     installation.log.info({ url, socket: socketPath, store: installation.store.kind }, 'listening');
     let closing: Promise<void> | undefined;
+    let draining: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        await Promise.all(apps.map((a) => a.close()));
+        await installation.close();
+      })();
+      return closing;
+    };
     return {
       installation,
       url,
       ...(socketPath !== undefined ? { socketPath } : {}),
-      close() {
-        closing ??= (async () => {
-          await Promise.all(apps.map((a) => a.close()));
-          await installation.close();
-        })();
-        return closing;
+      close,
+      drain() {
+        draining ??= drainApps(apps, installation, config.shutdownGraceMs).then(close);
+        return draining;
+      },
+      reloadTls() {
+        if (tls === undefined) return;
+        const fresh = readTlsFiles(config)!;
+        // a certificate that does not match its key throws here, before anything is swapped
+        createSecureContext(fresh);
+        (tcp.server as unknown as TlsServer).setSecureContext(fresh);
+        installation.log.info({ cert: config.tlsCert }, 'TLS certificate and key reloaded');
       },
     };
   } catch (e) {
     await Promise.all(apps.map((a) => a.close().catch(() => undefined)));
     await installation.close();
     throw e;
+  }
+}
+
+function readTlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
+  return { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+}
+
+/**
+ * The graceful part of a stop: draining makes health answer 503 and every answer close its
+ * connection; the listeners stop accepting (idle keep-alive connections close at once); requests
+ * in flight get `graceMs` to finish, then whatever is still open is cut.
+ */
+async function drainApps(apps: readonly FastifyInstance[], installation: Installation, graceMs: number): Promise<void> {
+  installation.lifecycle.draining = true;
+  installation.log.info({ graceMs }, 'draining: no new connections; requests in flight may finish');
+  const finished = Promise.all(apps.map((a) => new Promise<void>((done) => a.server.close(() => done()))));
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<boolean>((done) => { timer = setTimeout(() => done(true), graceMs); });
+  const cut = await Promise.race([finished.then(() => false), graceOver]);
+  clearTimeout(timer);
+  if (cut) {
+    installation.log.warn({ graceMs }, 'requests still in flight when the shutdown grace ended: their connections are cut');
+    for (const a of apps) a.server.closeAllConnections();
   }
 }
 

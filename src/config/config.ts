@@ -29,6 +29,8 @@ const schema = z.object({
   headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   keepAliveTimeoutMs: z.coerce.number().int().min(100).default(65_000),
+  /** On SIGTERM: how long requests in flight may take to finish before their connections are cut. */
+  shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Static seal: file holding the 64-hex-character key (else env KEYWARD_ROOT_KEY). */
   rootKeyFile: z.string().min(1).optional(),
   /** PKCS#11 seal: module, token (label or slot), key label; the PIN is env KEYWARD_PKCS11_PIN or pkcs11PinFile. */

@@ -18,6 +18,13 @@ export interface Services {
   readonly version: string;
   /** Per-principal and per-address request rates; absent means unlimited. */
   readonly rateLimits?: RateLimits;
+  /** Where the node is in its life: draining (stopping) makes health answer 503. */
+  readonly lifecycle?: NodeLifecycle;
+}
+
+/** Set by the composition root when the node starts to stop (SIGTERM). */
+export interface NodeLifecycle {
+  draining: boolean;
 }
 
 /** Facts about the request that the transport knows and the operation may record. */

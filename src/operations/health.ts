@@ -15,6 +15,7 @@ export const health = defineOperation({
       version: ctx.services.version,
       node: ctx.services.nodeId,
       server_time_utc: Math.floor(ctx.services.clock().getTime() / 1000),
+      ...(ctx.services.lifecycle?.draining ? { draining: true } : {}),
     };
   },
 });

@@ -60,6 +60,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       dateText = new Date(now).toUTCString();
     }
     reply.header('date', dateText);
+    // draining: every connection closes after its answer, so the node can stop once they are done
+    if (services.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -119,8 +121,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       },
     });
   };
-  // Vault's health codes: 200 unsealed, 503 sealed, 501 not initialised (load balancers read these).
-  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (!r.initialized ? 501 : r.sealed ? 503 : 200));
+  // Vault's health codes: 200 unsealed, 503 sealed (or draining), 501 not initialised (load balancers read these).
+  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (!r.initialized ? 501 : r.sealed || r.draining === true ? 503 : 200));
   sysRoute('GET', '/v1/sys/seal-status', sys.sealStatus);
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);
