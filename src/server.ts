@@ -131,7 +131,7 @@ function defaultNodeId(): string {
 /** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
-  if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store);
+  if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store, { timeoutMs: config.storeTimeoutMs });
   // The audit log's group commits use batchWrite: fsynced unless auditSync is `os`.
   const sqlite = { batchWriteFsync: config.auditSync === 'fsync' };
   if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'), sqlite);
@@ -173,7 +173,10 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
   });
   const lifecycle: NodeLifecycle = { draining: false };
-  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle };
+  const services: Services = {
+    keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle,
+    ...(store.health ? { storeHealth: () => store.health!() } : {}),
+  };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());
@@ -220,8 +223,22 @@ function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock
     sinks,
     exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
     ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
-    onError: (e) => log.error({ err: e }, 'audit log background write failed'),
+    onError: (e) => log.error({ err: e }, 'audit log background work failed'),
+    // one line when writes start failing, a summary a minute while they do, one when they recover
+    onWriteState: (state) => {
+      if (state.kind === 'failing') {
+        log.error({ reason: errorText(state.error) }, 'the audit log cannot write: every request is refused until it can (retrying; summarised every minute)');
+      } else if (state.kind === 'still-failing') {
+        log.error({ failures: state.failures, failingForS: Math.round((clock().getTime() - state.sinceMs) / 1000), reason: errorText(state.error) }, 'the audit log still cannot write');
+      } else {
+        log.info({ failures: state.failures, failedForS: Math.round((clock().getTime() - state.sinceMs) / 1000) }, 'the audit log writes again');
+      }
+    },
   });
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 export interface RunningServer {

@@ -10,6 +10,8 @@ const schema = z.object({
   dataDir: z.string().min(1).default('./.keyward'),
   /** `sqlite` (in dataDir), `sqlite:PATH`, `postgres://...` (shared by many nodes), or `memory` (nothing persists). */
   store: z.string().min(1).default('sqlite'),
+  /** Deadline of every round trip to a networked store (PostgreSQL): connecting, each statement. */
+  storeTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(2000),
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
   socket: z.string().min(1).optional(),
   tlsCert: z.string().min(1).optional(),
