@@ -10,6 +10,8 @@ const schema = z.object({
   dataDir: z.string().min(1).default('./.keyward'),
   /** `sqlite` (in dataDir), `sqlite:PATH`, `postgres://...` (shared by many nodes), or `memory` (nothing persists). */
   store: z.string().min(1).default('sqlite'),
+  /** Deadline of every round trip to a networked store (PostgreSQL): connecting, each statement. */
+  storeTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(2000),
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
   socket: z.string().min(1).optional(),
   /** gRPC listener (Keyward's and the miniKMS-compatible services), HOST:PORT; off unless set. */
@@ -37,6 +39,8 @@ const schema = z.object({
   headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   keepAliveTimeoutMs: z.coerce.number().int().min(100).default(65_000),
+  /** On SIGTERM: how long requests in flight may take to finish before their connections are cut. */
+  shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Static seal: file holding the 64-hex-character key (else env KEYWARD_ROOT_KEY). */
   rootKeyFile: z.string().min(1).optional(),
   /** PKCS#11 seal: module, token (label or slot), key label; the PIN is env KEYWARD_PKCS11_PIN or pkcs11PinFile. */
