@@ -169,7 +169,11 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
   });
-  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
+  const sigv4 = {
+    regions: new Set([config.region, ...(config.sigv4Regions?.split(',') ?? [])]),
+    allowMinimalSignedHeaders: config.sigv4AllowMinimalSignedHeaders,
+  };
+  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, sigv4 };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());
@@ -270,6 +274,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       apps.push(unix);
       await unix.listen({ path: socketPath });
       chmodSync(socketPath, 0o600);
+    }
+    if (config.sigv4AllowMinimalSignedHeaders) {
+      installation.log.warn('sigv4AllowMinimalSignedHeaders is on: SigV4 requests that do not sign x-amz-target and content-type are accepted, so a captured request can be replayed as another operation');
     }
     installation.log.info({ url, socket: socketPath, store: installation.store.kind }, 'listening');
     let closing: Promise<void> | undefined;

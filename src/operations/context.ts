@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/index.js';
-import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
+import type { Caller, Plane, SigningKeyCache, SigV4Policy } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { SealManager } from '../seal/index.js';
 import type { Input } from './common/input.js';
@@ -18,6 +18,8 @@ export interface Services {
   readonly version: string;
   /** Per-principal and per-address request rates; absent means unlimited. */
   readonly rateLimits?: RateLimits;
+  /** What SigV4 signatures must cover (regions, bound headers); absent: the strict defaults. */
+  readonly sigv4?: SigV4Policy;
 }
 
 /** Facts about the request that the transport knows and the operation may record. */
