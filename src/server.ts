@@ -174,9 +174,13 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
   });
-  const lifecycle: NodeLifecycle = { draining: false };
+  const sigv4 = {
+    regions: new Set([config.region, ...(config.sigv4Regions?.split(',') ?? [])]),
+    allowMinimalSignedHeaders: config.sigv4AllowMinimalSignedHeaders,
+  };
+    const lifecycle: NodeLifecycle = { draining: false };
   const services: Services = {
-    keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle,
+    keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
 
@@ -328,6 +332,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       const grpc = buildGrpcServer({ ...grpcOptions, unixSocket: true, listener: boundPrincipal !== undefined ? { boundPrincipal } : {} });
       grpcServers.push(grpc);
       grpcSocketPath = await asConfigError(() => listenUnix(grpc, config.grpcSocket!));
+    }
+    if (config.sigv4AllowMinimalSignedHeaders) {
+      installation.log.warn('sigv4AllowMinimalSignedHeaders is on: SigV4 requests that do not sign x-amz-target and content-type are accepted, so a captured request can be replayed as another operation');
     }
     installation.log.info({ url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, store: installation.store.kind }, 'listening');
     let closing: Promise<void> | undefined;

@@ -6,6 +6,11 @@ import { z } from 'zod';
  * config file (JSON, --config / KEYWARD_CONFIG) > defaults. Secrets (passphrases, tokens) are
  * never configuration: they come from env, files or a prompt, and never from argv.
  */
+/** A boolean setting: true/false or 1/0 from env and flags, a JSON boolean from the file. */
+function flag() {
+  return z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+}
+
 const schema = z.object({
   dataDir: z.string().min(1).default('./.keyward'),
   /** `sqlite` (in dataDir), `sqlite:PATH`, `postgres://...` (shared by many nodes), or `memory` (nothing persists). */
@@ -25,6 +30,14 @@ const schema = z.object({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'region must look like us-east-1').default('us-east-1'),
+  /** Regions a SigV4 credential scope may name, comma-separated (multi-region setups); default: `region` only. */
+  sigv4Regions: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+(,[a-z]{2}(-[a-z]+)+-\d+)*$/, 'sigv4Regions must be regions like us-east-1,eu-west-1').optional(),
+  /**
+   * Accept SigV4 signatures that cover only host and x-amz-date (some small signing libraries).
+   * Off by default: then x-amz-target and content-type must be signed when present, so a captured
+   * request cannot be re-targeted to another operation. Logged once at start when on.
+   */
+  sigv4AllowMinimalSignedHeaders: flag().default(false),
   bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeId: z.string().min(1).max(64).optional(),
@@ -50,7 +63,7 @@ const schema = z.object({
   pkcs11KeyLabel: z.string().min(1).max(128).default('keyward-root-key'),
   pkcs11PinFile: z.string().min(1).optional(),
   /** At init or migration only: create the HSM key when the token has none by that label. */
-  pkcs11GenerateKey: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+  pkcs11GenerateKey: flag().default(false),
   /** Transit seal: the outer KMS; credentials from env KEYWARD_TRANSIT_ACCESS_KEY_ID/_SECRET_ACCESS_KEY or transitCredentialsFile. */
   transitEndpoint: z.string().url().optional(),
   transitKeyId: z.string().min(1).max(2048).optional(),

@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/index.js';
 import type { KeywardError } from '../errors/index.js';
-import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
+import type { Caller, Plane, SigningKeyCache, SigV4Policy } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { SealManager } from '../seal/index.js';
 import type { StoreHealth } from '../storage/index.js';
@@ -20,6 +20,8 @@ export interface Services {
   readonly version: string;
   /** Per-principal and per-address request rates; absent means unlimited. */
   readonly rateLimits?: RateLimits;
+  /** What SigV4 signatures must cover (regions, bound headers); absent: the strict defaults. */
+  readonly sigv4?: SigV4Policy;
   /** Where the node is in its life: draining (stopping) makes health answer 503. */
   readonly lifecycle?: NodeLifecycle;
   /** Whether the store answers, from what it already knows (no round trip); absent: always. */
