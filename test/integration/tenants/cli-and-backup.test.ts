@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { openInstallation, unsealInstallation } from '../../../src/server.js';
+import { callTarget } from '../../helpers/keyward-api.js';
 import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
 import { FAST_ARGON2, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 import { mentioning, storeTexts, type StoredText } from '../../helpers/store-scan.js';
 
 const FAST = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'warn' };
 const WITH_PASS = { ...FAST, KEYWARD_PASSPHRASE: TEST_PASSPHRASE };
+const START_MS = 90_000;
 
 interface Creds { AccessKeyId: string; SecretAccessKey: string; Token: string }
 
@@ -46,18 +48,24 @@ describe('keyward tenant commands and backups without a tenant', { timeout: 300_
 
   beforeAll(async () => {
     const init = JSON.parse(await cli(['init', '--data-dir', dir, '--json'], WITH_PASS)) as { token: string };
-    server = await spawnKeyward(['server', '--data-dir', dir, '--listen', '127.0.0.1:0'], WITH_PASS);
+    server = await spawnKeyward(['server', '--data-dir', dir, '--listen', '127.0.0.1:0'], WITH_PASS, START_MS);
     asSystem = { ...FAST, KEYWARD_ENDPOINT: server.url, KEYWARD_TOKEN: init.token };
+    // the setup goes over HTTP (each CLI call is a process: kept for what is under test)
+    const api = async (target: string, body: unknown, token: string) => {
+      const r = await callTarget(server.url, target, body, { token });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return r.body;
+    };
     for (const tenant of [gone, stay]) {
-      await cli(['tenant', 'create', tenant], asSystem);
-      const boss = (await json(['principal', 'create', 'boss', '--role', 'admin', '--tenant', tenant], asSystem)).Credentials as Creds;
-      const asBoss = { ...FAST, KEYWARD_ENDPOINT: server.url, KEYWARD_TOKEN: boss.Token };
-      const key = ((await json(['key', 'create', '--description', tenant], asBoss)).KeyMetadata as { KeyId: string }).KeyId;
-      await cli(['alias', 'create', `alias/${tenant}-orders`, key], asBoss);
-      blobs[tenant] = (await cli(['encrypt', '--key', `alias/${tenant}-orders`, '--context', `tenant=${tenant}`], asBoss, `secret of ${tenant}`)).trim();
+      await api('Keyward.CreateTenant', { TenantId: tenant }, init.token);
+      const boss = (await api('Keyward.CreatePrincipal', { Name: 'boss', Role: 'admin', Tenant: tenant }, init.token)).Credentials as Creds;
+      const key = ((await api('TrentService.CreateKey', { Description: tenant }, boss.Token)).KeyMetadata as { KeyId: string }).KeyId;
+      await api('TrentService.CreateAlias', { AliasName: `alias/${tenant}-orders`, TargetKeyId: key }, boss.Token);
+      const plaintext = Buffer.from(`secret of ${tenant}`).toString('base64');
+      blobs[tenant] = (await api('TrentService.Encrypt', { KeyId: `alias/${tenant}-orders`, Plaintext: plaintext, EncryptionContext: { tenant } }, boss.Token)).CiphertextBlob as string;
       if (tenant === gone) needles.push(key, boss.AccessKeyId, boss.Token.split('.')[1]!);
     }
-  });
+  }, 300_000);
 
   afterAll(async () => {
     await server?.stop();
@@ -114,7 +122,7 @@ describe('keyward tenant commands and backups without a tenant', { timeout: 300_
     }
 
     // a server on the purged copy serves the other tenant; the left-out one is unknown there
-    const copy = await spawnKeyward(['server', '--store', `sqlite:${restored[2]!}`, '--data-dir', dir, '--listen', '127.0.0.1:0'], WITH_PASS);
+    const copy = await spawnKeyward(['server', '--store', `sqlite:${restored[2]!}`, '--data-dir', dir, '--listen', '127.0.0.1:0'], WITH_PASS, START_MS);
     try {
       const onCopy = { ...asSystem, KEYWARD_ENDPOINT: copy.url };
       const tenants = JSON.parse(await cli(['tenant', 'list'], onCopy)) as Array<{ TenantId: string }>;

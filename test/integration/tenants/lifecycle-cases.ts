@@ -373,7 +373,7 @@ export async function badInput(c: TenantCluster): Promise<void> {
 /** Waits for `count` nodes' logs to name `tenantId`'s deletion, then a second more for a (wrong) second one. */
 export async function deletionsLogged(outputs: () => readonly string[], tenantId: string): Promise<number> {
   const count = () => outputs().reduce((n, out) => n + out.split('\n').filter((l) => l.includes('tenant deleted at the end of its window') && l.includes(`"${tenantId}"`)).length, 0);
-  await eventually(() => count() > 0, 20_000);
+  await eventually(() => count() > 0, 60_000);
   await sleep(1000);
   return count();
 }
