@@ -9,6 +9,9 @@ export const paths = {
   keys: (tenantId: string) => `keys/${tenantId}/`,
   material: (tenantId: string, keyId: string, version: number) => `material/${tenantId}/${keyId}/${String(version).padStart(10, '0')}`,
   materials: (tenantId: string, keyId: string) => `material/${tenantId}/${keyId}/`,
+  /** GetParametersForImport's wrapping keys, per key, until used up or expired (24 h). */
+  importToken: (tenantId: string, keyId: string, tokenId: string) => `imports/${tenantId}/${keyId}/${tokenId}`,
+  importTokens: (tenantId: string, keyId: string) => `imports/${tenantId}/${keyId}/`,
   alias: (tenantId: string, aliasName: string) => `aliases/${tenantId}/${aliasName}`,
   aliases: (tenantId: string) => `aliases/${tenantId}/`,
   principal: (tenantId: string, name: string) => `principals/${tenantId}/${name}`,
@@ -16,9 +19,12 @@ export const paths = {
   accessKey: (accessKeyId: string) => `credentials/access-keys/${accessKeyId}`,
   token: (tokenId: string) => `credentials/tokens/${tokenId}`,
   /** Due-time index: the scheduler scans this prefix in time order. */
-  schedule: (kind: 'rotation' | 'deletion', at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
-  schedules: (kind: 'rotation' | 'deletion') => `schedule/${kind}/`,
+  schedule: (kind: ScheduleKind, at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
+  schedules: (kind: ScheduleKind) => `schedule/${kind}/`,
 };
+
+/** Due-time kinds: automatic rotation, deletion after the waiting period, imported material expiring. */
+export type ScheduleKind = 'rotation' | 'deletion' | 'expiry';
 
 /** What a changed path means for the caches. */
 export type ChangedRecord =

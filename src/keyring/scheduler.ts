@@ -1,12 +1,14 @@
 import type { Barrier } from '../barrier/index.js';
 import type { Clock } from './clock.js';
 import type { Keys } from './keys.js';
-import { paths } from './paths.js';
+import { paths, type ScheduleKind } from './paths.js';
 import type { Tenants } from './tenants.js';
 
 export interface SchedulerReport {
   readonly rotated: number;
   readonly deleted: number;
+  /** Keys whose imported material reached its ValidTo and was deleted. */
+  readonly expired: number;
 }
 
 /**
@@ -44,16 +46,20 @@ export class Scheduler {
   }
 
   private async pass(): Promise<SchedulerReport> {
-    if (!this.barrier.unlocked) return { rotated: 0, deleted: 0 };
+    if (!this.barrier.unlocked) return { rotated: 0, deleted: 0, expired: 0 };
     let rotated = 0;
     let deleted = 0;
-    for (const kind of ['rotation', 'deletion'] as const) {
+    let expired = 0;
+    for (const kind of ['rotation', 'deletion', 'expiry'] as const) {
       for (const due of await this.due(kind)) {
         const tenant = await this.tenants.find(due.tenantId);
         if (tenant === undefined) continue;
         try {
           if (kind === 'deletion') {
             if (await this.keys.purge(tenant, due.keyId)) deleted++;
+          } else if (kind === 'expiry') {
+            const key = await this.keys.find(tenant, due.keyId);
+            if (key !== undefined && key.importedMaterial?.current === undefined) expired++;
           } else if (await this.keys.rotateIfDue(tenant, due.keyId)) {
             rotated++;
           }
@@ -62,10 +68,10 @@ export class Scheduler {
         }
       }
     }
-    return { rotated, deleted };
+    return { rotated, deleted, expired };
   }
 
-  private async due(kind: 'rotation' | 'deletion'): Promise<Array<{ tenantId: string; keyId: string }>> {
+  private async due(kind: ScheduleKind): Promise<Array<{ tenantId: string; keyId: string }>> {
     const now = this.clock().toISOString();
     const prefix = paths.schedules(kind);
     const out: Array<{ tenantId: string; keyId: string }> = [];
