@@ -127,6 +127,8 @@ export class PublicKeyHandle {
       return;
     }
     const key = publicKeyFromSpki(spki);
+    // explicit curve parameters (a cofactor or generator of the sender's choosing) are refused: named curves only
+    if (type.kind === 'ec' && !namesItsCurve(spki)) throw new KeyFormatError('the public key must name its curve, not give explicit parameters');
     const d = key.asymmetricKeyDetails ?? {};
     const ok = type.kind === 'rsa' ? key.asymmetricKeyType === 'rsa' && d.modulusLength === type.bits
       : type.kind === 'ec' ? key.asymmetricKeyType === 'ec' && d.namedCurve === OPENSSL_CURVE[type.curve]
@@ -293,6 +295,22 @@ function curveOf(type: AsymmetricType): (typeof NOBLE_CURVE)[EcCurve] {
 function mlDsaSetOf(type: AsymmetricType): MlDsaSet {
   if (type.kind !== 'ml-dsa') throw new KeyFormatError('not an ML-DSA key');
   return type.set;
+}
+
+/** Whether an EC SubjectPublicKeyInfo (already parsed by OpenSSL) has a curve OID as its algorithm parameters. */
+function namesItsCurve(spki: Uint8Array): boolean {
+  let i = 0;
+  const enter = () => {
+    const length = spki[i + 1] ?? 0;
+    i += 2 + (length & 0x80 ? length & 0x7f : 0);
+  };
+  if (spki[i] !== 0x30) return false;
+  enter();
+  if (spki[i] !== 0x30) return false;
+  enter();
+  if (spki[i] !== 0x06) return false;
+  i += 2 + (spki[i + 1] ?? 0);
+  return spki[i] === 0x06;
 }
 
 /** A DER SubjectPublicKeyInfo; throws KeyFormatError if it is not one. */

@@ -340,8 +340,8 @@ describe('asymmetric and HMAC keys over the AWS protocol', () => {
   it('a refused request changes nothing stored', async () => {
     const keyId = signingKeys.get('ECC_SECG_P256K1')!;
     const { store } = t.server.installation;
-    const snapshot = async () => JSON.stringify((await store.list(`keys/default/${keyId}`)).entries.map((e) => [e.path, e.version]))
-      + JSON.stringify((await store.list(`material/default/${keyId}/`)).entries.map((e) => [e.path, e.version]));
+    const snapshot = async () => JSON.stringify((await store.list(`keys/default/${keyId}`)).entries.map((e) => [e.key, e.version]))
+      + JSON.stringify((await store.list(`material/default/${keyId}/`)).entries.map((e) => [e.key, e.version]));
     const before = await snapshot();
     await errorOf(t.kms.send(new EnableKeyRotationCommand({ KeyId: keyId })));
     await errorOf(t.kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId })));

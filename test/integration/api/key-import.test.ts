@@ -4,31 +4,18 @@ import {
   RotateKeyOnDemandCommand, SignCommand, type AlgorithmSpec, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { execFileSync } from 'node:child_process';
-import {
-  constants, createCipheriv, createHmac, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify,
-  type KeyObject,
-} from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf } from '../../helpers/errors.js';
+import { wrapLocally } from '../../helpers/key-import.js';
 import { startTestServer, tempDir, type TestServer } from '../../helpers/server.js';
 import { requireTool } from '../../helpers/services.js';
 
 /** BYOK as an AWS KMS user does it: GetParametersForImport, wrap locally, ImportKeyMaterial. */
 
 const haveOpenssl = requireTool('/usr/bin/openssl', 'openssl');
-
-/** Wraps material as the AWS documentation shows, with node:crypto (RSAES_OAEP_* and RSA_AES_KEY_WRAP_*). */
-function wrapLocally(wrappingKeyDer: Uint8Array, algorithm: AlgorithmSpec, material: Buffer): Buffer {
-  const pub = createPublicKey({ key: Buffer.from(wrappingKeyDer), format: 'der', type: 'spki' });
-  const hash = algorithm.endsWith('SHA_1') ? 'sha1' : 'sha256';
-  const oaep = (data: Buffer) => publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, data);
-  if (algorithm.startsWith('RSAES_OAEP')) return oaep(material);
-  const aesKey = randomBytes(32);
-  const c = createCipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('a65959a6', 'hex'));
-  return Buffer.concat([oaep(aesKey), c.update(material), c.final()]);
-}
 
 describe('key import (BYOK) over the AWS protocol', () => {
   let t: TestServer;
