@@ -16,6 +16,8 @@ const DROPPED = new Set([
   'Plaintext', 'CiphertextBlob', 'passphrase', 'Passphrase', 'share', 'Share', 'shares', 'SecretAccessKey',
   'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey', 'Message', 'Signature', 'Mac', 'ImportToken',
   'EncryptedKeyMaterial',
+  // a batch's items are recorded one by one, each as its own request
+  'Items',
 ]);
 /** Request fields that identify or parametrise and are recorded as they are. */
 const CLEAR = new Set([
@@ -69,6 +71,7 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
 function credentialOf(c: Credentials | undefined, caller: Caller | undefined, digest: (v: string) => string): string | null {
   if (c === undefined || c.kind === 'none') return null;
   if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digest(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
+  if (c.kind === 'bound') return `bound-principal:${c.tenantId}/${c.name}`;
   try {
     return `access-key:${parseAuthorization(c.authorization).accessKeyId.slice(0, 128)}`;
   } catch {

@@ -3,11 +3,16 @@ import { KeywardError } from '../errors/index.js';
 import type { PrincipalRecord } from '../keyring/index.js';
 import type { Services } from './context.js';
 
-/** What the transport found in the request to prove who is calling. */
+/**
+ * What the transport found in the request to prove who is calling. Each transport turns what it
+ * knows about the peer into one of these (a verified client certificate will be one more kind).
+ */
 export type Credentials =
   | { readonly kind: 'none' }
   | { readonly kind: 'bearer'; readonly token: string }
-  | { readonly kind: 'sigv4'; readonly authorization: string; readonly request: SignedRequest };
+  | { readonly kind: 'sigv4'; readonly authorization: string; readonly request: SignedRequest }
+  /** A listener bound to one principal (a Unix socket whose file mode is the credential). */
+  | { readonly kind: 'bound'; readonly tenantId: string; readonly name: string };
 
 const unrecognized = () => new KeywardError('UnrecognizedClientException', 'The security token included in the request is invalid.');
 
@@ -34,9 +39,16 @@ export async function authenticate(services: Services, credentials: Credentials)
       const auth = parseAuthorization(credentials.authorization);
       principal = await principals.byAccessKeyId(auth.accessKeyId);
       if (principal === undefined) throw unrecognized();
-      verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys);
+      verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys, services.sigv4);
       break;
     }
+    case 'bound':
+      // cached like a token; deleting the principal (on any node) drops it from the cache
+      principal = await principals.byName(credentials.tenantId, credentials.name);
+      if (principal === undefined) {
+        throw new KeywardError('UnrecognizedClientException', `The principal ${credentials.tenantId}/${credentials.name} bound to this listener does not exist.`);
+      }
+      break;
   }
   const tenant = await tenants.find(principal.tenantId);
   if (tenant === undefined) throw unrecognized();
