@@ -188,8 +188,7 @@ export class PublicKeyHandle {
   }
 
   private get bits(): number {
-    if (this.type.kind !== 'rsa') throw new KeyFormatError('not an RSA key');
-    return this.type.bits;
+    return rsaBits(this.type);
   }
 
   private get rawKey(): Uint8Array {
@@ -272,8 +271,7 @@ export class PrivateKeyHandle {
   }
 
   private get bits(): number {
-    if (this.type.kind !== 'rsa') throw new KeyFormatError('not an RSA key');
-    return this.type.bits;
+    return rsaBits(this.type);
   }
 
   private get secretKey(): Uint8Array {
@@ -285,6 +283,11 @@ export class PrivateKeyHandle {
     if (this.mlDsa === undefined) throw new KeyFormatError('not an ML-DSA key');
     return this.mlDsa;
   }
+}
+
+function rsaBits(type: AsymmetricType): number {
+  if (type.kind !== 'rsa') throw new KeyFormatError('not an RSA key');
+  return type.bits;
 }
 
 function curveOf(type: AsymmetricType): (typeof NOBLE_CURVE)[EcCurve] {
