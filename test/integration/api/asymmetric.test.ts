@@ -1,7 +1,7 @@
 import {
   CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
   EnableKeyRotationCommand, EncryptCommand, GenerateDataKeyCommand, GenerateDataKeyPairCommand,
-  GenerateDataKeyPairWithoutPlaintextCommand, GenerateMacCommand, GetKeyRotationStatusCommand, GetPublicKeyCommand,
+  GenerateDataKeyPairWithoutPlaintextCommand, GenerateMacCommand, GetKeyRotationStatusCommand, GetPublicKeyCommand, ListKeyRotationsCommand,
   ReEncryptCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, SignCommand, VerifyCommand, VerifyMacCommand,
   type KeySpec, type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
@@ -326,6 +326,7 @@ describe('asymmetric and HMAC keys over the AWS protocol', () => {
       expect((await errorOf(t.kms.send(new EnableKeyRotationCommand({ KeyId: k })))).name).toBe('UnsupportedOperationException');
       expect((await errorOf(t.kms.send(new RotateKeyOnDemandCommand({ KeyId: k })))).name).toBe('UnsupportedOperationException');
       expect((await t.kms.send(new GetKeyRotationStatusCommand({ KeyId: k }))).KeyRotationEnabled).toBe(false);
+      expect((await errorOf(t.kms.send(new ListKeyRotationsCommand({ KeyId: k })))).name).toBe('UnsupportedOperationException');
     }
     const before = await spkiOf(keyId);
     await t.kms.send(new DisableKeyCommand({ KeyId: keyId }));
