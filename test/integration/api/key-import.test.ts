@@ -130,7 +130,7 @@ describe('key import (BYOK) over the AWS protocol', () => {
     expect(verify('sha256', Buffer.from('imported'), { key: pair.publicKey, dsaEncoding: 'der' }, sig)).toBe(true);
   });
 
-  it('RSA and Ed25519 private keys: RSA only through RSA_AES_KEY_WRAP; material of the wrong type or curve is IncorrectKeyMaterialException', async () => {
+  it('RSA, Ed25519 and ML-DSA private keys: RSA only through RSA_AES_KEY_WRAP; material of the wrong type or curve is IncorrectKeyMaterialException', async () => {
     const rsa = await external('RSA_2048', 'SIGN_VERIFY');
     expect((await errorOf(params(rsa.KeyId!, 'RSAES_OAEP_SHA_256'))).name).toBe('ValidationException');
     const wrongSize = generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({ format: 'der', type: 'pkcs8' });
@@ -149,6 +149,19 @@ describe('key import (BYOK) over the AWS protocol', () => {
     await importInto(ed.KeyId!, edPair.privateKey.export({ format: 'der', type: 'pkcs8' }), 'RSAES_OAEP_SHA_1');
     const edSig = (await t.kms.send(new SignCommand({ KeyId: ed.KeyId, Message: Buffer.from('solana'), SigningAlgorithm: 'ED25519_SHA_512' }))).Signature!;
     expect(verify(null, Buffer.from('solana'), edPair.publicKey as KeyObject, edSig)).toBe(true);
+
+    // ML-DSA: the PKCS#8 seed form (RFC 9881); the public key is the one the seed expands to
+    const seed = randomBytes(32);
+    const pkcs8 = Buffer.concat([Buffer.from('3034020100300b0609608648016503040311042280' + '20', 'hex'), seed]);
+    const mldsa = await external('ML_DSA_44', 'SIGN_VERIFY');
+    expect((await errorOf(importInto(mldsa.KeyId!, pkcs8.subarray(0, 40), 'RSAES_OAEP_SHA_256'))).name).toBe('IncorrectKeyMaterialException');
+    await importInto(mldsa.KeyId!, pkcs8, 'RSAES_OAEP_SHA_256');
+    const { ml_dsa44 } = await import('@noble/post-quantum/ml-dsa.js');
+    const expected = ml_dsa44.keygen(seed).publicKey;
+    const spki = Buffer.from((await t.kms.send(new GetPublicKeyCommand({ KeyId: mldsa.KeyId }))).PublicKey!);
+    expect(spki.subarray(spki.length - expected.length)).toEqual(Buffer.from(expected));
+    const pqSig = (await t.kms.send(new SignCommand({ KeyId: mldsa.KeyId, Message: Buffer.from('pq'), SigningAlgorithm: 'ML_DSA_SHAKE_256' }))).Signature!;
+    expect(ml_dsa44.verify(pqSig, Buffer.from('pq'), expected)).toBe(true);
   });
 
   it('import tokens: bound to their key, refused when malformed or expired (24 h); bad wrapping and bad ValidTo; nothing stored changes', async () => {
