@@ -13,3 +13,8 @@ export function sha256Hex(data: Uint8Array | string): string {
 export function hmacSha256(key: Uint8Array, data: Uint8Array | string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
+
+/** HMAC with any hash node:crypto knows (sha224 ... sha512): GenerateMac and VerifyMac. */
+export function hmac(hash: string, key: Uint8Array, data: Uint8Array): Buffer {
+  return createHmac(hash, key).update(data).digest();
+}

@@ -1,13 +1,16 @@
 export * from './types.js';
 export * from './keyring.js';
 export * from './clock.js';
-export { Keys, type NewKey } from './keys.js';
 export { Tenants, DEFAULT_TENANT, UNLIMITED, checkTenantId, forEachTenantRecord, refuseDefaultTenant, tenantPathMatcher } from './tenants.js';
 export { tenantState, requireActiveTenant, isTenantExpired } from './tenant-state.js';
 export { tenantRecords, isTenantPath, type TenantRecordKind } from './paths.js';
+export { Keys, requireRotatable, type NewKey, type MaterialExpiry } from './keys.js';
+export * from './key-specs.js';
+export { asymmetricTypeOf, newMaterial, publicKeyDer } from './material.js';
+export { Imports, type ImportParameters, type OpenedImportToken } from './imports.js';
 export { Aliases, checkAliasName } from './aliases.js';
 export { Principals, checkPrincipalName, type IssuedCredentials } from './principals.js';
 export { Scheduler, type SchedulerReport } from './scheduler.js';
 export { parseKeyRef, keyArn, aliasArn, isKeyId, type KeyRef } from './key-ref.js';
-export { requireEnabled, requireNotPendingDeletion, isExpired } from './key-state.js';
+export { requireEnabled, requireNotPendingDeletion, requireNotPendingImport, isExpired } from './key-state.js';
 export type { CacheLimits } from './cache.js';

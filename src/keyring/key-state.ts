@@ -5,6 +5,12 @@ import type { KeyRecord } from './types.js';
 export function requireEnabled(key: KeyRecord, arn: string): void {
   if (key.keyState === 'Disabled') throw new KeywardError('DisabledException', `${arn} is disabled.`);
   if (key.keyState === 'PendingDeletion') throw new KeywardError('KMSInvalidStateException', `${arn} is pending deletion.`);
+  if (key.keyState === 'PendingImport') throw new KeywardError('KMSInvalidStateException', `${arn} is pending import.`);
+}
+
+/** EnableKey and DisableKey: a key without its imported material has no state to switch (AWS). */
+export function requireNotPendingImport(key: KeyRecord, arn: string): void {
+  if (key.keyState === 'PendingImport') throw new KeywardError('KMSInvalidStateException', `${arn} is pending import.`);
 }
 
 /** Refuses a management change to a key pending deletion (AWS allows only CancelKeyDeletion). */

@@ -2,6 +2,7 @@ import type { Barrier, StoreChange } from '../barrier/index.js';
 import { Aliases } from './aliases.js';
 import type { CacheLimits } from './cache.js';
 import type { Clock } from './clock.js';
+import { Imports } from './imports.js';
 import { Keys } from './keys.js';
 import { classifyPath } from './paths.js';
 import { Principals } from './principals.js';
@@ -29,6 +30,7 @@ export interface KeyringOptions {
 export class Keyring {
   readonly tenants: Tenants;
   readonly keys: Keys;
+  readonly imports: Imports;
   readonly aliases: Aliases;
   readonly principals: Principals;
   readonly scheduler: Scheduler;
@@ -37,6 +39,7 @@ export class Keyring {
   constructor(readonly barrier: Barrier, readonly clock: Clock, readonly options: KeyringOptions) {
     this.tenants = new Tenants(barrier, clock, options.metadataCache, options.tenantQuotas);
     this.keys = new Keys(barrier, this.tenants, clock, { region: options.region, records: options.metadataCache, material: options.materialCache });
+    this.imports = new Imports(barrier, this.tenants, clock);
     this.aliases = new Aliases(barrier, clock, options.metadataCache);
     this.principals = new Principals(barrier, clock, options.metadataCache, this.tenants);
     this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError, options.onTenantDeleted);

@@ -1,11 +1,12 @@
-import { randomId, zeroize } from '../crypto/index.js';
+import { PrivateKeyHandle, randomId, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import type { Barrier, BarrierWriter } from '../barrier/index.js';
 import { BoundedCache, type CacheLimits } from './cache.js';
 import { addDays, type Clock } from './clock.js';
 import { keyArn } from './key-ref.js';
 import { isExpired, requireEnabled } from './key-state.js';
-import { newMaterial, unwrapMaterial, wrapMaterial, type MaterialRef } from './material.js';
+import type { ExpirationModel, SupportedKeySpec, SupportedKeyUsage, SupportedOrigin } from './key-specs.js';
+import { asymmetricTypeOf, keyMaterialId, publicKeyDer, materialPurpose, newMaterial, unwrapMaterial, wrapMaterial, type MaterialRef } from './material.js';
 import { keySchedulePaths, paths } from './paths.js';
 import { decodeRecord, encodeRecord, reconcileIndex } from './records.js';
 import { withCasRetry } from './retry.js';
@@ -22,9 +23,22 @@ export interface KeysOptions {
 export interface NewKey {
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
+  readonly keySpec?: SupportedKeySpec;
+  readonly keyUsage?: SupportedKeyUsage;
+  readonly origin?: SupportedOrigin;
 }
 
-interface CachedMaterial { readonly key: Buffer }
+/** How long imported material lasts (ImportKeyMaterial's ExpirationModel and ValidTo). */
+export interface MaterialExpiry {
+  readonly expirationModel: ExpirationModel;
+  readonly validTo?: string;
+}
+
+/** Unwrapped material; an asymmetric key's parsed private key is made once and kept beside it. */
+interface CachedMaterial {
+  readonly key: Buffer;
+  handle?: PrivateKeyHandle;
+}
 
 /**
  * Keys, their versions and version material. Every state change is one transaction with
@@ -42,36 +56,52 @@ export class Keys {
     private readonly options: KeysOptions,
   ) {
     this.records = new BoundedCache(options.records);
-    this.materials = new BoundedCache(options.material, (m) => zeroize(m.key));
+    this.materials = new BoundedCache(options.material, (m) => {
+      zeroize(m.key);
+      m.handle?.destroy();
+    });
   }
 
   arn(tenant: Tenant, keyId: string): string {
     return keyArn(this.options.region, tenant, keyId);
   }
 
+  /**
+   * A new key. Origin EXTERNAL keys start PendingImport, without material; others get theirs now
+   * (an RSA key is generated off the event loop, before the transaction).
+   */
   async create(tenant: Tenant, input: NewKey): Promise<KeyRecord> {
-    const now = this.clock().toISOString();
-    const keyId = randomId();
-    const key: KeyRecord = {
-      tenantId: tenant.id,
-      keyId,
-      description: input.description,
-      keyState: 'Enabled',
-      keySpec: 'SYMMETRIC_DEFAULT',
-      keyUsage: 'ENCRYPT_DECRYPT',
-      origin: 'AWS_KMS',
-      createdAt: now,
-      primaryVersion: 1,
-      versions: [{ version: 1, state: 'Enabled', createdAt: now, rotationType: 'INITIAL' }],
-      rotation: { enabled: false, periodDays: 365 },
-      tags: input.tags,
-    };
-    await this.barrier.transaction(async (tx) => {
-      await adjustUsage(tx, tenant.id, { keys: 1 }, (t) => this.tenants.quotas(t));
-      await this.putMaterial(tx, tenant, keyId, 1);
-      await tx.put(paths.key(tenant.id, keyId), encodeRecord(key), { ifVersion: 0 });
-    });
-    return key;
+    const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
+    const external = input.origin === 'EXTERNAL';
+    const material = external ? undefined : await newMaterial(keySpec);
+    try {
+      const now = this.clock().toISOString();
+      const keyId = randomId();
+      const publicKey = material === undefined ? undefined : publicKeyOf(keySpec, material);
+      const key: KeyRecord = {
+        tenantId: tenant.id,
+        keyId,
+        description: input.description,
+        keyState: external ? 'PendingImport' : 'Enabled',
+        keySpec,
+        keyUsage: input.keyUsage ?? 'ENCRYPT_DECRYPT',
+        origin: input.origin ?? 'AWS_KMS',
+        ...(publicKey !== undefined ? { publicKey } : {}),
+        createdAt: now,
+        primaryVersion: 1,
+        versions: [{ version: 1, state: 'Enabled', createdAt: now, rotationType: 'INITIAL' }],
+        rotation: { enabled: false, periodDays: 365 },
+        tags: input.tags,
+      };
+      await this.barrier.transaction(async (tx) => {
+        await adjustUsage(tx, tenant.id, { keys: 1 }, (t) => this.tenants.quotas(t));
+        if (material !== undefined) await this.putMaterial(tx, tenant, key, 1, material);
+        await tx.put(paths.key(tenant.id, keyId), encodeRecord(key), { ifVersion: 0 });
+      });
+      return key;
+    } finally {
+      zeroize(material);
+    }
   }
 
   /** The key, or undefined if it does not exist; a key past its deletion window is purged here. */
@@ -84,6 +114,7 @@ export class Keys {
       await this.purge(tenant, keyId);
       return undefined;
     }
+    if (key !== undefined && materialExpired(key, this.clock())) return this.expireMaterial(tenant, keyId);
     return key;
   }
 
@@ -144,6 +175,7 @@ export class Keys {
         if (key.keyState !== 'Enabled' || !key.rotation.enabled || at === undefined || Date.parse(at) > now.getTime()) return key;
       }
       requireEnabled(key, this.arn(tenant, keyId));
+      requireRotatable(key, this.arn(tenant, keyId));
       newVersion = Math.max(...key.versions.map((v) => v.version)) + 1;
       const at = now.toISOString();
       return {
@@ -154,7 +186,14 @@ export class Keys {
           ? { ...key.rotation, nextRotationAt: addDays(now, key.rotation.periodDays).toISOString() }
           : key.rotation,
       };
-    }, async (tx) => this.putMaterial(tx, tenant, keyId, newVersion));
+    }, async (tx, _before, after) => {
+      const material = await newMaterial(after.keySpec);
+      try {
+        await this.putMaterial(tx, tenant, after, newVersion, material);
+      } finally {
+        zeroize(material);
+      }
+    });
     return { key, rotated: newVersion !== 0 };
   }
 
@@ -190,14 +229,84 @@ export class Keys {
    * The buffer belongs to the cache: use it before the next await, never keep it.
    */
   async material(tenant: Tenant, keyId: string, version: number): Promise<Buffer | undefined> {
-    const cached = await this.materials.get(`${tenant.id}/${keyId}/${version}`, async () => {
+    return (await this.materialEntry(tenant, keyId, version))?.key;
+  }
+
+  /**
+   * The private key of an asymmetric key's version, parsed once and cached with its material, or
+   * undefined if the material is gone. Like material(): use it before the next await.
+   */
+  async privateKey(tenant: Tenant, key: KeyRecord, version: number): Promise<PrivateKeyHandle | undefined> {
+    const type = asymmetricTypeOf(key.keySpec);
+    if (type === undefined) throw new KeywardError('InvalidKeyUsageException', `${this.arn(tenant, key.keyId)} is not an asymmetric key.`);
+    const entry = await this.materialEntry(tenant, key.keyId, version);
+    if (entry === undefined) return undefined;
+    entry.handle ??= new PrivateKeyHandle(type, entry.key);
+    return entry.handle;
+  }
+
+  private materialEntry(tenant: Tenant, keyId: string, version: number): Promise<CachedMaterial | undefined> {
+    return this.materials.get(`${tenant.id}/${keyId}/${version}`, async () => {
       const entry = await this.barrier.get(paths.material(tenant.id, keyId, version));
       if (entry === undefined) return undefined;
+      const key = await this.require(tenant, keyId);
       const { wrapped } = decodeRecord<{ wrapped: string }>(entry);
       const tmk = await this.tenants.masterKey(tenant);
-      return { key: unwrapMaterial(tmk, materialRef(tenant, keyId, version), wrapped) };
+      return { key: unwrapMaterial(tmk, materialRef(tenant, key, version), wrapped) };
     });
-    return cached?.key;
+  }
+
+  /**
+   * Puts imported material (canonical bytes, already checked against the spec) into a key of
+   * origin EXTERNAL that is PendingImport. A key takes only the material it was first given.
+   */
+  async importMaterial(tenant: Tenant, keyId: string, material: Buffer, expiry: MaterialExpiry, expectedId?: string): Promise<{ key: KeyRecord; keyMaterialId: string }> {
+    const arn = this.arn(tenant, keyId);
+    const current = await this.require(tenant, keyId);
+    const id = keyMaterialId(await this.tenants.masterKey(tenant), keyId, material);
+    const publicKey = publicKeyOf(current.keySpec, material);
+    const key = await this.update(tenant, keyId, (k, now) => {
+      requireExternal(k, arn);
+      if (k.keyState !== 'PendingImport') throw new KeywardError('KMSInvalidStateException', `${arn} is ${k.keyState}, not PendingImport.`);
+      if (k.importedMaterial !== undefined && k.importedMaterial.keyMaterialId !== id) {
+        throw new KeywardError('IncorrectKeyMaterialException', `The key material is not the key material previously imported into ${arn}.`);
+      }
+      if (expectedId !== undefined && expectedId !== id) {
+        throw new KeywardError('IncorrectKeyMaterialException', `KeyMaterialId ${expectedId} does not identify this key material.`);
+      }
+      return {
+        ...k,
+        keyState: 'Enabled',
+        ...(publicKey !== undefined ? { publicKey } : {}),
+        importedMaterial: { keyMaterialId: id, current: { importedAt: now.toISOString(), ...expiry } },
+      };
+    }, (tx, _before, after) => this.putMaterial(tx, tenant, after, after.primaryVersion, material));
+    this.materials.deletePrefix(`${tenant.id}/${keyId}/`);
+    return { key, keyMaterialId: id };
+  }
+
+  /** DeleteImportedKeyMaterial: the material is deleted and the key waits for it again. */
+  deleteImportedMaterial(tenant: Tenant, keyId: string): Promise<KeyRecord> {
+    return this.removeImportedMaterial(tenant, keyId, false);
+  }
+
+  /** Deletes imported material whose ValidTo has passed (once, across nodes). */
+  expireMaterial(tenant: Tenant, keyId: string): Promise<KeyRecord> {
+    return this.removeImportedMaterial(tenant, keyId, true);
+  }
+
+  private async removeImportedMaterial(tenant: Tenant, keyId: string, onlyIfExpired: boolean): Promise<KeyRecord> {
+    const arn = this.arn(tenant, keyId);
+    const key = await this.update(tenant, keyId, (k, now) => {
+      requireExternal(k, arn);
+      const imported = k.importedMaterial;
+      if (imported?.current === undefined || (onlyIfExpired && !materialExpired(k, now))) return k;
+      return { ...k, keyState: k.keyState === 'PendingDeletion' ? 'PendingDeletion' : 'PendingImport', importedMaterial: { keyMaterialId: imported.keyMaterialId } };
+    }, async (tx, before) => {
+      for (const v of before.versions) await tx.delete(paths.material(tenant.id, keyId, v.version));
+    });
+    this.materials.deletePrefix(`${tenant.id}/${keyId}/`);
+    return key;
   }
 
   /** Deletes a key whose deletion window has passed: record, every version's material, aliases. */
@@ -209,6 +318,7 @@ export class Keys {
       if (!isExpired(key, this.clock())) return false;
       await adjustUsage(tx, tenant.id, { keys: -1 }, (t) => this.tenants.quotas(t));
       for (const v of key.versions) await tx.delete(paths.material(tenant.id, keyId, v.version));
+      for (const t of (await tx.list(paths.importTokens(tenant.id, keyId), { limit: 1000 })).entries) await tx.delete(t.path);
       for (let after: string | undefined; ;) {
         const page = await tx.list(paths.aliases(tenant.id), { ...(after !== undefined ? { after } : {}), limit: 1000 });
         for (const a of page.entries) {
@@ -243,20 +353,37 @@ export class Keys {
     return this.materials.size;
   }
 
-  private async putMaterial(tx: BarrierWriter, tenant: Tenant, keyId: string, version: number): Promise<void> {
-    const material = newMaterial();
-    try {
-      const tmk = await this.tenants.masterKey(tenant);
-      const wrapped = wrapMaterial(tmk, materialRef(tenant, keyId, version), material);
-      await tx.put(paths.material(tenant.id, keyId, version), encodeRecord({ wrapped }), { ifVersion: 0 });
-    } finally {
-      zeroize(material);
-    }
+  private async putMaterial(tx: BarrierWriter, tenant: Tenant, key: KeyRecord, version: number, material: Buffer): Promise<void> {
+    const tmk = await this.tenants.masterKey(tenant);
+    const wrapped = wrapMaterial(tmk, materialRef(tenant, key, version), material);
+    await tx.put(paths.material(tenant.id, key.keyId, version), encodeRecord({ wrapped }), { ifVersion: 0 });
   }
 }
 
-function materialRef(tenant: Tenant, keyId: string, version: number): MaterialRef {
-  return { tenantId: tenant.id, keyId, version, purpose: 'ENCRYPT_DECRYPT' };
+function materialRef(tenant: Tenant, key: KeyRecord, version: number): MaterialRef {
+  return { tenantId: tenant.id, keyId: key.keyId, version, purpose: materialPurpose(key.keySpec, key.keyUsage) };
+}
+
+/** The DER SubjectPublicKeyInfo (base64) of asymmetric material; undefined for symmetric and HMAC. */
+function publicKeyOf(spec: SupportedKeySpec, material: Buffer): string | undefined {
+  return publicKeyDer(spec, material)?.toString('base64');
+}
+
+function materialExpired(key: KeyRecord, now: Date): boolean {
+  const validTo = key.importedMaterial?.current?.validTo;
+  return validTo !== undefined && Date.parse(validTo) <= now.getTime();
+}
+
+function requireExternal(key: KeyRecord, arn: string): void {
+  if (key.origin !== 'EXTERNAL') throw new KeywardError('UnsupportedOperationException', `${arn} has origin ${key.origin}: only keys of origin EXTERNAL take imported key material.`);
+}
+
+/** AWS rotates only symmetric encryption keys whose material it generated. */
+export function requireRotatable(key: KeyRecord, arn: string): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
+    const what = key.origin !== 'AWS_KMS' ? 'keys with imported key material' : `${key.keySpec} keys`;
+    throw new KeywardError('UnsupportedOperationException', `${arn} cannot be rotated: rotation is supported only for symmetric encryption keys, not for ${what}.`);
+  }
 }
 
 async function reconcileSchedule(tx: BarrierWriter, before: KeyRecord | undefined, after: KeyRecord | undefined): Promise<void> {

@@ -1,6 +1,7 @@
 import type { KeyRecord, PrincipalRecord, Tenant } from './types.js';
 
-export type ScheduleKind = 'rotation' | 'deletion' | 'tenant-deletion';
+/** Due-time kinds: automatic rotation, key deletion after the waiting period, imported material expiring, tenant deletion. */
+export type ScheduleKind = 'rotation' | 'deletion' | 'expiry' | 'tenant-deletion';
 
 /**
  * Every path the keyring writes. Paths are ASCII (ids, alias names, principal names), sorted
@@ -17,6 +18,10 @@ export const paths = {
   tenantMaterials: (tenantId: string) => `material/${tenantId}/`,
   /** Key and principal counts of a tenant (its quotas' usage). */
   usage: (tenantId: string) => `usage/${tenantId}`,
+  /** GetParametersForImport's wrapping keys, per key, until used up or expired (24 h). */
+  importToken: (tenantId: string, keyId: string, tokenId: string) => `imports/${tenantId}/${keyId}/${tokenId}`,
+  importTokens: (tenantId: string, keyId: string) => `imports/${tenantId}/${keyId}/`,
+  tenantImportTokens: (tenantId: string) => `imports/${tenantId}/`,
   alias: (tenantId: string, aliasName: string) => `aliases/${tenantId}/${aliasName}`,
   aliases: (tenantId: string) => `aliases/${tenantId}/`,
   principal: (tenantId: string, name: string) => `principals/${tenantId}/${name}`,
@@ -24,7 +29,7 @@ export const paths = {
   accessKey: (accessKeyId: string) => `credentials/access-keys/${accessKeyId}`,
   token: (tokenId: string) => `credentials/tokens/${tokenId}`,
   /** Due-time index: the scheduler scans this prefix in time order. */
-  schedule: (kind: 'rotation' | 'deletion', at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
+  schedule: (kind: ScheduleKind, at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
   tenantSchedule: (at: string, tenantId: string) => `schedule/tenant-deletion/${at}/${tenantId}`,
   schedules: (kind: ScheduleKind) => `schedule/${kind}/`,
 };
@@ -38,6 +43,8 @@ export function keySchedulePaths(key: KeyRecord): string[] {
   if (key.keyState === 'PendingDeletion' && key.deletionDate !== undefined) {
     out.push(paths.schedule('deletion', key.deletionDate, key.tenantId, key.keyId));
   }
+  const validTo = key.importedMaterial?.current?.validTo;
+  if (validTo !== undefined) out.push(paths.schedule('expiry', validTo, key.tenantId, key.keyId));
   return out;
 }
 
@@ -71,6 +78,7 @@ export function tenantRecords(tenantId: string): readonly TenantRecordKind[] {
     { path: paths.usage(tenantId) },
     owning<KeyRecord>({ prefix: paths.keys(tenantId) }, keySchedulePaths),
     { prefix: paths.tenantMaterials(tenantId) },
+    { prefix: paths.tenantImportTokens(tenantId) },
     { prefix: paths.aliases(tenantId) },
     owning<PrincipalRecord>({ prefix: paths.principals(tenantId) }, (p) => [paths.accessKey(p.accessKeyId), paths.token(p.tokenId)]),
   ];

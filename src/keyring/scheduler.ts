@@ -10,6 +10,8 @@ export interface SchedulerReport {
   readonly deleted: number;
   /** Tenants deleted (crypto-shredded) at the end of their window by this node. */
   readonly tenantsDeleted: number;
+  /** Keys whose imported material reached its ValidTo and was deleted. */
+  readonly expired: number;
 }
 
 /**
@@ -50,9 +52,10 @@ export class Scheduler {
   }
 
   private async pass(): Promise<SchedulerReport> {
-    if (!this.barrier.unlocked) return { rotated: 0, deleted: 0, tenantsDeleted: 0 };
+    if (!this.barrier.unlocked) return { rotated: 0, deleted: 0, expired: 0, tenantsDeleted: 0 };
     let rotated = 0;
     let deleted = 0;
+    let expired = 0;
     let tenantsDeleted = 0;
     for (const due of await this.due('tenant-deletion')) {
       try {
@@ -64,13 +67,16 @@ export class Scheduler {
         this.onError(e);
       }
     }
-    for (const kind of ['rotation', 'deletion'] as const) {
+    for (const kind of ['rotation', 'deletion', 'expiry'] as const) {
       for (const due of await this.due(kind)) {
         const tenant = await this.tenants.find(due.tenantId);
         if (tenant === undefined || tenantState(tenant) !== 'Active') continue;
         try {
           if (kind === 'deletion') {
             if (await this.keys.purge(tenant, due.keyId)) deleted++;
+          } else if (kind === 'expiry') {
+            const key = await this.keys.find(tenant, due.keyId);
+            if (key !== undefined && key.importedMaterial?.current === undefined) expired++;
           } else if (await this.keys.rotateIfDue(tenant, due.keyId)) {
             rotated++;
           }
@@ -79,7 +85,7 @@ export class Scheduler {
         }
       }
     }
-    return { rotated, deleted, tenantsDeleted };
+    return { rotated, deleted, expired, tenantsDeleted };
   }
 
   private async due(kind: ScheduleKind): Promise<Array<{ tenantId: string; keyId: string }>> {

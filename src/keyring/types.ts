@@ -1,3 +1,5 @@
+import type { ExpirationModel, SupportedKeySpec, SupportedKeyUsage, SupportedOrigin } from './key-specs.js';
+
 /** Records the keyring stores through the barrier (JSON, one record per path; see paths.ts). */
 
 export type TenantState = 'Active' | 'Suspended' | 'PendingDeletion';
@@ -38,7 +40,8 @@ export interface TenantUsage {
   readonly principals: number;
 }
 
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+/** PendingImport: a key of origin EXTERNAL without key material (never imported, deleted or expired). */
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
 export type VersionState = 'Enabled' | 'Disabled' | 'Destroyed';
 export type RotationType = 'INITIAL' | 'AUTOMATIC' | 'ON_DEMAND';
 
@@ -63,9 +66,13 @@ export interface KeyRecord {
   readonly keyId: string;
   readonly description: string;
   readonly keyState: KeyState;
-  readonly keySpec: 'SYMMETRIC_DEFAULT';
-  readonly keyUsage: 'ENCRYPT_DECRYPT';
-  readonly origin: 'AWS_KMS';
+  readonly keySpec: SupportedKeySpec;
+  readonly keyUsage: SupportedKeyUsage;
+  readonly origin: SupportedOrigin;
+  /** DER SubjectPublicKeyInfo (base64) of an asymmetric key: public, so read without unwrapping. */
+  readonly publicKey?: string;
+  /** Origin EXTERNAL: the material imported (kept after deletion: a re-import must be the same). */
+  readonly importedMaterial?: ImportedMaterial;
   readonly createdAt: string;
   readonly deletionDate?: string;
   readonly pendingWindowInDays?: number;
@@ -74,6 +81,17 @@ export interface KeyRecord {
   readonly versions: readonly KeyVersion[];
   readonly rotation: KeyRotation;
   readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface ImportedMaterial {
+  /** Identifies the material (HMAC under the tenant master key; reveals nothing of it). */
+  readonly keyMaterialId: string;
+  /** Present while the material is in the key; absent once deleted or expired. */
+  readonly current?: {
+    readonly importedAt: string;
+    readonly expirationModel: ExpirationModel;
+    readonly validTo?: string;
+  };
 }
 
 export interface AliasRecord {

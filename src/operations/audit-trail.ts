@@ -14,7 +14,8 @@ import type { AuditNotes, RequestMeta } from './context.js';
 /** Request fields never recorded, not even as digests. */
 const DROPPED = new Set([
   'Plaintext', 'CiphertextBlob', 'passphrase', 'Passphrase', 'share', 'Share', 'shares', 'SecretAccessKey',
-  'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey',
+  'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey', 'Message', 'Signature', 'Mac', 'ImportToken',
+  'EncryptedKeyMaterial',
   // a batch's items are recorded one by one, each as its own request
   'Items',
 ]);
@@ -23,7 +24,8 @@ const CLEAR = new Set([
   'KeySpec', 'KeyUsage', 'CustomerMasterKeySpec', 'NumberOfBytes', 'Limit', 'PendingWindowInDays', 'RotationPeriodInDays',
   'EncryptionAlgorithm', 'SourceEncryptionAlgorithm', 'DestinationEncryptionAlgorithm', 'DryRun', 'Origin', 'Role',
   'Version', 'IncludeKeyVersions', 'Principal', 'Op', 'Chain', 'Since', 'Until', 'FromSeq', 'AfterSeq', 'OlderThanDays',
-  'Tenant', 'TenantId', 'Name',
+  'Tenant', 'TenantId', 'Name', 'SigningAlgorithm', 'MessageType', 'MacAlgorithm', 'KeyAgreementAlgorithm', 'KeyPairSpec',
+  'WrappingAlgorithm', 'WrappingKeySpec', 'ExpirationModel', 'ValidTo', 'ImportType', 'KeyMaterialId',
 ]);
 /** Key reference fields: in the clear when a key id or key ARN, digested when an alias. */
 const KEY_REFS = new Set(['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId']);

@@ -2,7 +2,7 @@ import { KeywardError } from '../errors/index.js';
 import { readKeyId, resolveKey } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
-/** Cancels a scheduled deletion; the key comes back Disabled, as in AWS. */
+/** Cancels a scheduled deletion; the key comes back Disabled (PendingImport without its imported material), as in AWS. */
 export const cancelKeyDeletion = defineOperation({
   name: 'CancelKeyDeletion',
   namespace: 'TrentService',
@@ -16,7 +16,7 @@ export const cancelKeyDeletion = defineOperation({
     await keys.update(tenant, key.keyId, (k) => {
       if (k.keyState !== 'PendingDeletion') throw new KeywardError('KMSInvalidStateException', `${arn} is not pending deletion.`);
       const { deletionDate: _d, pendingWindowInDays: _w, ...rest } = k;
-      return { ...rest, keyState: 'Disabled' };
+      return { ...rest, keyState: k.origin === 'EXTERNAL' && k.importedMaterial?.current === undefined ? 'PendingImport' : 'Disabled' };
     });
     return { KeyId: arn };
   },

@@ -1,4 +1,7 @@
 import { KeywardError } from '../errors/index.js';
+import {
+  allowsUsage, CUSTOMER_MASTER_KEY_SPECS, isSupportedKeySpec, KEY_SPECS, KEY_USAGES, ORIGINS,
+} from '../keyring/index.js';
 import { keyMetadata } from './common/key-metadata.js';
 import { checkTagCount, readTags } from './common/tags.js';
 import { defineOperation } from './context.js';
@@ -10,20 +13,26 @@ export const createKey = defineOperation({
   namespace: 'TrentService',
   plane: 'control',
   parse: (input) => {
-    const keyUsage = input.oneOf('KeyUsage', ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT']);
-    const keySpec = input.string('KeySpec', { min: 1, max: 64 }) ?? input.string('CustomerMasterKeySpec', { min: 1, max: 64 });
-    const origin = input.oneOf('Origin', ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']);
+    const keySpec = input.oneOf('KeySpec', KEY_SPECS);
+    const legacySpec = input.oneOf('CustomerMasterKeySpec', CUSTOMER_MASTER_KEY_SPECS);
+    if (keySpec !== undefined && legacySpec !== undefined) {
+      throw new KeywardError('ValidationException', 'You cannot specify KeySpec and CustomerMasterKeySpec in the same request; CustomerMasterKeySpec is deprecated, use KeySpec.');
+    }
+    const spec = keySpec ?? legacySpec ?? 'SYMMETRIC_DEFAULT';
+    const usage = input.oneOf('KeyUsage', KEY_USAGES) ?? 'ENCRYPT_DECRYPT';
+    const origin = input.oneOf('Origin', ORIGINS) ?? 'AWS_KMS';
     const policy = input.string('Policy', { min: 1, max: 32768 });
-    if (keyUsage !== undefined && keyUsage !== 'ENCRYPT_DECRYPT') throw unsupported(`KeyUsage ${keyUsage} is not supported yet; Keyward keys are ENCRYPT_DECRYPT.`);
-    if (keySpec !== undefined && keySpec !== 'SYMMETRIC_DEFAULT') throw unsupported(`KeySpec ${keySpec} is not supported yet; Keyward keys are SYMMETRIC_DEFAULT.`);
-    if (origin !== undefined && origin !== 'AWS_KMS') throw unsupported(`Origin ${origin} is not supported; Keyward generates key material itself.`);
+    if (!isSupportedKeySpec(spec)) throw unsupported(`KeySpec ${spec} is not supported by Keyward.`);
+    if (usage === 'ENCAPSULATE_DECAPSULATE') throw unsupported(`KeyUsage ${usage} is not supported by Keyward.`);
+    if (!allowsUsage(spec, usage)) throw new KeywardError('ValidationException', `KeyUsage ${usage} is not compatible with KeySpec ${spec}.`);
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw unsupported(`Origin ${origin} is not supported: Keyward generates key material itself or imports it (EXTERNAL).`);
     if (input.boolean('MultiRegion') === true) throw unsupported('Multi-Region keys are not supported.');
     if (input.has('CustomKeyStoreId') || input.has('XksKeyId')) throw unsupported('Custom key stores are not supported.');
     if (policy !== undefined) throw unsupported('Key policies are not supported: Keyward authorises by principal role (admin, user) within a tenant.');
     input.boolean('BypassPolicyLockoutSafetyCheck');
     const tags = readTags(input, 'Tags') ?? {};
     checkTagCount(tags);
-    return { description: input.string('Description', { max: 8192 }) ?? '', tags };
+    return { description: input.string('Description', { max: 8192 }) ?? '', tags, keySpec: spec, keyUsage: usage, origin };
   },
   async run(ctx, req) {
     const tenant = ctx.caller.tenant;

@@ -1,4 +1,4 @@
-import { ALGORITHMS, ENCRYPTION_CONTEXT_RULE, decryptBlob } from './common/ciphertext.js';
+import { ALGORITHMS, ENCRYPTION_CONTEXT_RULE, decryptAny } from './common/ciphertext.js';
 import { dryRun } from './common/dry-run.js';
 import { KEY_ID_RULE, keyArnOf } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
@@ -16,9 +16,9 @@ export const decrypt = defineOperation({
     dryRun: input.boolean('DryRun'),
   }),
   async run(ctx, req) {
-    const { key, plaintext } = await decryptBlob(ctx, req.blob, req.context, req.keyId);
+    const { key, plaintext, algorithm } = await decryptAny(ctx, req.blob, req.context, req.keyId, req.algorithm);
     if (req.dryRun === true) plaintext.fill(0);
     dryRun(req.dryRun);
-    return { KeyId: keyArnOf(ctx, key), Plaintext: plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    return { KeyId: keyArnOf(ctx, key), Plaintext: plaintext, EncryptionAlgorithm: algorithm };
   },
 });

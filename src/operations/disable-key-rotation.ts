@@ -1,4 +1,4 @@
-import { requireEnabled } from '../keyring/index.js';
+import { requireEnabled, requireRotatable } from '../keyring/index.js';
 import { readKeyId, resolveKey } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
@@ -13,6 +13,7 @@ export const disableKeyRotation = defineOperation({
     const key = await resolveKey(ctx, req.keyId);
     await keys.update(tenant, key.keyId, (k) => {
       requireEnabled(k, keys.arn(tenant, k.keyId));
+      requireRotatable(k, keys.arn(tenant, k.keyId));
       if (!k.rotation.enabled) return k;
       const { nextRotationAt: _n, ...rotation } = k.rotation;
       return { ...k, rotation: { ...rotation, enabled: false } };

@@ -1,4 +1,4 @@
-import { addDays, requireEnabled } from '../keyring/index.js';
+import { addDays, requireEnabled, requireRotatable } from '../keyring/index.js';
 import { readKeyId, resolveKey } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
@@ -18,6 +18,7 @@ export const enableKeyRotation = defineOperation({
     const key = await resolveKey(ctx, req.keyId);
     await keys.update(tenant, key.keyId, (k, now) => {
       requireEnabled(k, keys.arn(tenant, k.keyId));
+      requireRotatable(k, keys.arn(tenant, k.keyId));
       const periodDays = req.periodDays ?? (k.rotation.enabled ? k.rotation.periodDays : DEFAULT_ROTATION_DAYS);
       if (k.rotation.enabled && k.rotation.periodDays === periodDays) return k;
       return { ...k, rotation: { ...k.rotation, enabled: true, periodDays, nextRotationAt: addDays(now, periodDays).toISOString() } };

@@ -1,4 +1,4 @@
-import { requireNotPendingDeletion } from '../keyring/index.js';
+import { requireNotPendingDeletion, requireNotPendingImport } from '../keyring/index.js';
 import { readKeyId, resolveKey } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
@@ -13,6 +13,7 @@ export const enableKey = defineOperation({
     const key = await resolveKey(ctx, req.keyId);
     await keys.update(tenant, key.keyId, (k) => {
       requireNotPendingDeletion(k, keys.arn(tenant, k.keyId));
+      requireNotPendingImport(k, keys.arn(tenant, k.keyId));
       return k.keyState === 'Enabled' ? k : { ...k, keyState: 'Enabled' };
     });
     return {};

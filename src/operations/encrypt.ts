@@ -1,5 +1,4 @@
-import { requireEnabled } from '../keyring/index.js';
-import { ALGORITHMS, ENCRYPTION_CONTEXT_RULE, encryptUnder } from './common/ciphertext.js';
+import { ENCRYPTION_CONTEXT_RULE, ALGORITHMS, checkEncryption, encryptWith } from './common/ciphertext.js';
 import { dryRun } from './common/dry-run.js';
 import { keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
@@ -23,10 +22,10 @@ export const encrypt = defineOperation({
     try {
       const key = await resolveKey(ctx, req.keyId);
       const arn = keyArnOf(ctx, key);
-      requireEnabled(key, arn);
+      const algorithm = checkEncryption(arn, key, req.algorithm, req.context, 'Encrypt');
       dryRun(req.dryRun);
-      const blob = await encryptUnder(ctx, key, req.plaintext, req.context);
-      return { CiphertextBlob: blob, KeyId: arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+      const blob = await encryptWith(ctx, key, algorithm, req.plaintext, req.context);
+      return { CiphertextBlob: blob, KeyId: arn, EncryptionAlgorithm: algorithm };
     } finally {
       req.plaintext.fill(0);
     }

@@ -1,8 +1,7 @@
-import { requireEnabled } from '../keyring/index.js';
 import { ENCRYPTION_CONTEXT_RULE, encryptUnder } from './common/ciphertext.js';
-import { newDataKey, readDataKeyLength } from './common/data-key.js';
+import { dataKeyTarget, newDataKey, readDataKeyLength } from './common/data-key.js';
 import { dryRun } from './common/dry-run.js';
-import { keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const generateDataKey = defineOperation({
@@ -17,9 +16,7 @@ export const generateDataKey = defineOperation({
     dryRun: input.boolean('DryRun'),
   }),
   async run(ctx, req) {
-    const key = await resolveKey(ctx, req.keyId);
-    const arn = keyArnOf(ctx, key);
-    requireEnabled(key, arn);
+    const { key, arn } = await dataKeyTarget(ctx, req.keyId, 'GenerateDataKey');
     dryRun(req.dryRun);
     const dataKey = newDataKey(req.length);
     const blob = await encryptUnder(ctx, key, dataKey, req.context);

@@ -1,3 +1,4 @@
+import { KeywardError } from '../errors/index.js';
 import { epochSeconds } from './common/key-metadata.js';
 import { decodeMarker, pageResult, readPage } from './common/pagination.js';
 import { keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
@@ -11,6 +12,8 @@ export const listKeyRotations = defineOperation({
   async run(ctx, req) {
     const key = await resolveKey(ctx, req.keyId);
     const arn = keyArnOf(ctx, key);
+    // AWS: rotations exist only for symmetric encryption keys
+    if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw new KeywardError('UnsupportedOperationException', `${arn} is a ${key.keySpec} key: only symmetric encryption keys have rotations.`);
     const scope = `ListKeyRotations/${key.keyId}`;
     const after = Number(decodeMarker(scope, req.marker) ?? 0);
     const rotations = key.versions.filter((v) => v.rotationType !== 'INITIAL' && v.version > after);

@@ -1,5 +1,4 @@
-import { requireEnabled } from '../keyring/index.js';
-import { ALGORITHMS, ENCRYPTION_CONTEXT_RULE, decryptBlob, encryptUnder } from './common/ciphertext.js';
+import { ALGORITHMS, ENCRYPTION_CONTEXT_RULE, checkEncryption, decryptAny, encryptWith } from './common/ciphertext.js';
 import { dryRun } from './common/dry-run.js';
 import { KEY_ID_RULE, keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
@@ -23,17 +22,17 @@ export const reEncrypt = defineOperation({
   async run(ctx, req) {
     const destination = await resolveKey(ctx, req.destinationKeyId);
     const destinationArn = keyArnOf(ctx, destination);
-    requireEnabled(destination, destinationArn);
-    const { key: source, plaintext } = await decryptBlob(ctx, req.blob, req.sourceContext, req.sourceKeyId);
+    const destinationAlgorithm = checkEncryption(destinationArn, destination, req.destinationAlgorithm, req.destinationContext, 'ReEncrypt');
+    const { key: source, plaintext, algorithm: sourceAlgorithm } = await decryptAny(ctx, req.blob, req.sourceContext, req.sourceKeyId, req.sourceAlgorithm);
     try {
       dryRun(req.dryRun);
-      const blob = await encryptUnder(ctx, destination, plaintext, req.destinationContext);
+      const blob = await encryptWith(ctx, destination, destinationAlgorithm, plaintext, req.destinationContext);
       return {
         CiphertextBlob: blob,
         SourceKeyId: keyArnOf(ctx, source),
         KeyId: destinationArn,
-        SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-        DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        SourceEncryptionAlgorithm: sourceAlgorithm,
+        DestinationEncryptionAlgorithm: destinationAlgorithm,
       };
     } finally {
       plaintext.fill(0);

@@ -9,6 +9,8 @@ import { createKey } from './create-key.js';
 import { createPrincipal } from './create-principal.js';
 import { createTenant } from './create-tenant.js';
 import { decrypt } from './decrypt.js';
+import { deleteImportedKeyMaterial } from './delete-imported-key-material.js';
+import { deriveSharedSecret } from './derive-shared-secret.js';
 import { deleteAlias } from './delete-alias.js';
 import { deletePrincipal } from './delete-principal.js';
 import { deleteTenant } from './delete-tenant.js';
@@ -24,12 +26,18 @@ import { enableKeyVersion } from './enable-key-version.js';
 import { encrypt } from './encrypt.js';
 import { escrow } from './escrow.js';
 import { generateDataKey } from './generate-data-key.js';
+import { generateDataKeyPair } from './generate-data-key-pair.js';
+import { generateDataKeyPairWithoutPlaintext } from './generate-data-key-pair-without-plaintext.js';
+import { generateMac } from './generate-mac.js';
 import { generateDataKeyWithoutPlaintext } from './generate-data-key-without-plaintext.js';
 import { generateRandom } from './generate-random.js';
 import { getAuditPublicKey } from './get-audit-public-key.js';
 import { getCallerIdentity } from './get-caller-identity.js';
 import { getKeyRotationStatus } from './get-key-rotation-status.js';
+import { getParametersForImport } from './get-parameters-for-import.js';
+import { getPublicKey } from './get-public-key.js';
 import { health } from './health.js';
+import { importKeyMaterial } from './import-key-material.js';
 import { init } from './init.js';
 import { listAliases } from './list-aliases.js';
 import { listAuditRecords } from './list-audit-records.js';
@@ -48,6 +56,7 @@ import { rotateBarrier } from './rotate-barrier.js';
 import { rotateRoot } from './rotate-root.js';
 import { scheduleKeyDeletion } from './schedule-key-deletion.js';
 import { seal } from './seal.js';
+import { sign } from './sign.js';
 import { sealStatus } from './seal-status.js';
 import { suspendTenant } from './suspend-tenant.js';
 import { tagResource } from './tag-resource.js';
@@ -56,7 +65,9 @@ import { untagResource } from './untag-resource.js';
 import { updateAlias } from './update-alias.js';
 import { updateKeyDescription } from './update-key-description.js';
 import { updateTenant } from './update-tenant.js';
+import { verify } from './verify.js';
 import { verifyAudit } from './verify-audit.js';
+import { verifyMac } from './verify-mac.js';
 
 /** Operations reachable as X-Amz-Target `<namespace>.<name>`. */
 const TARGETED: readonly Operation[] = [
@@ -65,6 +76,8 @@ const TARGETED: readonly Operation[] = [
   generateRandom, createAlias, updateAlias, deleteAlias, listAliases, enableKeyRotation,
   disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations, tagResource,
   untagResource, listResourceTags,
+  sign, verify, getPublicKey, generateMac, verifyMac, generateDataKeyPair, generateDataKeyPairWithoutPlaintext,
+  deriveSharedSecret, getParametersForImport, importKeyMaterial, deleteImportedKeyMaterial,
   listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
   listPrincipals, deletePrincipal, createTenant, listTenants, describeTenant, updateTenant, suspendTenant,
   resumeTenant, deleteTenant, cancelTenantDeletion, getCallerIdentity,

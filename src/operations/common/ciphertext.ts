@@ -1,23 +1,80 @@
+import type { OaepHash } from '../../crypto/index.js';
 import { KeywardError, invalidCiphertext } from '../../errors/index.js';
 import { openBlob, readBlobHeader, sealBlob, type EncryptionContext } from '../../format/index.js';
-import { requireEnabled, type KeyRecord } from '../../keyring/index.js';
+import { ENCRYPTION_ALGORITHMS, requireEnabled, type EncryptionAlgorithm, type KeyRecord } from '../../keyring/index.js';
 import type { CallerContext } from '../context.js';
+import { requireAlgorithm, requireSymmetricEncryption, requireUsage } from './key-usage.js';
+import { requireMaterial } from './material.js';
 import { keyArnOf, resolveKey } from './resolve-key.js';
 
 export const ENCRYPTION_CONTEXT_RULE = { maxEntries: 64, maxKey: 256, maxValue: 2048 } as const;
-export const ALGORITHMS = ['SYMMETRIC_DEFAULT'] as const;
+export const ALGORITHMS = ENCRYPTION_ALGORITHMS;
 
-/** Encrypts under the key's primary version. */
+const OAEP_HASH: Partial<Record<EncryptionAlgorithm, OaepHash>> = { RSAES_OAEP_SHA_1: 'sha1', RSAES_OAEP_SHA_256: 'sha256' };
+
+/** Encrypts under the key's primary version (symmetric encryption keys: the ciphertext blob). */
 export async function encryptUnder(ctx: CallerContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext | undefined): Promise<Buffer> {
   const tenant = ctx.caller.tenant;
-  requireEnabled(key, keyArnOf(ctx, key));
+  const arn = keyArnOf(ctx, key);
+  requireEnabled(key, arn);
+  requireSymmetricEncryption(arn, key, 'This operation');
   ctx.audit.keyId = key.keyId;
   ctx.audit.keyVersion = key.primaryVersion;
-  const material = await ctx.services.keyring.keys.material(tenant, key.keyId, key.primaryVersion);
-  if (material === undefined) {
-    throw new KeywardError('IntegrityException', `The primary version of key ${key.keyId} has no material in the store.`);
-  }
+  const material = requireMaterial(key, await ctx.services.keyring.keys.material(tenant, key.keyId, key.primaryVersion));
   return sealBlob({ tenantId: tenant.id, keyId: key.keyId, version: key.primaryVersion }, material, plaintext, context);
+}
+
+/**
+ * Checks an Encrypt-like request against the key (enabled, ENCRYPT_DECRYPT, an algorithm of its
+ * spec; asymmetric keys take no encryption context) and returns the algorithm to use.
+ */
+export function checkEncryption(arn: string, key: KeyRecord, algorithm: EncryptionAlgorithm | undefined, context: EncryptionContext | undefined, operation: string): EncryptionAlgorithm {
+  requireEnabled(key, arn);
+  requireUsage(arn, key, 'ENCRYPT_DECRYPT', operation);
+  const alg = algorithm ?? 'SYMMETRIC_DEFAULT';
+  requireAlgorithm(arn, key, 'encryption', 'EncryptionAlgorithm', alg);
+  if (alg !== 'SYMMETRIC_DEFAULT' && context !== undefined && Object.keys(context).length > 0) {
+    throw new KeywardError('ValidationException', 'EncryptionContext is not supported with asymmetric keys: only symmetric encryption keys bind an encryption context.');
+  }
+  return alg;
+}
+
+/** Encrypts with a key already checked by checkEncryption: the blob, or an RSAES-OAEP ciphertext. */
+export async function encryptWith(ctx: CallerContext, key: KeyRecord, algorithm: EncryptionAlgorithm, plaintext: Uint8Array, context: EncryptionContext | undefined): Promise<Buffer> {
+  const hash = OAEP_HASH[algorithm];
+  if (hash === undefined) return encryptUnder(ctx, key, plaintext, context);
+  ctx.audit.keyVersion = key.primaryVersion;
+  const handle = requireMaterial(key, await ctx.services.keyring.keys.privateKey(ctx.caller.tenant, key, key.primaryVersion));
+  const max = handle.public.maxOaepPlaintext(hash);
+  if (plaintext.length > max) {
+    throw new KeywardError('ValidationException', `Plaintext is ${plaintext.length} bytes: ${algorithm} with a ${key.keySpec} key encrypts at most ${max} bytes.`);
+  }
+  return handle.public.encryptOaep(hash, plaintext);
+}
+
+/**
+ * Decrypts what Encrypt made. With a symmetric algorithm the blob names its key (decryptBlob);
+ * with an RSAES algorithm the KeyId is required, as in AWS, and any failure of the padding is the
+ * same InvalidCiphertextException.
+ */
+export async function decryptAny(ctx: CallerContext, blob: Buffer, context: EncryptionContext | undefined, keyIdParam: string | undefined, algorithm: EncryptionAlgorithm | undefined): Promise<{ key: KeyRecord; plaintext: Buffer; algorithm: EncryptionAlgorithm }> {
+  const alg = algorithm ?? 'SYMMETRIC_DEFAULT';
+  const named = keyIdParam === undefined ? undefined : await resolveKey(ctx, keyIdParam);
+  if (alg === 'SYMMETRIC_DEFAULT' && (named === undefined || named.keySpec === 'SYMMETRIC_DEFAULT')) {
+    return { ...(await decryptBlob(ctx, blob, context, keyIdParam)), algorithm: alg };
+  }
+  if (named === undefined) throw new KeywardError('ValidationException', `KeyId is required to decrypt with EncryptionAlgorithm ${alg}.`);
+  const arn = keyArnOf(ctx, named);
+  checkEncryption(arn, named, alg, context, 'Decrypt');
+  const hash = OAEP_HASH[alg];
+  if (hash === undefined) throw invalidCiphertext();
+  ctx.audit.keyVersion = named.primaryVersion;
+  const handle = requireMaterial(named, await ctx.services.keyring.keys.privateKey(ctx.caller.tenant, named, named.primaryVersion));
+  try {
+    return { key: named, plaintext: handle.decryptOaep(hash, blob), algorithm: alg };
+  } catch {
+    throw invalidCiphertext();
+  }
 }
 
 /**
@@ -41,7 +98,7 @@ export async function decryptBlob(ctx: CallerContext, blob: Buffer, context: Enc
     }
   }
   const key = await keys.find(tenant, header.keyId);
-  if (key === undefined) throw invalidCiphertext();
+  if (key === undefined || key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
   requireEnabled(key, keyArnOf(ctx, key));
   const version = key.versions.find((v) => v.version === header.version);
   if (version === undefined || version.state !== 'Enabled') throw invalidCiphertext();

@@ -1,6 +1,10 @@
 import { KeywardError } from '../../errors/index.js';
 import { randomBytes } from '../../crypto/index.js';
+import { requireEnabled, type KeyRecord } from '../../keyring/index.js';
+import type { CallerContext } from '../context.js';
 import type { Input } from './input.js';
+import { requireSymmetricEncryption } from './key-usage.js';
+import { keyArnOf, resolveKey } from './resolve-key.js';
 
 export const DATA_KEY_SPECS = ['AES_256', 'AES_128'] as const;
 
@@ -15,4 +19,13 @@ export function readDataKeyLength(input: Input): number {
 
 export function newDataKey(length: number): Buffer {
   return randomBytes(length);
+}
+
+/** The key that encrypts a data key or data key pair: enabled, symmetric encryption (as AWS). */
+export async function dataKeyTarget(ctx: CallerContext, keyIdParam: string, operation: string): Promise<{ key: KeyRecord; arn: string }> {
+  const key = await resolveKey(ctx, keyIdParam);
+  const arn = keyArnOf(ctx, key);
+  requireEnabled(key, arn);
+  requireSymmetricEncryption(arn, key, operation);
+  return { key, arn };
 }

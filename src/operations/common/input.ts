@@ -109,6 +109,20 @@ export class Input {
     return v as T;
   }
 
+  requiredOneOf<T extends string>(field: string, values: readonly T[]): T {
+    const v = this.oneOf(field, values);
+    if (v === undefined) throw invalid(field, 'Member must not be null');
+    return v;
+  }
+
+  /** An AWS timestamp: epoch seconds (the JSON protocol's encoding), possibly fractional. */
+  timestamp(field: string): Date | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, 'Member must be a timestamp in epoch seconds');
+    return new Date(v * 1000);
+  }
+
   /** A string-to-string map such as an encryption context. */
   stringMap(field: string, rule: { readonly maxEntries?: number; readonly maxKey?: number; readonly maxValue?: number } = {}): Record<string, string> | undefined {
     const v = this.raw[field];

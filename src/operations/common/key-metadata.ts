@@ -1,7 +1,18 @@
 import type { KeyRecord, Tenant } from '../../keyring/index.js';
-import { keyArn } from '../../keyring/index.js';
+import { algorithmsOf, keyArn } from '../../keyring/index.js';
 
 export const epochSeconds = (iso: string): number => Date.parse(iso) / 1000;
+
+/** The algorithm lists of a key, named as DescribeKey and GetPublicKey name them. */
+export function algorithmFields(key: KeyRecord): Record<string, readonly string[]> {
+  const a = algorithmsOf(key.keySpec, key.keyUsage);
+  const out: Record<string, readonly string[]> = {};
+  if (a.encryption) out.EncryptionAlgorithms = a.encryption;
+  if (a.signing) out.SigningAlgorithms = a.signing;
+  if (a.mac) out.MacAlgorithms = a.mac;
+  if (a.keyAgreement) out.KeyAgreementAlgorithms = a.keyAgreement;
+  return out;
+}
 
 /** AWS KeyMetadata for a key record. */
 export function keyMetadata(region: string, tenant: Tenant, key: KeyRecord): Record<string, unknown> {
@@ -18,10 +29,16 @@ export function keyMetadata(region: string, tenant: Tenant, key: KeyRecord): Rec
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
-    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    ...algorithmFields(key),
     MultiRegion: false,
   };
   if (key.deletionDate !== undefined) meta.DeletionDate = epochSeconds(key.deletionDate);
   if (key.pendingWindowInDays !== undefined) meta.PendingDeletionWindowInDays = key.pendingWindowInDays;
+  const imported = key.importedMaterial?.current;
+  if (imported !== undefined) {
+    meta.ExpirationModel = imported.expirationModel;
+    if (imported.validTo !== undefined) meta.ValidTo = epochSeconds(imported.validTo);
+    meta.CurrentKeyMaterialId = key.importedMaterial?.keyMaterialId;
+  }
   return meta;
 }

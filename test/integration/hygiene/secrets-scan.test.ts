@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { openInstallation, unsealInstallation } from '../../../src/server.js';
+import { wrapLocally } from '../../helpers/key-import.js';
 import { callTarget } from '../../helpers/keyward-api.js';
 import { keyward, spawnKeyward } from '../../helpers/process.js';
 import { tempDir } from '../../helpers/server.js';
@@ -82,6 +83,22 @@ describe('secrets hygiene after a run', () => {
         await call('TrentService.Encrypt', { KeyId: k, Plaintext: big.toString('base64') });
         await call('TrentService.Encrypt', { KeyId: k, Plaintext: `${plaintext.toString()}!!not base64` });
       }
+      // a signing key, an HMAC key, a data key pair and imported HMAC material: private keys and MAC keys are secrets too
+      const signer = ((await call('TrentService.CreateKey', { KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'SIGN_VERIFY' })).KeyMetadata as { KeyId: string }).KeyId;
+      await call('TrentService.Sign', { KeyId: signer, Message: Buffer.from('hygiene').toString('base64'), SigningAlgorithm: 'ECDSA_SHA_256' }, { token: user.Token });
+      const macKey = ((await call('TrentService.CreateKey', { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' })).KeyMetadata as { KeyId: string }).KeyId;
+      await call('TrentService.GenerateMac', { KeyId: macKey, Message: Buffer.from('hygiene').toString('base64'), MacAlgorithm: 'HMAC_SHA_256' }, { token: user.Token });
+      await call('TrentService.VerifyMac', { KeyId: macKey, Message: Buffer.from('hygiene').toString('base64'), Mac: Buffer.alloc(32).toString('base64'), MacAlgorithm: 'HMAC_SHA_256' }, { token: user.Token });
+      const pair = await call('TrentService.GenerateDataKeyPair', { KeyId: keys[0], KeyPairSpec: 'ECC_NIST_P256' }, { token: user.Token });
+      secrets.push({ what: 'data key pair private key', value: Buffer.from(pair.PrivateKeyPlaintext as string, 'base64') });
+      const byok = ((await call('TrentService.CreateKey', { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', Origin: 'EXTERNAL' })).KeyMetadata as { KeyId: string }).KeyId;
+      const imported = randomBytes(48);
+      secrets.push({ what: 'imported HMAC material', value: imported });
+      const params = await call('TrentService.GetParametersForImport', { KeyId: byok, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' });
+      await call('TrentService.ImportKeyMaterial', {
+        KeyId: byok, ImportToken: params.ImportToken, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        EncryptedKeyMaterial: wrapLocally(Buffer.from(params.PublicKey as string, 'base64'), 'RSAES_OAEP_SHA_256', imported).toString('base64'),
+      });
       sdk.destroy();
       // failed authentication with real key ids and wrong secrets (the wrong secrets are secrets too)
       const wrongSecret = randomBytes(30).toString('base64');
@@ -123,13 +140,18 @@ describe('secrets hygiene after a run', () => {
         for (const v of key.versions) {
           const m = await keyring.keys.material(tenant, key.keyId, v.version);
           if (m !== undefined) secrets.push({ what: `material ${key.keyId} v${v.version}`, value: Buffer.from(m) });
+          // a private key's scalar on its own, besides its PKCS#8 encoding
+          if (m !== undefined && key.keySpec.startsWith('ECC')) {
+            secrets.push({ what: `private scalar ${key.keyId}`, value: Buffer.from(createPrivateKey({ key: m, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }).d!, 'base64url') });
+          }
         }
       }
       secrets.push({ what: 'tenant derivation key', value: Buffer.from(keyring.barrier.tenantDerivationKey()) }, { what: 'audit key', value: Buffer.from(keyring.barrier.auditKey()) });
     } finally {
       await installation.close();
     }
-    expect(secrets.filter((s) => s.what.startsWith('material')).length).toBe(6);
+    expect(secrets.filter((s) => s.what.startsWith('material')).length).toBe(9);
+    expect(secrets.filter((s) => s.what.startsWith('private scalar')).length).toBe(1);
 
     const haystacks = [
       ...stored.map(({ f, bytes }) => ({ where: f, bytes })),
