@@ -54,6 +54,7 @@ export async function verifyStore(store: Store, options: VerifyOptions & { reado
 export interface AuditQuery {
   readonly chain?: string;
   readonly principal?: string;
+  readonly tenant?: string;
   readonly keyId?: string;
   readonly op?: string;
   readonly since?: Date;
@@ -92,6 +93,7 @@ export async function queryRecords(store: Store, defaultChain: string, q: AuditQ
     if (until !== undefined && t > until) break;
     if (since !== undefined && t < since) continue;
     if (q.principal !== undefined && r.principal !== q.principal) continue;
+    if (q.tenant !== undefined && r.tenant !== q.tenant) continue;
     if (q.keyId !== undefined && r.keyId !== q.keyId) continue;
     if (q.op !== undefined && r.op !== q.op) continue;
     out.push(r);

@@ -9,6 +9,7 @@ export const listAuditRecords = defineOperation({
   parse: (input) => ({
     chain: input.string('Chain', { min: 1, max: 256 }),
     principal: input.string('Principal', { min: 1, max: 128 }),
+    tenant: input.string('Tenant', { min: 1, max: 63 }),
     keyId: input.string('KeyId', { min: 1, max: 2048 }),
     op: input.string('Op', { min: 1, max: 128 }),
     since: readTime(input, 'Since'),
@@ -29,6 +30,7 @@ export const listAuditRecords = defineOperation({
       limit: req.limit,
       ...(req.chain !== undefined ? { chain: req.chain } : {}),
       ...(req.principal !== undefined ? { principal: req.principal } : {}),
+      ...(req.tenant !== undefined ? { tenant: req.tenant } : {}),
       ...(keyId !== undefined ? { keyId } : {}),
       ...(req.op !== undefined ? { op: req.op } : {}),
       ...(req.since !== undefined ? { since: req.since } : {}),

@@ -13,9 +13,9 @@ import { MessageShapes } from './shapes.js';
 import { wipingAfterSerialize, type GrpcEnv, type Implementation } from './unary.js';
 
 /** Keyward's own services. */
-export const KEYWARD_SERVICES = ['keyward.v1.Kms'] as const;
+export const KEYWARD_SERVICES = ['keyward.v1.Kms', 'keyward.v1.Keys', 'keyward.v1.Audit'] as const;
 
-const PROTO_FILES = ['keyward/v1/kms.proto', HEALTH_PROTO];
+const PROTO_FILES = ['keyward/v1/kms.proto', 'keyward/v1/keys.proto', 'keyward/v1/audit.proto', HEALTH_PROTO];
 
 export interface GrpcServerOptions {
   readonly services: Services;
