@@ -162,6 +162,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     region: config.region,
     metadataCache: { max: config.metadataCacheMax, ttlMs: config.metadataCacheTtlMs },
     materialCache: { max: config.materialCacheMax, ttlMs: config.materialCacheTtlMs },
+    usageReserveBlock: config.scopeReserveBlock,
     onError: (e) => log.error({ err: e }, 'background task failed'),
   });
   const signingKeys = new SigningKeyCache();
@@ -171,7 +172,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
   });
-  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
+  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, scopeMaxEncryptions: config.scopeMaxEncryptions };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());

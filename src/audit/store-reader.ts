@@ -61,6 +61,8 @@ export interface AuditQuery {
   readonly until?: Date;
   /** Start after this sequence number (paging). */
   readonly afterSeq?: number;
+  /** Skip this many matching records first (offset paging, as miniKMS's GetAuditLogs). */
+  readonly offset?: number;
   readonly limit: number;
 }
 
@@ -81,6 +83,7 @@ export async function queryRecords(store: Store, defaultChain: string, q: AuditQ
   const after = q.afterSeq !== undefined && q.afterSeq > 0 ? recordPath(chain, q.afterSeq) : undefined;
   const since = q.since?.getTime();
   const until = q.until?.getTime();
+  let skipped = 0;
   for await (const raw of rawEntries(store, recordPrefix(chain), after)) {
     let r;
     try {
@@ -96,6 +99,10 @@ export async function queryRecords(store: Store, defaultChain: string, q: AuditQ
     if (q.tenant !== undefined && r.tenant !== q.tenant) continue;
     if (q.keyId !== undefined && r.keyId !== q.keyId) continue;
     if (q.op !== undefined && r.op !== q.op) continue;
+    if (skipped < (q.offset ?? 0)) {
+      skipped++;
+      continue;
+    }
     out.push(r);
     if (out.length >= q.limit) return { records: out, nextSeq: r.seq, chain };
   }

@@ -6,6 +6,7 @@ export { Tenants, DEFAULT_TENANT, checkTenantId } from './tenants.js';
 export { Aliases, checkAliasName } from './aliases.js';
 export { Principals, checkPrincipalName, type IssuedCredentials } from './principals.js';
 export { Scheduler, type SchedulerReport } from './scheduler.js';
+export { Usage, type UsageOptions } from './usage.js';
 export { parseKeyRef, keyArn, aliasArn, isKeyId, type KeyRef } from './key-ref.js';
 export { requireEnabled, requireNotPendingDeletion, isExpired } from './key-state.js';
 export type { CacheLimits } from './cache.js';

@@ -7,6 +7,7 @@ import { classifyPath } from './paths.js';
 import { Principals } from './principals.js';
 import { Scheduler } from './scheduler.js';
 import { Tenants } from './tenants.js';
+import { Usage } from './usage.js';
 
 export interface KeyringOptions {
   readonly region: string;
@@ -14,6 +15,8 @@ export interface KeyringOptions {
   readonly metadataCache: CacheLimits;
   /** Unwrapped key material: bounded, zeroized on eviction and on seal. */
   readonly materialCache: CacheLimits;
+  /** Usage-bounded rotation: encryptions a node reserves at a time per key version. */
+  readonly usageReserveBlock?: number;
   readonly onError: (e: unknown) => void;
 }
 
@@ -26,6 +29,7 @@ export class Keyring {
   readonly keys: Keys;
   readonly aliases: Aliases;
   readonly principals: Principals;
+  readonly usage: Usage;
   readonly scheduler: Scheduler;
   private readonly unwatch: () => void;
 
@@ -34,6 +38,7 @@ export class Keyring {
     this.keys = new Keys(barrier, this.tenants, clock, { region: options.region, records: options.metadataCache, material: options.materialCache });
     this.aliases = new Aliases(barrier, clock, options.metadataCache);
     this.principals = new Principals(barrier, clock, options.metadataCache);
+    this.usage = new Usage(barrier, this.keys, { reserveBlock: options.usageReserveBlock ?? 1000, maxKeys: options.metadataCache.max });
     this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError);
     this.unwatch = barrier.watch((change) => this.onChange(change));
   }
@@ -54,6 +59,7 @@ export class Keyring {
     this.scheduler.stop();
     this.unwatch();
     this.clear();
+    this.usage.clear();
   }
 
   private onChange(change: StoreChange): void {

@@ -21,6 +21,8 @@ export interface KeysOptions {
 export interface NewKey {
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** Usage-bounded rotation: at most this many encryptions per version (scope keys). */
+  readonly maxEncryptions?: number;
 }
 
 interface CachedMaterial { readonly key: Buffer }
@@ -50,7 +52,8 @@ export class Keys {
     return keyArn(this.options.region, tenant, keyId);
   }
 
-  async create(tenant: Tenant, input: NewKey): Promise<KeyRecord> {
+  /** Creates a key; `also` writes more records (an alias) in the same transaction. */
+  async create(tenant: Tenant, input: NewKey, also?: (tx: BarrierWriter, key: KeyRecord) => Promise<unknown>): Promise<KeyRecord> {
     const now = this.clock().toISOString();
     const keyId = randomId();
     const key: KeyRecord = {
@@ -66,10 +69,12 @@ export class Keys {
       versions: [{ version: 1, state: 'Enabled', createdAt: now, rotationType: 'INITIAL' }],
       rotation: { enabled: false, periodDays: 365 },
       tags: input.tags,
+      ...(input.maxEncryptions !== undefined ? { maxEncryptions: input.maxEncryptions } : {}),
     };
     await this.barrier.transaction(async (tx) => {
       await this.putMaterial(tx, tenant, keyId, 1);
       await tx.put(paths.key(tenant.id, keyId), encodeRecord(key), { ifVersion: 0 });
+      await also?.(tx, key);
     });
     return key;
   }
@@ -127,22 +132,30 @@ export class Keys {
 
   /** Adds a version and makes it primary. Concurrent rotations serialise: one primary, always. */
   async rotate(tenant: Tenant, keyId: string, type: Exclude<RotationType, 'INITIAL'>): Promise<KeyRecord> {
-    return (await this.addVersion(tenant, keyId, type, false)).key;
+    return (await this.addVersion(tenant, keyId, type, () => true)).key;
   }
 
   /** Automatic rotation: rotates only if still due when the transaction runs (once across nodes). */
   async rotateIfDue(tenant: Tenant, keyId: string): Promise<boolean> {
-    return (await this.addVersion(tenant, keyId, 'AUTOMATIC', true)).rotated;
+    return (await this.addVersion(tenant, keyId, 'AUTOMATIC', (key, now) => {
+      const at = key.rotation.nextRotationAt;
+      return key.keyState === 'Enabled' && key.rotation.enabled && at !== undefined && Date.parse(at) <= now.getTime();
+    })).rotated;
   }
 
-  private async addVersion(tenant: Tenant, keyId: string, type: Exclude<RotationType, 'INITIAL'>, onlyIfDue: boolean): Promise<{ key: KeyRecord; rotated: boolean }> {
+  /**
+   * Usage-bounded rotation: rotates only if `version` is still the primary when the transaction
+   * runs, so nodes that find it used up at the same time add one version, not several.
+   */
+  async rotateIfPrimary(tenant: Tenant, keyId: string, version: number): Promise<KeyRecord> {
+    return (await this.addVersion(tenant, keyId, 'AUTOMATIC', (key) => key.primaryVersion === version)).key;
+  }
+
+  private async addVersion(tenant: Tenant, keyId: string, type: Exclude<RotationType, 'INITIAL'>, when: (key: KeyRecord, now: Date) => boolean): Promise<{ key: KeyRecord; rotated: boolean }> {
     let newVersion = 0;
     const key = await this.update(tenant, keyId, (key, now) => {
       newVersion = 0;
-      if (onlyIfDue) {
-        const at = key.rotation.nextRotationAt;
-        if (key.keyState !== 'Enabled' || !key.rotation.enabled || at === undefined || Date.parse(at) > now.getTime()) return key;
-      }
+      if (!when(key, now)) return key;
       requireEnabled(key, this.arn(tenant, keyId));
       newVersion = Math.max(...key.versions.map((v) => v.version)) + 1;
       const at = now.toISOString();
@@ -207,7 +220,10 @@ export class Keys {
       if (entry === undefined) return false;
       const key = decodeRecord<KeyRecord>(entry);
       if (!isExpired(key, this.clock())) return false;
-      for (const v of key.versions) await tx.delete(paths.material(tenant.id, keyId, v.version));
+      for (const v of key.versions) {
+        await tx.delete(paths.material(tenant.id, keyId, v.version));
+        if (key.maxEncryptions !== undefined) await tx.delete(paths.usage(tenant.id, keyId, v.version));
+      }
       for (let after: string | undefined; ;) {
         const page = await tx.list(paths.aliases(tenant.id), { ...(after !== undefined ? { after } : {}), limit: 1000 });
         for (const a of page.entries) {

@@ -15,6 +15,9 @@ export const paths = {
   principals: (tenantId: string) => `principals/${tenantId}/`,
   accessKey: (accessKeyId: string) => `credentials/access-keys/${accessKeyId}`,
   token: (tokenId: string) => `credentials/tokens/${tokenId}`,
+  /** Encryptions reserved under a key version with a usage limit (tenant-scoped, like the key). */
+  usage: (tenantId: string, keyId: string, version: number) => `usage/${tenantId}/${keyId}/${String(version).padStart(10, '0')}`,
+  usages: (tenantId: string) => `usage/${tenantId}/`,
   /** Due-time index: the scheduler scans this prefix in time order. */
   schedule: (kind: 'rotation' | 'deletion', at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
   schedules: (kind: 'rotation' | 'deletion') => `schedule/${kind}/`,

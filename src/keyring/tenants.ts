@@ -6,6 +6,7 @@ import { BoundedCache, type CacheLimits } from './cache.js';
 import type { Clock } from './clock.js';
 import { deriveTenantMasterKey } from './material.js';
 import { paths } from './paths.js';
+import { withCasRetry } from './retry.js';
 import { decodeRecord, encodeRecord } from './records.js';
 import type { Tenant } from './types.js';
 
@@ -65,6 +66,19 @@ export class Tenants {
     const page = await this.barrier.list(paths.tenants(), { ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
     const tenants = page.entries.map((e) => decodeRecord<Tenant>(e));
     return page.next === undefined ? { tenants } : { tenants, next: page.next };
+  }
+
+  /** Changes a tenant record under compare-and-set (retried on conflict); `change` may throw. */
+  async update(id: string, change: (tenant: Tenant) => Tenant): Promise<Tenant> {
+    const updated = await withCasRetry(async () => {
+      const entry = await this.barrier.get(paths.tenant(id));
+      if (entry === undefined) throw new KeywardError('NotFoundException', `Tenant ${id} does not exist.`);
+      const next = change(decodeRecord<Tenant>(entry));
+      await this.barrier.put(paths.tenant(id), encodeRecord(next), { ifVersion: entry.version });
+      return next;
+    });
+    this.records.delete(id);
+    return updated;
   }
 
   /** The tenant master key; the returned buffer belongs to the cache: do not keep or zeroize it. */

@@ -7,6 +7,8 @@ export interface Tenant {
   /** base64 random salt of the tenant master key; deleting it crypto-shreds the tenant. */
   readonly salt: string;
   readonly createdAt: string;
+  /** Scopes (named keys created on first use): whether data-plane principals may create them implicitly (default yes). */
+  readonly scopes?: { readonly implicitCreate: boolean };
 }
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
@@ -45,6 +47,16 @@ export interface KeyRecord {
   readonly versions: readonly KeyVersion[];
   readonly rotation: KeyRotation;
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * Usage-bounded rotation (scope keys): at most this many encryptions per version; the
+   * encryption that would pass it rotates the key first (counts in `usage/`, see Usage).
+   */
+  readonly maxEncryptions?: number;
+}
+
+/** Encryptions reserved (by every node together) under one key version. */
+export interface UsageRecord {
+  readonly reserved: number;
 }
 
 export interface AliasRecord {

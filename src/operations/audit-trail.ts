@@ -23,7 +23,7 @@ const CLEAR = new Set([
   'KeySpec', 'KeyUsage', 'CustomerMasterKeySpec', 'NumberOfBytes', 'Limit', 'PendingWindowInDays', 'RotationPeriodInDays',
   'EncryptionAlgorithm', 'SourceEncryptionAlgorithm', 'DestinationEncryptionAlgorithm', 'DryRun', 'Origin', 'Role',
   'Version', 'IncludeKeyVersions', 'Principal', 'Op', 'Chain', 'Since', 'Until', 'FromSeq', 'AfterSeq', 'OlderThanDays',
-  'Tenant', 'TenantId', 'Name',
+  'Tenant', 'TenantId', 'Name', 'KeyVersionId', 'SourceKeyVersionId', 'ImplicitCreate',
 ]);
 /** Key reference fields: in the clear when a key id or key ARN, digested when an alias. */
 const KEY_REFS = new Set(['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId']);

@@ -19,6 +19,8 @@ export interface Services {
   readonly version: string;
   /** Per-principal and per-address request rates; absent means unlimited. */
   readonly rateLimits?: RateLimits;
+  /** Scopes: the usage limit per version that new scope keys get. */
+  readonly scopeMaxEncryptions: number;
 }
 
 /** Facts about the request that the transport knows and the operation may record. */

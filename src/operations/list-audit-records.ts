@@ -15,6 +15,7 @@ export const listAuditRecords = defineOperation({
     since: readTime(input, 'Since'),
     until: readTime(input, 'Until'),
     afterSeq: input.integer('AfterSeq', { min: 0, max: Number.MAX_SAFE_INTEGER }),
+    offset: input.integer('Offset', { min: 0, max: 1_000_000 }),
     tail: input.integer('Tail', { min: 1, max: 1000 }),
     limit: input.integer('Limit', { min: 1, max: 1000 }) ?? 100,
   }),
@@ -36,6 +37,7 @@ export const listAuditRecords = defineOperation({
       ...(req.since !== undefined ? { since: req.since } : {}),
       ...(req.until !== undefined ? { until: req.until } : {}),
       ...(req.afterSeq !== undefined ? { afterSeq: req.afterSeq } : {}),
+      ...(req.offset !== undefined ? { offset: req.offset } : {}),
     });
     return { Chain: page.chain, Chains: chains, Records: page.records, ...(page.nextSeq !== undefined ? { NextSeq: page.nextSeq } : {}) };
   },

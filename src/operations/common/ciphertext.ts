@@ -7,10 +7,14 @@ import { keyArnOf, resolveKey } from './resolve-key.js';
 export const ENCRYPTION_CONTEXT_RULE = { maxEntries: 64, maxKey: 256, maxValue: 2048 } as const;
 export const ALGORITHMS = ['SYMMETRIC_DEFAULT'] as const;
 
-/** Encrypts under the key's primary version. */
-export async function encryptUnder(ctx: CallerContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext | undefined): Promise<Buffer> {
+/**
+ * Encrypts under the key's primary version. A key with a usage limit (a scope key) counts the
+ * encryption first, which rotates it when its primary version has reached the limit.
+ */
+export async function encryptUnder(ctx: CallerContext, keyRecord: KeyRecord, plaintext: Uint8Array, context: EncryptionContext | undefined): Promise<Buffer> {
   const tenant = ctx.caller.tenant;
-  requireEnabled(key, keyArnOf(ctx, key));
+  requireEnabled(keyRecord, keyArnOf(ctx, keyRecord));
+  const key = await ctx.services.keyring.usage.take(tenant, keyRecord);
   ctx.audit.keyId = key.keyId;
   ctx.audit.keyVersion = key.primaryVersion;
   const material = await ctx.services.keyring.keys.material(tenant, key.keyId, key.primaryVersion);
