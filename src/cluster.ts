@@ -112,8 +112,12 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
     fork();
   });
 
+  // each worker drains on SIGTERM (see stopOnSignals); SIGHUP (audit file, TLS reload) is theirs too
   process.once('SIGINT', () => stopAll(0));
   process.once('SIGTERM', () => stopAll(0));
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
   for (let i = 0; i < workers; i++) fork();
 }
 

@@ -39,7 +39,7 @@ export async function authenticate(services: Services, credentials: Credentials)
       const auth = parseAuthorization(credentials.authorization);
       principal = await principals.byAccessKeyId(auth.accessKeyId);
       if (principal === undefined) throw unrecognized();
-      verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys);
+      verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys, services.sigv4);
       break;
     }
     case 'bound':

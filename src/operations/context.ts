@@ -1,8 +1,9 @@
 import type { AuditLog } from '../audit/index.js';
 import type { KeywardError } from '../errors/index.js';
-import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
+import type { Caller, Plane, SigningKeyCache, SigV4Policy } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { SealManager } from '../seal/index.js';
+import type { StoreHealth } from '../storage/index.js';
 import type { Input } from './common/input.js';
 import type { RateLimits } from './common/rate-limits.js';
 
@@ -21,6 +22,17 @@ export interface Services {
   readonly rateLimits?: RateLimits;
   /** Scopes: the usage limit per version that new scope keys get. */
   readonly scopeMaxEncryptions: number;
+  /** What SigV4 signatures must cover (regions, bound headers); absent: the strict defaults. */
+  readonly sigv4?: SigV4Policy;
+  /** Where the node is in its life: draining (stopping) makes health answer 503. */
+  readonly lifecycle?: NodeLifecycle;
+  /** Whether the store answers, from what it already knows (no round trip); absent: always. */
+  readonly storeHealth?: () => StoreHealth;
+}
+
+/** Set by the composition root when the node starts to stop (SIGTERM). */
+export interface NodeLifecycle {
+  draining: boolean;
 }
 
 /** Facts about the request that the transport knows and the operation may record. */
@@ -72,6 +84,11 @@ interface OperationBase<Req> {
    * requests are rate-limited per source address, once they are known to be valid.
    */
   readonly expensive?: boolean | ((request: Req) => boolean);
+  /**
+   * Not written to the audit log (health probes: many, anonymous, state-free). A probe must
+   * never wait on, or fail with, the store the audit log writes to.
+   */
+  readonly unaudited?: boolean;
   parse(input: Input): Req;
 }
 

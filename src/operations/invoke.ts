@@ -42,7 +42,7 @@ export async function invoke(services: Services, operation: Operation, credentia
   } catch (e) {
     // A request that failed stays failed with its own error (more useful than the audit's) even
     // if its record cannot be written: fail closed is about never succeeding unaudited.
-    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
+    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
   }
@@ -51,7 +51,7 @@ export async function invoke(services: Services, operation: Operation, credentia
     if (keyId !== undefined) notes.keyId = keyId;
   }
   try {
-    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
+    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
   } catch (e) {
     wipeResult(result);
     throw e;

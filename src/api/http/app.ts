@@ -6,6 +6,7 @@ import {
   auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
+import { discardBody } from './linger.js';
 import { type HttpMetrics } from './metrics.js';
 import { toJson } from './serialize.js';
 
@@ -59,6 +60,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       dateText = new Date(now).toUTCString();
     }
     reply.header('date', dateText);
+    // draining: every connection closes after its answer, so the node can stop once they are done
+    if (services.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -118,8 +121,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       },
     });
   };
-  // Vault's health codes: 200 unsealed, 503 sealed, 501 not initialised (load balancers read these).
-  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (!r.initialized ? 501 : r.sealed ? 503 : 200));
+  // Vault's health codes: 200 unsealed, 503 sealed (or draining, or the store unreachable), 501 not
+  // initialised (load balancers read these).
+  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (r.store !== undefined || r.draining === true ? 503 : !r.initialized ? 501 : r.sealed ? 503 : 200));
   sysRoute('GET', '/v1/sys/seal-status', sys.sealStatus);
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);
@@ -141,7 +145,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
   });
 
-  app.setErrorHandler((e, req, reply) => fail(req, reply, e, randomUUID(), 'unknown', performance.now()));
+  app.setErrorHandler(async (e, req, reply) => {
+    // an oversized body: drop the rest of it first, so a client still sending can read the 413
+    if ((e as { code?: unknown }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') await discardBody(req.raw);
+    return fail(req, reply, e, randomUUID(), 'unknown', performance.now());
+  });
 
   return app;
 }

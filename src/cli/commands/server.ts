@@ -75,21 +75,30 @@ export function configFrom(flags: ServerFlags, extra: ConfigInput = {}) {
   }, process.env, flags.config);
 }
 
-/** Stops on SIGINT/SIGTERM: listeners close, cached keys are zeroized, the store is closed. */
+/**
+ * SIGINT/SIGTERM drain (health 503, no new connections, requests in flight finish within
+ * shutdownGraceMs), then cached keys are zeroized and the store is closed; a second signal stops
+ * at once. SIGHUP reopens the audit file (logrotate) and reloads the TLS certificate and key.
+ */
 export function stopOnSignals(server: RunningServer): void {
+  const { log } = server.installation;
   const stop = (signal: string) => {
-    server.installation.log.info({ signal }, 'shutting down');
-    server.close().then(() => process.exit(0), (e: unknown) => {
+    log.info({ signal }, 'shutting down');
+    server.drain().then(() => process.exit(0), (e: unknown) => {
       console.error(`error during shutdown: ${(e as Error).message}`);
       process.exit(1);
     });
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  // logrotate's postrotate: start a new audit file at the configured path.
   process.on('SIGHUP', () => {
-    server.installation.log.info('SIGHUP: reopening the audit file');
+    log.info('SIGHUP: reopening the audit file and reloading the TLS certificate');
     server.installation.audit.reopenSinks();
+    try {
+      server.reloadTls();
+    } catch (e) {
+      log.error({ reason: (e as Error).message }, 'TLS reload failed; the previous certificate stays in use');
+    }
   });
 }
 
