@@ -57,7 +57,7 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
     source: typeof meta.sourceAddress === 'string' && meta.sourceAddress !== '' ? meta.sourceAddress : 'unix-socket',
     principal: o.caller?.principal.name ?? null,
     tenant: o.caller?.tenant.id ?? null,
-    credential: credentialOf(o.credentials, o.caller, digest),
+    credential: credentialOf(o.credentials, o.caller, digest, (id) => audit.digestId(id) ?? digest(id)),
     op: o.operation,
     keyId: o.notes.keyId ?? null,
     keyVersion: o.notes.keyVersion ?? null,
@@ -66,9 +66,9 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
   };
 }
 
-function credentialOf(c: Credentials | undefined, caller: Caller | undefined, digest: (v: string) => string): string | null {
+function credentialOf(c: Credentials | undefined, caller: Caller | undefined, digest: (v: string) => string, digestId: (id: string) => string): string | null {
   if (c === undefined || c.kind === 'none') return null;
-  if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digest(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
+  if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digestId(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
   if (c.kind === 'bound') return `bound-principal:${c.tenantId}/${c.name}`;
   try {
     return `access-key:${parseAuthorization(c.authorization).accessKeyId.slice(0, 128)}`;
