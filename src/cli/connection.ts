@@ -59,18 +59,16 @@ export function connectData(flags: DataConnectionFlags): DataClient {
 }
 
 /** Runs fn with a client and closes it afterwards. */
-export async function withClient<T>(flags: ConnectionFlags, fn: (client: KeywardClient) => Promise<T>): Promise<T> {
-  const client = connect(flags);
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
+export function withClient<T>(flags: ConnectionFlags, fn: (client: KeywardClient) => Promise<T>): Promise<T> {
+  return using(connect(flags), fn);
 }
 
 /** Runs fn with a data client (HTTP, or gRPC with --grpc) and closes it afterwards. */
-export async function withDataClient<T>(flags: DataConnectionFlags, fn: (client: DataClient) => Promise<T>): Promise<T> {
-  const client = connectData(flags);
+export function withDataClient<T>(flags: DataConnectionFlags, fn: (client: DataClient) => Promise<T>): Promise<T> {
+  return using(connectData(flags), fn);
+}
+
+async function using<C extends { close(): void }, T>(client: C, fn: (client: C) => Promise<T>): Promise<T> {
   try {
     return await fn(client);
   } finally {
