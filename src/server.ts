@@ -305,7 +305,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   };
   const apps: FastifyInstance[] = [];
   const grpcServers: GrpcServer[] = [];
-  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes };
+  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls } : {}) });
     apps.push(tcp);

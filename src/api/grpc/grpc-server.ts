@@ -28,6 +28,8 @@ export interface GrpcServerOptions {
   readonly log: Logger;
   /** Largest request message accepted, in bytes. */
   readonly maxMessageBytes: number;
+  /** A connection without calls for this long is closed (as HTTP keep-alive connections are). */
+  readonly idleTimeoutMs?: number;
   readonly listener?: ListenerIdentity;
   /** The server listens on a Unix socket (no peer addresses). */
   readonly unixSocket?: boolean;
@@ -50,8 +52,10 @@ export function buildGrpcServer(options: GrpcServerOptions): Server {
   const pkg = grpcPackage();
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
-    // a bound on what one connection may have in flight (unauthenticated callers included)
+    // a bound on what one connection may have in flight (unauthenticated callers included);
+    // grpc-js also caps each connection's buffered memory (grpc-node.max_session_memory, 10 MB)
     'grpc.max_concurrent_streams': 1000,
+    ...(options.idleTimeoutMs !== undefined ? { 'grpc.max_connection_idle_ms': options.idleTimeoutMs } : {}),
     interceptors: [edgeInterceptor(env, options.maxMessageBytes)],
   });
   const shapes = new MessageShapes(pkg);
