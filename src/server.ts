@@ -172,6 +172,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
       maxKeys: config.tenantMaxKeys, maxPrincipals: config.tenantMaxPrincipals,
       requestsPerSecond: config.tenantRequestsPerSecond, burst: config.tenantBurst,
     },
+    encryptionCountBlock: config.scopeReserveBlock,
     onError: (e) => log.error({ err: e }, 'background task failed'),
     onTenantDeleted: (tenant) => log.info({ tenant }, 'tenant deleted at the end of its window: its salt and every record are gone (crypto-shredded)'),
   });
@@ -189,6 +190,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     const lifecycle: NodeLifecycle = { draining: false };
   const services: Services = {
     keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
+    scopeMaxEncryptions: config.scopeMaxEncryptions,
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
 
@@ -313,7 +315,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   };
   const apps: FastifyInstance[] = [];
   const grpcServers: GrpcServer[] = [];
-  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes };
+  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls } : {}) });
     apps.push(tcp);

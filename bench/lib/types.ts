@@ -6,7 +6,7 @@
 export interface BenchRow {
   /** Unique, human-readable: "Encrypt 32 B, SigV4, 1 process". */
   readonly scenario: string;
-  readonly unit: 'req/s' | 'MiB/s' | 'ops/s' | 'ms' | 's' | 'MiB' | 'calls';
+  readonly unit: 'req/s' | 'items/s' | 'MiB/s' | 'ops/s' | 'ms' | 's' | 'MiB' | 'calls';
   /** Median over rounds. */
   readonly value: number;
   readonly p50Ms?: number;

@@ -7,6 +7,7 @@ const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 const NO_SALT = Buffer.alloc(0);
 
 export const HMAC_PREFIX = 'hmac-sha256:';
+const MAX_ID_DIGESTS = 10_000;
 
 /**
  * The audit log's two keys, both derived by HKDF from the keyring's audit key (itself held under
@@ -18,6 +19,7 @@ export class AuditKeys {
   private readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
   readonly fingerprint: string;
+  private readonly idDigests = new Map<string, string>();
 
   constructor(auditKey: Buffer) {
     this.hmacKey = hkdfSha256(auditKey, NO_SALT, 'keyward audit hmac v1');
@@ -37,6 +39,20 @@ export class AuditKeys {
     return HMAC_PREFIX + hmacSha256(this.hmacKey, value).toString('hex');
   }
 
+  /**
+   * The same digest of an identifier that recurs on every request (a token id), remembered: an
+   * HMAC per audit record adds up in batches. Only for values that are not secret themselves.
+   */
+  hmacOfId(id: string): string {
+    let d = this.idDigests.get(id);
+    if (d === undefined) {
+      if (this.idDigests.size >= MAX_ID_DIGESTS) this.idDigests.clear();
+      d = this.hmac(id);
+      this.idDigests.set(id, d);
+    }
+    return d;
+  }
+
   sign(body: AuditCheckpointBody): AuditCheckpoint {
     return { ...body, sig: sign(null, checkpointSigningBytes(body), this.privateKey).toString('base64') };
   }
@@ -48,6 +64,7 @@ export class AuditKeys {
   /** Best effort: the HMAC key is zeroed; the KeyObject is dropped with this object. */
   destroy(): void {
     zeroize(this.hmacKey);
+    this.idDigests.clear();
   }
 }
 

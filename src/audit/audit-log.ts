@@ -177,6 +177,11 @@ export class AuditLog {
     return this.keys?.hmac(value);
   }
 
+  /** The digest of an identifier that recurs (a token id), remembered while the keys last. */
+  digestId(id: string): string | undefined {
+    return this.keys?.hmacOfId(id);
+  }
+
   publicKeyPem(): string | undefined {
     return this.keys?.publicKeyPem();
   }

@@ -54,12 +54,15 @@ export async function verifyStore(store: Store, options: VerifyOptions & { reado
 export interface AuditQuery {
   readonly chain?: string;
   readonly principal?: string;
+  readonly tenant?: string;
   readonly keyId?: string;
   readonly op?: string;
   readonly since?: Date;
   readonly until?: Date;
   /** Start after this sequence number (paging). */
   readonly afterSeq?: number;
+  /** Skip this many matching records first (offset paging, as miniKMS's GetAuditLogs). */
+  readonly offset?: number;
   readonly limit: number;
 }
 
@@ -80,6 +83,7 @@ export async function queryRecords(store: Store, defaultChain: string, q: AuditQ
   const after = q.afterSeq !== undefined && q.afterSeq > 0 ? recordPath(chain, q.afterSeq) : undefined;
   const since = q.since?.getTime();
   const until = q.until?.getTime();
+  let skipped = 0;
   for await (const raw of rawEntries(store, recordPrefix(chain), after)) {
     let r;
     try {
@@ -92,8 +96,13 @@ export async function queryRecords(store: Store, defaultChain: string, q: AuditQ
     if (until !== undefined && t > until) break;
     if (since !== undefined && t < since) continue;
     if (q.principal !== undefined && r.principal !== q.principal) continue;
+    if (q.tenant !== undefined && r.tenant !== q.tenant) continue;
     if (q.keyId !== undefined && r.keyId !== q.keyId) continue;
     if (q.op !== undefined && r.op !== q.op) continue;
+    if (skipped < (q.offset ?? 0)) {
+      skipped++;
+      continue;
+    }
     out.push(r);
     if (out.length >= q.limit) return { records: out, nextSeq: r.seq, chain };
   }

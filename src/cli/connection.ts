@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { KeywardClient, credentialsFromEnv } from '../client/index.js';
+import { KeywardClient, KeywardGrpcClient, credentialsFromEnv } from '../client/index.js';
 import { readSecretFile } from './secrets.js';
 
 export interface ConnectionFlags {
@@ -9,6 +10,13 @@ export interface ConnectionFlags {
   readonly tokenFile?: string;
 }
 
+/** Data commands may use gRPC instead of HTTP. */
+export interface DataConnectionFlags extends ConnectionFlags {
+  /** true (default address) or the gRPC address. */
+  readonly grpc?: string | boolean;
+  readonly grpcCa?: string;
+}
+
 /** Adds the flags every command that talks to a server accepts. */
 export function withConnection(cmd: Command): Command {
   return cmd
@@ -16,6 +24,13 @@ export function withConnection(cmd: Command): Command {
     .option('--socket <path>', 'reach the server over this Unix socket')
     .option('--region <region>', 'AWS region for signing (env AWS_REGION, default us-east-1)')
     .option('--token-file <path>', 'read a bearer token from this file (else KEYWARD_TOKEN or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)');
+}
+
+/** The connection flags plus --grpc, for data commands. */
+export function withDataConnection(cmd: Command): Command {
+  return withConnection(cmd)
+    .option('--grpc [address]', 'use Keyward\'s gRPC API at host:port or unix:/path (env KEYWARD_GRPC_ENDPOINT, default 127.0.0.1:9124); bearer token only')
+    .option('--grpc-ca <file>', 'TLS for --grpc: the server\'s CA certificate (PEM)');
 }
 
 export function connect(flags: ConnectionFlags): KeywardClient {
@@ -28,9 +43,32 @@ export function connect(flags: ConnectionFlags): KeywardClient {
   });
 }
 
+/** The data-plane calls both transports offer. */
+export type DataClient = Pick<KeywardClient,
+  'encrypt' | 'decrypt' | 'reEncrypt' | 'generateDataKey' | 'generateDataKeyWithoutPlaintext' | 'scopeEncrypt' | 'scopeDecrypt' | 'rotateScope' | 'describeScope' | 'close'>;
+
+/** An HTTP client, or a gRPC one with --grpc (a bearer token from --token-file or KEYWARD_TOKEN). */
+export function connectData(flags: DataConnectionFlags): DataClient {
+  if (flags.grpc === undefined || flags.grpc === false) return connect(flags);
+  const token = flags.tokenFile !== undefined ? readSecretFile(flags.tokenFile, 'token') : undefined;
+  return new KeywardGrpcClient({
+    ...(typeof flags.grpc === 'string' ? { address: flags.grpc } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(flags.grpcCa !== undefined ? { ca: readFileSync(flags.grpcCa) } : {}),
+  });
+}
+
 /** Runs fn with a client and closes it afterwards. */
-export async function withClient<T>(flags: ConnectionFlags, fn: (client: KeywardClient) => Promise<T>): Promise<T> {
-  const client = connect(flags);
+export function withClient<T>(flags: ConnectionFlags, fn: (client: KeywardClient) => Promise<T>): Promise<T> {
+  return using(connect(flags), fn);
+}
+
+/** Runs fn with a data client (HTTP, or gRPC with --grpc) and closes it afterwards. */
+export function withDataClient<T>(flags: DataConnectionFlags, fn: (client: DataClient) => Promise<T>): Promise<T> {
+  return using(connectData(flags), fn);
+}
+
+async function using<C extends { close(): void }, T>(client: C, fn: (client: C) => Promise<T>): Promise<T> {
   try {
     return await fn(client);
   } finally {

@@ -6,6 +6,7 @@ import { registerDev } from './commands/dev.js';
 import { registerFile } from './commands/file.js';
 import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
+import { registerScope } from './commands/scope.js';
 import { registerSeal } from './commands/seal.js';
 import { registerServer } from './commands/server.js';
 import { registerStore } from './commands/store.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerPrincipal(program);
   registerTenant(program);
   registerData(program);
+  registerScope(program);
   registerStore(program);
   registerAudit(program);
   registerFile(program);

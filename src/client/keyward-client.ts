@@ -31,6 +31,42 @@ export interface KeywardClientOptions {
 
 export type EncryptionContext = Readonly<Record<string, string>>;
 
+export interface ScopeName {
+  /** Default: the caller's tenant. */
+  readonly tenantId?: string;
+  readonly scopeId: string;
+}
+export interface ScopeEncryptInput extends ScopeName {
+  readonly plaintext: Uint8Array;
+  readonly context?: EncryptionContext;
+}
+export interface ScopeEncryptOutput {
+  readonly ciphertextBlob: Buffer;
+  readonly keyId: string;
+  readonly keyVersionId: string;
+}
+export interface ScopeDecryptInput extends ScopeName {
+  readonly ciphertextBlob: Uint8Array;
+  readonly context?: EncryptionContext;
+  readonly keyVersionId?: string;
+}
+export interface ScopeDecryptOutput {
+  readonly plaintext: Buffer;
+  readonly keyVersionId: string;
+}
+export interface ScopeVersion {
+  readonly keyId: string;
+  readonly keyVersionId: string;
+  readonly version: number;
+}
+export interface ScopeInfo extends ScopeVersion {
+  readonly encryptionCount: number;
+  readonly maxEncryptions: number;
+  readonly status: string;
+  readonly keyState: string;
+}
+
+
 /** Credentials from the environment, as the AWS CLI and Keyward's CLI read them. */
 export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
   if (env.KEYWARD_TOKEN) return { token: env.KEYWARD_TOKEN };
@@ -133,6 +169,33 @@ export class KeywardClient {
     return unb64(r.Plaintext);
   }
 
+  /** Encrypts under a scope's key (created on first use): Keyward.ScopeEncrypt. */
+  async scopeEncrypt(input: ScopeEncryptInput): Promise<ScopeEncryptOutput> {
+    const r = await this.send('Keyward.ScopeEncrypt', { ...scopeFields(input), Plaintext: b64(input.plaintext), ...ctx('EncryptionContext', input.context) });
+    return { ciphertextBlob: unb64(r.CiphertextBlob), keyId: String(r.KeyId), keyVersionId: String(r.KeyVersionId) };
+  }
+
+  async scopeDecrypt(input: ScopeDecryptInput): Promise<ScopeDecryptOutput> {
+    const r = await this.send('Keyward.ScopeDecrypt', {
+      ...scopeFields(input), CiphertextBlob: b64(input.ciphertextBlob), ...ctx('EncryptionContext', input.context),
+      ...(input.keyVersionId !== undefined ? { KeyVersionId: input.keyVersionId } : {}),
+    });
+    return { plaintext: unb64(r.Plaintext), keyVersionId: String(r.KeyVersionId) };
+  }
+
+  async rotateScope(input: ScopeName): Promise<ScopeVersion> {
+    const r = await this.send('Keyward.RotateScope', scopeFields(input));
+    return { keyId: String(r.KeyId), keyVersionId: String(r.KeyVersionId), version: Number(r.Version) };
+  }
+
+  async describeScope(input: ScopeName): Promise<ScopeInfo> {
+    const r = await this.send('Keyward.DescribeScope', scopeFields(input));
+    return {
+      keyId: String(r.KeyId), keyVersionId: String(r.KeyVersionId), version: Number(r.Version), encryptionCount: Number(r.EncryptionCount),
+      maxEncryptions: Number(r.MaxEncryptions), status: String(r.Status), keyState: String(r.KeyState),
+    };
+  }
+
   close(): void {
     this.agent.destroy();
   }
@@ -199,6 +262,10 @@ export class KeywardClient {
       req.end(payload);
     });
   }
+}
+
+function scopeFields(input: ScopeName): Record<string, unknown> {
+  return { ...(input.tenantId !== undefined ? { TenantId: input.tenantId } : {}), ScopeId: input.scopeId };
 }
 
 function ctx(field: string, context: EncryptionContext | undefined): Record<string, unknown> {

@@ -80,6 +80,10 @@ const schema = z.object({
   barrierRewrapPauseMs: z.coerce.number().int().min(0).default(0),
   /** After a root-key rotation, how long other nodes on the store may follow it with the old root key. */
   rootRotationGraceMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** Scopes (named keys created on first use): at most this many encryptions per key version, then the key rotates (miniKMS's default, 2^30). Applies to scopes created from then on. */
+  scopeMaxEncryptions: z.coerce.number().int().min(1).max(2 ** 32 - 1).default(2 ** 30),
+  /** Encryptions a node reserves at a time per scope key version (one store write per block; a stopped node forfeits the rest). */
+  scopeReserveBlock: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** Audit log: `on` (every request is recorded, fail closed) or `off` (benchmark comparisons only). */
   audit: z.enum(['on', 'off']).default('on'),
   /**

@@ -28,10 +28,18 @@ export interface BlobHeader extends BlobKeyRef {
   readonly headerLength: number;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export function uuidToBytes(id: string): Buffer {
-  const hex = id.replace(/-/g, '');
-  if (!/^[0-9a-f]{32}$/.test(hex)) throw new RangeError('key id must be a lowercase UUID');
-  return Buffer.from(hex, 'hex');
+  if (!UUID.test(id)) throw new RangeError('key id must be a lowercase UUID');
+  const out = Buffer.allocUnsafe(16);
+  // the five groups, without building the joined hex string first
+  out.write(id.slice(0, 8), 0, 'hex');
+  out.write(id.slice(9, 13), 4, 'hex');
+  out.write(id.slice(14, 18), 6, 'hex');
+  out.write(id.slice(19, 23), 8, 'hex');
+  out.write(id.slice(24), 10, 'hex');
+  return out;
 }
 
 export function bytesToUuid(b: Uint8Array): string {

@@ -1,5 +1,5 @@
 import { KeywardError } from '../errors/index.js';
-import { StoreConflictError, type Barrier } from '../barrier/index.js';
+import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier/index.js';
 import { BoundedCache, type CacheLimits } from './cache.js';
 import type { Clock } from './clock.js';
 import { paths } from './paths.js';
@@ -26,12 +26,13 @@ export class Aliases {
     this.cache = new BoundedCache(limits);
   }
 
-  async create(tenant: Tenant, aliasName: string, targetKeyId: string): Promise<AliasRecord> {
+  /** Creates an alias; with `within`, inside the caller's transaction. */
+  async create(tenant: Tenant, aliasName: string, targetKeyId: string, within?: BarrierWriter): Promise<AliasRecord> {
     checkAliasName(aliasName);
     const now = this.clock().toISOString();
     const record: AliasRecord = { tenantId: tenant.id, aliasName, targetKeyId, createdAt: now, updatedAt: now };
     try {
-      await this.barrier.put(paths.alias(tenant.id, aliasName), encodeRecord(record), { ifVersion: 0 });
+      await (within ?? this.barrier).put(paths.alias(tenant.id, aliasName), encodeRecord(record), { ifVersion: 0 });
     } catch (e) {
       if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `An alias with the name ${aliasName} already exists`);
       throw e;

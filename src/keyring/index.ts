@@ -11,6 +11,7 @@ export { Imports, type ImportParameters, type OpenedImportToken } from './import
 export { Aliases, checkAliasName } from './aliases.js';
 export { Principals, checkPrincipalName, type IssuedCredentials } from './principals.js';
 export { Scheduler, type SchedulerReport } from './scheduler.js';
+export { EncryptionCounts, type EncryptionCountsOptions } from './encryption-counts.js';
 export { parseKeyRef, keyArn, aliasArn, isKeyId, type KeyRef } from './key-ref.js';
 export { requireEnabled, requireNotPendingDeletion, requireNotPendingImport, isExpired } from './key-state.js';
 export type { CacheLimits } from './cache.js';

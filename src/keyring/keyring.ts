@@ -9,6 +9,7 @@ import { Principals } from './principals.js';
 import { Scheduler } from './scheduler.js';
 import { Tenants } from './tenants.js';
 import type { TenantQuotas } from './types.js';
+import { EncryptionCounts } from './encryption-counts.js';
 
 export interface KeyringOptions {
   readonly region: string;
@@ -18,6 +19,8 @@ export interface KeyringOptions {
   readonly materialCache: CacheLimits;
   /** Quotas of every tenant but `default` unless set for the tenant (default: unlimited). */
   readonly tenantQuotas?: TenantQuotas;
+  /** Usage-bounded rotation: encryptions a node reserves at a time per key version. */
+  readonly encryptionCountBlock?: number;
   readonly onError: (e: unknown) => void;
   /** A tenant's deletion window ended and this node deleted it (crypto-shredded). */
   readonly onTenantDeleted?: (tenantId: string) => void;
@@ -33,6 +36,7 @@ export class Keyring {
   readonly imports: Imports;
   readonly aliases: Aliases;
   readonly principals: Principals;
+  readonly encryptionCounts: EncryptionCounts;
   readonly scheduler: Scheduler;
   private readonly unwatch: () => void;
 
@@ -42,6 +46,7 @@ export class Keyring {
     this.imports = new Imports(barrier, this.tenants, clock);
     this.aliases = new Aliases(barrier, clock, options.metadataCache);
     this.principals = new Principals(barrier, clock, options.metadataCache, this.tenants);
+    this.encryptionCounts = new EncryptionCounts(barrier, this.keys, { reserveBlock: options.encryptionCountBlock ?? 1000, maxKeys: options.metadataCache.max });
     this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError, options.onTenantDeleted);
     this.unwatch = barrier.watch((change) => this.onChange(change));
   }
@@ -62,6 +67,7 @@ export class Keyring {
     this.scheduler.stop();
     this.unwatch();
     this.clear();
+    this.encryptionCounts.clear();
   }
 
   private onChange(change: StoreChange): void {

@@ -26,6 +26,8 @@ export interface NewKey {
   readonly keySpec?: SupportedKeySpec;
   readonly keyUsage?: SupportedKeyUsage;
   readonly origin?: SupportedOrigin;
+  /** Usage-bounded rotation: at most this many encryptions per version (scope keys). */
+  readonly maxEncryptions?: number;
 }
 
 /** How long imported material lasts (ImportKeyMaterial's ExpirationModel and ValidTo). */
@@ -68,9 +70,10 @@ export class Keys {
 
   /**
    * A new key. Origin EXTERNAL keys start PendingImport, without material; others get theirs now
-   * (an RSA key is generated off the event loop, before the transaction).
+   * (an RSA key is generated off the event loop, before the transaction). `also` writes more
+   * records (an alias) in the same transaction.
    */
-  async create(tenant: Tenant, input: NewKey): Promise<KeyRecord> {
+  async create(tenant: Tenant, input: NewKey, also?: (tx: BarrierWriter, key: KeyRecord) => Promise<unknown>): Promise<KeyRecord> {
     const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
     const external = input.origin === 'EXTERNAL';
     const material = external ? undefined : await newMaterial(keySpec);
@@ -92,11 +95,13 @@ export class Keys {
         versions: [{ version: 1, state: 'Enabled', createdAt: now, rotationType: 'INITIAL' }],
         rotation: { enabled: false, periodDays: 365 },
         tags: input.tags,
+        ...(input.maxEncryptions !== undefined ? { maxEncryptions: input.maxEncryptions } : {}),
       };
       await this.barrier.transaction(async (tx) => {
         await adjustUsage(tx, tenant.id, { keys: 1 }, (t) => this.tenants.quotas(t));
         if (material !== undefined) await this.putMaterial(tx, tenant, key, 1, material);
         await tx.put(paths.key(tenant.id, keyId), encodeRecord(key), { ifVersion: 0 });
+        await also?.(tx, key);
       });
       return key;
     } finally {
@@ -158,22 +163,30 @@ export class Keys {
 
   /** Adds a version and makes it primary. Concurrent rotations serialise: one primary, always. */
   async rotate(tenant: Tenant, keyId: string, type: Exclude<RotationType, 'INITIAL'>): Promise<KeyRecord> {
-    return (await this.addVersion(tenant, keyId, type, false)).key;
+    return (await this.addVersion(tenant, keyId, type, () => true)).key;
   }
 
   /** Automatic rotation: rotates only if still due when the transaction runs (once across nodes). */
   async rotateIfDue(tenant: Tenant, keyId: string): Promise<boolean> {
-    return (await this.addVersion(tenant, keyId, 'AUTOMATIC', true)).rotated;
+    return (await this.addVersion(tenant, keyId, 'AUTOMATIC', (key, now) => {
+      const at = key.rotation.nextRotationAt;
+      return key.keyState === 'Enabled' && key.rotation.enabled && at !== undefined && Date.parse(at) <= now.getTime();
+    })).rotated;
   }
 
-  private async addVersion(tenant: Tenant, keyId: string, type: Exclude<RotationType, 'INITIAL'>, onlyIfDue: boolean): Promise<{ key: KeyRecord; rotated: boolean }> {
+  /**
+   * Usage-bounded rotation: rotates only if `version` is still the primary when the transaction
+   * runs, so nodes that find it used up at the same time add one version, not several.
+   */
+  async rotateIfPrimary(tenant: Tenant, keyId: string, version: number): Promise<KeyRecord> {
+    return (await this.addVersion(tenant, keyId, 'AUTOMATIC', (key) => key.primaryVersion === version)).key;
+  }
+
+  private async addVersion(tenant: Tenant, keyId: string, type: Exclude<RotationType, 'INITIAL'>, when: (key: KeyRecord, now: Date) => boolean): Promise<{ key: KeyRecord; rotated: boolean }> {
     let newVersion = 0;
     const key = await this.update(tenant, keyId, (key, now) => {
       newVersion = 0;
-      if (onlyIfDue) {
-        const at = key.rotation.nextRotationAt;
-        if (key.keyState !== 'Enabled' || !key.rotation.enabled || at === undefined || Date.parse(at) > now.getTime()) return key;
-      }
+      if (!when(key, now)) return key;
       requireEnabled(key, this.arn(tenant, keyId));
       requireRotatable(key, this.arn(tenant, keyId));
       newVersion = Math.max(...key.versions.map((v) => v.version)) + 1;
@@ -317,7 +330,10 @@ export class Keys {
       const key = decodeRecord<KeyRecord>(entry);
       if (!isExpired(key, this.clock())) return false;
       await adjustUsage(tx, tenant.id, { keys: -1 }, (t) => this.tenants.quotas(t));
-      for (const v of key.versions) await tx.delete(paths.material(tenant.id, keyId, v.version));
+      for (const v of key.versions) {
+        await tx.delete(paths.material(tenant.id, keyId, v.version));
+        if (key.maxEncryptions !== undefined) await tx.delete(paths.encryptionCount(tenant.id, keyId, v.version));
+      }
       for (const t of (await tx.list(paths.importTokens(tenant.id, keyId), { limit: 1000 })).entries) await tx.delete(t.path);
       for (let after: string | undefined; ;) {
         const page = await tx.list(paths.aliases(tenant.id), { ...(after !== undefined ? { after } : {}), limit: 1000 });

@@ -28,6 +28,9 @@ export const paths = {
   principals: (tenantId: string) => `principals/${tenantId}/`,
   accessKey: (accessKeyId: string) => `credentials/access-keys/${accessKeyId}`,
   token: (tokenId: string) => `credentials/tokens/${tokenId}`,
+  /** Encryptions reserved under a key version with a usage limit (tenant-scoped, like the key). */
+  encryptionCount: (tenantId: string, keyId: string, version: number) => `encryptions/${tenantId}/${keyId}/${String(version).padStart(10, '0')}`,
+  encryptionCounts: (tenantId: string) => `encryptions/${tenantId}/`,
   /** Due-time index: the scheduler scans this prefix in time order. */
   schedule: (kind: ScheduleKind, at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
   tenantSchedule: (at: string, tenantId: string) => `schedule/tenant-deletion/${at}/${tenantId}`,
@@ -79,6 +82,7 @@ export function tenantRecords(tenantId: string): readonly TenantRecordKind[] {
     owning<KeyRecord>({ prefix: paths.keys(tenantId) }, keySchedulePaths),
     { prefix: paths.tenantMaterials(tenantId) },
     { prefix: paths.tenantImportTokens(tenantId) },
+    { prefix: paths.encryptionCounts(tenantId) },
     { prefix: paths.aliases(tenantId) },
     owning<PrincipalRecord>({ prefix: paths.principals(tenantId) }, (p) => [paths.accessKey(p.accessKeyId), paths.token(p.tokenId)]),
   ];

@@ -32,6 +32,8 @@ export interface Tenant {
   readonly resumeReason?: string;
   /** Quotas set for this tenant; each overrides the configured default. */
   readonly quotas?: Partial<TenantQuotas>;
+  /** Scopes (named keys created on first use): whether data-plane principals may create them implicitly (default yes). */
+  readonly scopes?: { readonly implicitCreate: boolean };
 }
 
 /** How much of its quotas a tenant uses, kept exact by the transactions that create and delete. */
@@ -81,6 +83,16 @@ export interface KeyRecord {
   readonly versions: readonly KeyVersion[];
   readonly rotation: KeyRotation;
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * Usage-bounded rotation (scope keys): at most this many encryptions per version; the
+   * encryption that would pass it rotates the key first (counts in `encryptions/`, see EncryptionCounts).
+   */
+  readonly maxEncryptions?: number;
+}
+
+/** Encryptions reserved (by every node together) under one key version. */
+export interface EncryptionCountRecord {
+  readonly reserved: number;
 }
 
 export interface ImportedMaterial {

@@ -26,6 +26,7 @@ const CLEAR = new Set([
   'Version', 'IncludeKeyVersions', 'Principal', 'Op', 'Chain', 'Since', 'Until', 'FromSeq', 'AfterSeq', 'OlderThanDays',
   'Tenant', 'TenantId', 'Name', 'SigningAlgorithm', 'MessageType', 'MacAlgorithm', 'KeyAgreementAlgorithm', 'KeyPairSpec',
   'WrappingAlgorithm', 'WrappingKeySpec', 'ExpirationModel', 'ValidTo', 'ImportType', 'KeyMaterialId',
+  'KeyVersionId', 'SourceKeyVersionId', 'ImplicitCreate',
 ]);
 /** Key reference fields: in the clear when a key id or key ARN, digested when an alias. */
 const KEY_REFS = new Set(['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId']);
@@ -59,7 +60,7 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
     source: typeof meta.sourceAddress === 'string' && meta.sourceAddress !== '' ? meta.sourceAddress : 'unix-socket',
     principal: o.caller?.principal.name ?? null,
     tenant: o.caller?.tenant.id ?? null,
-    credential: credentialOf(o.credentials, o.caller, digest),
+    credential: credentialOf(o.credentials, o.caller, digest, (id) => audit.digestId(id) ?? digest(id)),
     op: o.operation,
     keyId: o.notes.keyId ?? null,
     keyVersion: o.notes.keyVersion ?? null,
@@ -68,9 +69,9 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
   };
 }
 
-function credentialOf(c: Credentials | undefined, caller: Caller | undefined, digest: (v: string) => string): string | null {
+function credentialOf(c: Credentials | undefined, caller: Caller | undefined, digest: (v: string) => string, digestId: (id: string) => string): string | null {
   if (c === undefined || c.kind === 'none') return null;
-  if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digest(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
+  if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digestId(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
   if (c.kind === 'bound') return `bound-principal:${c.tenantId}/${c.name}`;
   try {
     return `access-key:${parseAuthorization(c.authorization).accessKeyId.slice(0, 128)}`;

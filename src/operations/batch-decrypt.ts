@@ -1,5 +1,4 @@
-import { itemResult, readItems } from './common/batch.js';
-import { defineOperation } from './context.js';
+import { defineBatch } from './common/batch.js';
 import { decrypt } from './decrypt.js';
 
 /**
@@ -7,13 +6,4 @@ import { decrypt } from './decrypt.js';
  * a failed item is the same error (InvalidCiphertextException for every cryptographic failure)
  * it would be alone.
  */
-export const batchDecrypt = defineOperation({
-  name: 'BatchDecrypt',
-  namespace: 'Keyward',
-  plane: 'data',
-  parse: (input) => ({ items: readItems(input, ['KeyId']) }),
-  async run(ctx, req) {
-    const outcomes = await Promise.all(req.items.map((item, i) => ctx.subrequest(decrypt, item, i)));
-    return { Results: outcomes.map(itemResult) };
-  },
-});
+export const batchDecrypt = defineBatch('BatchDecrypt', decrypt, ['KeyId']);

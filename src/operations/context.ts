@@ -20,6 +20,8 @@ export interface Services {
   readonly version: string;
   /** Per-principal and per-address request rates; absent means unlimited. */
   readonly rateLimits?: RateLimits;
+  /** Scopes: the usage limit per version that new scope keys get. */
+  readonly scopeMaxEncryptions: number;
   /** What SigV4 signatures must cover (regions, bound headers); absent: the strict defaults. */
   readonly sigv4?: SigV4Policy;
   /** Where the node is in its life: draining (stopping) makes health answer 503. */

@@ -9,11 +9,13 @@ export const listAuditRecords = defineOperation({
   parse: (input) => ({
     chain: input.string('Chain', { min: 1, max: 256 }),
     principal: input.string('Principal', { min: 1, max: 128 }),
+    tenant: input.string('Tenant', { min: 1, max: 63 }),
     keyId: input.string('KeyId', { min: 1, max: 2048 }),
     op: input.string('Op', { min: 1, max: 128 }),
     since: readTime(input, 'Since'),
     until: readTime(input, 'Until'),
     afterSeq: input.integer('AfterSeq', { min: 0, max: Number.MAX_SAFE_INTEGER }),
+    offset: input.integer('Offset', { min: 0, max: 1_000_000 }),
     tail: input.integer('Tail', { min: 1, max: 1000 }),
     limit: input.integer('Limit', { min: 1, max: 1000 }) ?? 100,
   }),
@@ -29,11 +31,13 @@ export const listAuditRecords = defineOperation({
       limit: req.limit,
       ...(req.chain !== undefined ? { chain: req.chain } : {}),
       ...(req.principal !== undefined ? { principal: req.principal } : {}),
+      ...(req.tenant !== undefined ? { tenant: req.tenant } : {}),
       ...(keyId !== undefined ? { keyId } : {}),
       ...(req.op !== undefined ? { op: req.op } : {}),
       ...(req.since !== undefined ? { since: req.since } : {}),
       ...(req.until !== undefined ? { until: req.until } : {}),
       ...(req.afterSeq !== undefined ? { afterSeq: req.afterSeq } : {}),
+      ...(req.offset !== undefined ? { offset: req.offset } : {}),
     });
     return { Chain: page.chain, Chains: chains, Records: page.records, ...(page.nextSeq !== undefined ? { NextSeq: page.nextSeq } : {}) };
   },

@@ -2,6 +2,15 @@ import type { Namespace, Operation } from './context.js';
 import { auditHash } from './audit-hash.js';
 import { batchDecrypt } from './batch-decrypt.js';
 import { batchEncrypt } from './batch-encrypt.js';
+import { batchScopeDecrypt } from './batch-scope-decrypt.js';
+import { batchScopeEncrypt } from './batch-scope-encrypt.js';
+import { configureScopes } from './configure-scopes.js';
+import { createScope } from './create-scope.js';
+import { describeScope } from './describe-scope.js';
+import { rotateScope } from './rotate-scope.js';
+import { scopeDecrypt } from './scope-decrypt.js';
+import { scopeEncrypt } from './scope-encrypt.js';
+import { scopeReEncrypt } from './scope-re-encrypt.js';
 import { cancelKeyDeletion } from './cancel-key-deletion.js';
 import { cancelTenantDeletion } from './cancel-tenant-deletion.js';
 import { createAlias } from './create-alias.js';
@@ -83,6 +92,8 @@ const TARGETED: readonly Operation[] = [
   resumeTenant, deleteTenant, cancelTenantDeletion, getCallerIdentity,
   listAuditRecords, verifyAudit, auditHash, getAuditPublicKey, pruneAudit,
   batchEncrypt, batchDecrypt,
+  scopeEncrypt, scopeDecrypt, scopeReEncrypt, createScope, rotateScope, describeScope, configureScopes,
+  batchScopeEncrypt, batchScopeDecrypt,
 ];
 
 const BY_TARGET = new Map<string, Operation>(TARGETED.map((op) => [`${op.namespace}.${op.name}`, op]));

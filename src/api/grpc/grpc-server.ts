@@ -7,21 +7,29 @@ import type { ListenerIdentity } from './credentials.js';
 import { answerUnknownMethods, edgeInterceptor } from './edge.js';
 import { healthService } from './health.js';
 import { keywardService } from './keyward-services.js';
+import { miniKmsAuditService, miniKmsKmsService } from './minikms-services.js';
 import { HEALTH_PROTO, loadProtos } from './protos.js';
 import { requestMeta } from './request-meta.js';
 import { MessageShapes } from './shapes.js';
 import { wipingAfterSerialize, type GrpcEnv, type Implementation } from './unary.js';
 
 /** Keyward's own services. */
-export const KEYWARD_SERVICES = ['keyward.v1.Kms'] as const;
+export const KEYWARD_SERVICES = ['keyward.v1.Kms', 'keyward.v1.Keys', 'keyward.v1.Scopes', 'keyward.v1.Audit'] as const;
+/** miniKMS's published services (package minikms.v1). */
+export const MINIKMS_SERVICES = ['minikms.v1.KMSService', 'minikms.v1.AuditService'] as const;
 
-const PROTO_FILES = ['keyward/v1/kms.proto', HEALTH_PROTO];
+const PROTO_FILES = [
+  'keyward/v1/kms.proto', 'keyward/v1/keys.proto', 'keyward/v1/scopes.proto', 'keyward/v1/audit.proto',
+  'minikms/v1/kms.proto', 'minikms/v1/audit.proto', HEALTH_PROTO,
+];
 
 export interface GrpcServerOptions {
   readonly services: Services;
   readonly log: Logger;
   /** Largest request message accepted, in bytes. */
   readonly maxMessageBytes: number;
+  /** A connection without calls for this long is closed (as HTTP keep-alive connections are). */
+  readonly idleTimeoutMs?: number;
   readonly listener?: ListenerIdentity;
   /** The server listens on a Unix socket (no peer addresses). */
   readonly unixSocket?: boolean;
@@ -44,8 +52,10 @@ export function buildGrpcServer(options: GrpcServerOptions): Server {
   const pkg = grpcPackage();
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
-    // a bound on what one connection may have in flight (unauthenticated callers included)
+    // a bound on what one connection may have in flight (unauthenticated callers included);
+    // grpc-js also caps each connection's buffered memory (grpc-node.max_session_memory, 10 MB)
     'grpc.max_concurrent_streams': 1000,
+    ...(options.idleTimeoutMs !== undefined ? { 'grpc.max_connection_idle_ms': options.idleTimeoutMs } : {}),
     interceptors: [edgeInterceptor(env, options.maxMessageBytes)],
   });
   const shapes = new MessageShapes(pkg);
@@ -55,7 +65,10 @@ export function buildGrpcServer(options: GrpcServerOptions): Server {
     offered.push(name);
   };
   for (const name of KEYWARD_SERVICES) add(name, keywardService(env, shapes, pkg[name] as ServiceDefinition));
-  add('grpc.health.v1.Health', healthService(env, [...KEYWARD_SERVICES]));
+  add('minikms.v1.KMSService', miniKmsKmsService(env));
+  add('minikms.v1.AuditService', miniKmsAuditService(env));
+  // "minikms" is the name miniKMS's own server reports its health under
+  add('grpc.health.v1.Health', healthService(env, [...KEYWARD_SERVICES, ...MINIKMS_SERVICES, 'minikms']));
   addReflection(server, env, pkg);
   offered.push('grpc.reflection.v1.ServerReflection');
   answerUnknownMethods(server, env, offered);

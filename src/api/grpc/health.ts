@@ -8,10 +8,10 @@ import { failure, unaryCall, type GrpcEnv, type Implementation } from './unary.j
 type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
 /**
- * grpc.health.v1.Health: SERVING while Keyward is initialised and unsealed, NOT_SERVING while
- * sealed (or not initialised), for the server as a whole ("") and for each service it offers.
- * A check is the Health operation (audited like GET /v1/sys/health); Watch answers at once and
- * again whenever this node seals or unseals.
+ * grpc.health.v1.Health: SERVING when GET /v1/sys/health would answer 200 (initialised, unsealed,
+ * not draining, store reachable), else NOT_SERVING, for the server as a whole ("") and for each
+ * service it offers. A check is the Health operation; Watch answers at once and again whenever
+ * this node seals or unseals.
  */
 export function healthService(env: GrpcEnv, serviceNames: readonly string[]): Implementation {
   const known = new Set(['', ...serviceNames]);
@@ -21,9 +21,10 @@ export function healthService(env: GrpcEnv, serviceNames: readonly string[]): Im
   env.services.seal.onUnsealed(() => changes.emit('change'));
 
   const status = async (meta: RequestMeta, service: string): Promise<ServingStatus> => {
-    const r = await invoke(env.services, sys.health, { kind: 'none' }, {}, meta) as { initialized: boolean; sealed: boolean };
+    const r = await invoke(env.services, sys.health, { kind: 'none' }, {}, meta) as { initialized: boolean; sealed: boolean; draining?: boolean; store?: string };
     if (!known.has(service)) return 'SERVICE_UNKNOWN';
-    return r.initialized && !r.sealed ? 'SERVING' : 'NOT_SERVING';
+    // the same answer as GET /v1/sys/health's 200: initialised, unsealed, not draining, store reachable
+    return r.initialized && !r.sealed && r.draining !== true && r.store === undefined ? 'SERVING' : 'NOT_SERVING';
   };
 
   const check = unaryCall(env, 'Health', async (request: { service?: string }, _credentials, meta) => {

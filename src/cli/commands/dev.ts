@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { type AdminCredentialsFile } from '../../server.js';
-import { configFrom, serverFlags, stopOnSignals, type ServerFlags } from './server.js';
+import { announceGrpc, configFrom, serverFlags, stopOnSignals, type ServerFlags } from './server.js';
 
 /**
  * `npm start`: a development server in ./.keyward that initialises itself on first start and
@@ -34,6 +34,7 @@ export function registerDev(program: Command): void {
       }
       const creds = JSON.parse(readFileSync(credsFile, 'utf8')) as AdminCredentialsFile;
       process.stdout.write(banner(server.url, credsFile, creds));
+      announceGrpc(server);
     });
 }
 

@@ -12,12 +12,17 @@ export const ALGORITHMS = ENCRYPTION_ALGORITHMS;
 
 const OAEP_HASH: Partial<Record<EncryptionAlgorithm, OaepHash>> = { RSAES_OAEP_SHA_1: 'sha1', RSAES_OAEP_SHA_256: 'sha256' };
 
-/** Encrypts under the key's primary version (symmetric encryption keys: the ciphertext blob). */
-export async function encryptUnder(ctx: CallerContext, key: KeyRecord, plaintext: Uint8Array, context: EncryptionContext | undefined): Promise<Buffer> {
+/**
+ * Encrypts under the key's primary version (symmetric encryption keys: the ciphertext blob). A key
+ * with a usage limit (a scope key) counts the encryption first, which rotates it when its primary
+ * version has reached the limit.
+ */
+export async function encryptUnder(ctx: CallerContext, keyRecord: KeyRecord, plaintext: Uint8Array, context: EncryptionContext | undefined): Promise<Buffer> {
   const tenant = ctx.caller.tenant;
-  const arn = keyArnOf(ctx, key);
-  requireEnabled(key, arn);
-  requireSymmetricEncryption(arn, key, 'This operation');
+  const arn = keyArnOf(ctx, keyRecord);
+  requireEnabled(keyRecord, arn);
+  requireSymmetricEncryption(arn, keyRecord, 'This operation');
+  const key = await ctx.services.keyring.encryptionCounts.take(tenant, keyRecord);
   ctx.audit.keyId = key.keyId;
   ctx.audit.keyVersion = key.primaryVersion;
   const material = requireMaterial(key, await ctx.services.keyring.keys.material(tenant, key.keyId, key.primaryVersion));
