@@ -3,7 +3,7 @@ import { KeywardError } from '../errors/index.js';
 import { openRecord, RecordIntegrityError, sealRecord } from '../format/index.js';
 
 /** What a key version's material is for: part of its wrapping AAD, so it cannot be repurposed. */
-export type MaterialPurpose = 'ENCRYPT_DECRYPT';
+export type MaterialPurpose = 'ENCRYPT_DECRYPT' | 'CA_PRIVATE_KEY';
 
 export interface MaterialRef {
   readonly tenantId: string;

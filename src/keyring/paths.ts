@@ -18,7 +18,26 @@ export const paths = {
   /** Due-time index: the scheduler scans this prefix in time order. */
   schedule: (kind: 'rotation' | 'deletion', at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
   schedules: (kind: 'rotation' | 'deletion') => `schedule/${kind}/`,
+  /** The root CA (one per installation; system-wide, wrapped under the system tenant's master key). */
+  pkiRoot: () => 'pki-root',
+  /** A tenant's CAs by generation (RotateTenantCA adds one); the highest generation is active. */
+  pkiCa: (tenantId: string, generation: number) => `pki-cas/${tenantId}/${String(generation).padStart(10, '0')}`,
+  pkiCas: (tenantId: string) => `pki-cas/${tenantId}/`,
+  /** Certificates a tenant's CAs issued, by serial number (hex). */
+  pkiCertificate: (tenantId: string, serial: string) => `pki-certs/${tenantId}/${serial}`,
+  pkiCertificates: (tenantId: string) => `pki-certs/${tenantId}/`,
+  /** Revoked certificates of a tenant, by serial: what CRLs, OCSP and mTLS read. */
+  pkiRevocation: (tenantId: string, serial: string) => `pki-revoked/${tenantId}/${serial}`,
+  pkiRevocations: (tenantId: string) => `pki-revoked/${tenantId}/`,
 };
+
+/**
+ * Prefixes under which a tenant's PKI records live (CA keys and certificates, certificates,
+ * revocations): deleting a tenant deletes everything under them.
+ */
+export function pkiTenantPrefixes(tenantId: string): string[] {
+  return [paths.pkiCas(tenantId), paths.pkiCertificates(tenantId), paths.pkiRevocations(tenantId)];
+}
 
 /** What a changed path means for the caches. */
 export type ChangedRecord =
@@ -29,6 +48,7 @@ export type ChangedRecord =
   | { kind: 'principal'; tenantId: string; name: string }
   | { kind: 'credential'; id: string }
   | { kind: 'keyring' }
+  | { kind: 'pki'; tenantId: string | undefined }
   | { kind: 'other' };
 
 export function classifyPath(path: string): ChangedRecord {
@@ -48,6 +68,12 @@ export function classifyPath(path: string): ChangedRecord {
       return { kind: 'credential', id: parts[2] ?? '' };
     case 'core':
       return { kind: 'keyring' };
+    case 'pki-root':
+      return { kind: 'pki', tenantId: undefined };
+    case 'pki-cas':
+    case 'pki-certs':
+    case 'pki-revoked':
+      return { kind: 'pki', tenantId: parts[1] ?? '' };
     default:
       return { kind: 'other' };
   }

@@ -97,6 +97,12 @@ export class Principals {
     if (deleted === undefined) throw new KeywardError('NotFoundException', `Principal ${name} does not exist in tenant ${tenantId}.`);
     this.byCredential.delete(`ak/${deleted.accessKeyId}`);
     this.byCredential.delete(`tk/${deleted.tokenId}`);
+    this.byCredential.delete(`pn/${tenantId}/${name}`);
+  }
+
+  /** The principal by name, cached like the credential lookups (for certificate authentication). */
+  named(tenantId: string, name: string): Promise<PrincipalRecord | undefined> {
+    return this.byCredential.get(`pn/${tenantId}/${name}`, () => this.find(tenantId, name));
   }
 
   /** The principal owning a SigV4 access key id, or undefined. */
