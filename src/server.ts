@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
+import { Pki } from './pki/index.js';
 import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
@@ -162,6 +164,16 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     materialCache: { max: config.materialCacheMax, ttlMs: config.materialCacheTtlMs },
     onError: (e) => log.error({ err: e }, 'background task failed'),
   });
+  const pki = new Pki(keyring, clock, {
+    rootDays: config.pkiRootValidityDays,
+    tenantCaDays: config.pkiTenantCaValidityDays,
+    memberDays: config.pkiMemberValidityDays,
+    crlPeriodMs: config.pkiCrlPeriodHours * 3_600_000,
+    records: { max: config.metadataCacheMax, ttlMs: config.metadataCacheTtlMs },
+    keys: { max: config.materialCacheMax, ttlMs: config.materialCacheTtlMs },
+    ...(config.pkiPublicUrl !== undefined ? { publicUrl: config.pkiPublicUrl } : {}),
+    ...(config.tlsClientCa !== undefined && config.tlsClientCa !== 'auto' ? { clientTrustRoot: readCertificateFile(config.tlsClientCa) } : {}),
+  });
   const signingKeys = new SigningKeyCache();
   const nodeId = config.nodeId ?? defaultNodeId();
   const audit = openAuditLog(config, store, nodeId, clock, log);
@@ -169,7 +181,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
   });
-  const services: Services = { keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
+  const services: Services = { keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());
@@ -180,6 +192,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   seal.onSealed(() => {
     keyring.scheduler.stop();
     keyring.clear();
+    pki.clear();
     signingKeys.clear();
     audit.lock();
     log.info('sealed');
@@ -194,10 +207,26 @@ export function openInstallation(config: Config, overrides: InstallationOverride
       // The final checkpoint is signed while the keys are still there.
       await audit.close();
       await seal.seal();
+      pki.close();
       keyring.close();
       await store.close();
     },
   };
+}
+
+/** The root a client-certificate CA file holds (PEM or DER), as DER. */
+function readCertificateFile(path: string): Buffer {
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(`cannot read the client CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return new X509Certificate(data).raw;
+  } catch {
+    throw new ConfigError(`the client CA file ${path} is not an X.509 certificate (PEM or DER)`);
+  }
 }
 
 /** The audit log: one chain per node id, in the store, plus the optional JSON-lines file. */
@@ -256,7 +285,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   };
   const apps: FastifyInstance[] = [];
   try {
-    const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls } : {}) });
+    const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls: { ...tls, requestClientCertificates: config.tlsClientCa !== undefined } } : {}) });
     apps.push(tcp);
     await tcp.listen({ host, port });
     const address = tcp.server.address();

@@ -1,5 +1,6 @@
 import { AuditWriteError, type AuditEvent, type AuditLog } from '../audit/index.js';
 import { parseAuthorization, type Caller } from '../authz/index.js';
+import { sha256Hex } from '../crypto/index.js';
 import { isKeywardError, KeywardError } from '../errors/index.js';
 import type { Credentials } from './authenticate.js';
 import type { AuditNotes, RequestMeta } from './context.js';
@@ -14,14 +15,14 @@ import type { AuditNotes, RequestMeta } from './context.js';
 /** Request fields never recorded, not even as digests. */
 const DROPPED = new Set([
   'Plaintext', 'CiphertextBlob', 'passphrase', 'Passphrase', 'share', 'Share', 'shares', 'SecretAccessKey',
-  'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey',
+  'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey', 'PrivateKey',
 ]);
 /** Request fields that identify or parametrise and are recorded as they are. */
 const CLEAR = new Set([
   'KeySpec', 'KeyUsage', 'CustomerMasterKeySpec', 'NumberOfBytes', 'Limit', 'PendingWindowInDays', 'RotationPeriodInDays',
   'EncryptionAlgorithm', 'SourceEncryptionAlgorithm', 'DestinationEncryptionAlgorithm', 'DryRun', 'Origin', 'Role',
   'Version', 'IncludeKeyVersions', 'Principal', 'Op', 'Chain', 'Since', 'Until', 'FromSeq', 'AfterSeq', 'OlderThanDays',
-  'Tenant', 'TenantId', 'Name',
+  'Tenant', 'TenantId', 'Name', 'SerialNumber', 'Reason', 'Generation', 'Delta', 'ValidityDays',
 ]);
 /** Key reference fields: in the clear when a key id or key ARN, digested when an alias. */
 const KEY_REFS = new Set(['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId']);
@@ -60,12 +61,13 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
     keyId: o.notes.keyId ?? null,
     keyVersion: o.notes.keyVersion ?? null,
     result: o.result,
-    request: requestFields(o.body, digest),
+    request: o.notes.record === undefined ? requestFields(o.body, digest) : { ...requestFields(o.body, digest), ...o.notes.record },
   };
 }
 
 function credentialOf(c: Credentials | undefined, caller: Caller | undefined, digest: (v: string) => string): string | null {
   if (c === undefined || c.kind === 'none') return null;
+  if (c.kind === 'certificate') return `certificate:${caller?.certificateSerial ?? `sha256:${sha256Hex(c.certificate).slice(0, 32)}`}`;
   if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digest(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
   try {
     return `access-key:${parseAuthorization(c.authorization).accessKeyId.slice(0, 128)}`;

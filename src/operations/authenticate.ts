@@ -7,7 +7,9 @@ import type { Services } from './context.js';
 export type Credentials =
   | { readonly kind: 'none' }
   | { readonly kind: 'bearer'; readonly token: string }
-  | { readonly kind: 'sigv4'; readonly authorization: string; readonly request: SignedRequest };
+  | { readonly kind: 'sigv4'; readonly authorization: string; readonly request: SignedRequest }
+  /** A client certificate (DER) whose private key the TLS handshake proved; the chain is checked here. */
+  | { readonly kind: 'certificate'; readonly certificate: Buffer };
 
 const unrecognized = () => new KeywardError('UnrecognizedClientException', 'The security token included in the request is invalid.');
 
@@ -23,6 +25,7 @@ export function credentialsFromAuthorization(authorization: string | undefined, 
 export async function authenticate(services: Services, credentials: Credentials): Promise<Caller> {
   const { principals, tenants } = services.keyring;
   let principal: PrincipalRecord | undefined;
+  let certificateSerial: string | undefined;
   switch (credentials.kind) {
     case 'none':
       throw new KeywardError('MissingAuthenticationTokenException', 'Missing Authentication Token: sign the request with SigV4 or send Authorization: Bearer <token>.');
@@ -37,8 +40,22 @@ export async function authenticate(services: Services, credentials: Credentials)
       verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys);
       break;
     }
+    case 'certificate': {
+      const id = await services.pki.identify(credentials.certificate);
+      if (id.role !== 'admin' && id.role !== 'user') {
+        throw new KeywardError('AccessDeniedException', `Client certificate refused: its role ${JSON.stringify(id.role)} is not a Keyward role (admin or user).`);
+      }
+      const record = await principals.named(id.tenantId, id.principal);
+      if (record === undefined) {
+        throw new KeywardError('AccessDeniedException', `Client certificate refused: principal ${id.principal} does not exist in tenant ${id.tenantId}.`);
+      }
+      // the certificate names the role it grants (RFC: the role it carries), within its tenant
+      principal = { ...record, role: id.role };
+      certificateSerial = id.serialNumber;
+      break;
+    }
   }
   const tenant = await tenants.find(principal.tenantId);
   if (tenant === undefined) throw unrecognized();
-  return { principal, tenant };
+  return certificateSerial === undefined ? { principal, tenant } : { principal, tenant, certificateSerial };
 }

@@ -22,6 +22,8 @@ export interface PkiOptions {
   readonly crlPeriodMs: number;
   /** Public base URL of this installation: issued certificates then carry CRL and OCSP URLs. */
   readonly publicUrl?: string;
+  /** The root client certificates must chain to (DER, from --tls-client-ca FILE); Keyward's own root when absent. */
+  readonly clientTrustRoot?: Buffer;
   /** Certificate records and identities; CA keys follow the material cache's limits. */
   readonly records: CacheLimits;
   readonly keys: CacheLimits;
@@ -300,11 +302,11 @@ export class Pki {
       createdAt: now.toISOString(),
     };
     await this.keyring.barrier.put(paths.pkiCertificate(tenant.id, serialNumber), encodeRecord(record), { ifVersion: 0 });
-    const certificatePem = cert.toString('pem');
+    const certificatePem = pem(cert.rawData, 'CERTIFICATE');
     return {
       record,
       certificatePem,
-      chainPem: `${certificatePem}\n${caCert.toString('pem')}\n`,
+      chainPem: `${certificatePem}${pem(caCert.rawData, 'CERTIFICATE')}`,
       ...(subjectKey.privateKeyPem !== undefined ? { privateKeyPem: subjectKey.privateKeyPem } : {}),
     };
   }
@@ -409,13 +411,13 @@ export class Pki {
 
   /**
    * Who a client certificate (DER, its key already proven by the TLS handshake) names: it must be
-   * a member certificate issued by a CA of the tenant it names, that CA must chain to `trustRoot`
-   * (DER; Keyward's own root when absent), and it must be within its validity and not revoked.
+   * a member certificate issued by a CA of the tenant it names, that CA must chain to the trusted
+   * root (clientTrustRoot, else Keyward's own), and it must be within its validity and not revoked.
    * Revocation is read from the in-memory state, which follows revocations on every node.
    */
-  async identify(leaf: Buffer, trustRoot?: Buffer): Promise<CertificateIdentity> {
-    const cacheKey = createHash('sha256').update(leaf).update(trustRoot ?? '').digest('hex');
-    const identity = await this.identities.get(cacheKey, () => this.verifyChain(leaf, trustRoot));
+  async identify(leaf: Buffer): Promise<CertificateIdentity> {
+    const cacheKey = createHash('sha256').update(leaf).digest('hex');
+    const identity = await this.identities.get(cacheKey, () => this.verifyChain(leaf, this.options.clientTrustRoot));
     if (identity === undefined) throw new Error('unreachable');
     const now = this.clock().getTime();
     if (now < identity.notBefore) throw denied(`certificate ${identity.serialNumber} is not valid yet`);

@@ -60,7 +60,9 @@ export function readStringExtension(cert: x509.X509Certificate, oid: string): st
 }
 
 export function pem(der: ArrayBuffer | Uint8Array, label: 'CERTIFICATE' | 'X509 CRL' | 'PRIVATE KEY'): string {
-  return x509.PemConverter.encode(der instanceof Uint8Array ? Buffer.from(der).buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) : der, label);
+  const body = der instanceof Uint8Array ? der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer : der;
+  // a final newline, so that PEM files concatenate into bundles
+  return `${x509.PemConverter.encode(body, label)}\n`;
 }
 
 export function toBuffer(data: ArrayBuffer | Uint8Array): Buffer {

@@ -1,0 +1,27 @@
+import { authorizeTenant } from '../authz/index.js';
+import { pem } from '../pki/index.js';
+import { caView, readValidityDays } from './common/pki-input.js';
+import { defineOperation } from './context.js';
+
+/** The tenant's intermediate CA (P-384, path length 0, the tenant in an extension), signed by the root. */
+export const createTenantCA = defineOperation({
+  name: 'CreateTenantCA',
+  namespace: 'Keyward',
+  plane: 'control',
+  parse: (input) => ({
+    tenant: input.string('Tenant', { min: 1, max: 63 }),
+    commonName: input.string('CommonName', { min: 1, max: 64 }),
+    validityDays: readValidityDays(input),
+  }),
+  async run(ctx, req) {
+    const tenantId = req.tenant ?? ctx.caller.tenant.id;
+    authorizeTenant(ctx.caller, tenantId, 'CreateTenantCA');
+    const tenant = await ctx.services.keyring.tenants.require(tenantId);
+    const ca = await ctx.services.pki.createTenantCa(tenant, {
+      ...(req.commonName !== undefined ? { commonName: req.commonName } : {}),
+      ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}),
+    });
+    ctx.audit.record = { 'Certificate.SerialNumber': ca.serialNumber, 'Certificate.Subject': ca.subject };
+    return { TenantCA: caView(ca, pem(Buffer.from(ca.certificate, 'base64'), 'CERTIFICATE')) };
+  },
+});
