@@ -11,7 +11,7 @@ import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
 import { Pki } from './pki/index.js';
-import { Input, invoke, RateLimits, sys, type Services } from './operations/index.js';
+import { Input, invoke, operationForTarget, RateLimits, sys, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
@@ -379,6 +379,14 @@ export async function initializeWithSecrets(installation: Installation, request:
       ...(r.recovery_shares !== undefined ? { recovery_shares: r.recovery_shares } : {}),
     },
   };
+}
+
+/** Creates the root CA in-process right after init (`keyward init --pki`), as the new system admin. */
+export async function createRootCaInstallation(installation: Installation, adminToken: string): Promise<{ SerialNumber: string; Certificate: string }> {
+  const op = operationForTarget('Keyward.CreateRootCA');
+  if (op === undefined) throw new Error('unreachable: CreateRootCA is registered');
+  const r = await invoke(installation.services, op, { kind: 'bearer', token: adminToken }, {}, LOCAL_META) as { RootCA: { SerialNumber: string; Certificate: string } };
+  return { SerialNumber: r.RootCA.SerialNumber, Certificate: r.RootCA.Certificate };
 }
 
 /** Runs the Unseal operation in-process (the server unsealing itself at start); a string is a passphrase. */

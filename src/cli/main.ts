@@ -6,6 +6,7 @@ import { registerDev } from './commands/dev.js';
 import { registerFile } from './commands/file.js';
 import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
+import { registerPki } from './commands/pki.js';
 import { registerSeal } from './commands/seal.js';
 import { registerServer } from './commands/server.js';
 import { registerStore } from './commands/store.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerStore(program);
   registerAudit(program);
   registerFile(program);
+  registerPki(program);
   return program;
 }
 
