@@ -44,6 +44,7 @@ const RESTART_WINDOW_MS = 30_000;
  */
 export async function runClusterPrimary(config: Config, workers: number, passphrase: string | undefined, onReady: (url: string) => void): Promise<void> {
   if (config.socket !== undefined) throw new ConfigError('--socket is not supported with --workers above 1 yet: use the TCP listener');
+  if (config.grpcListen !== undefined || config.grpcSocket !== undefined) throw new ConfigError('gRPC listeners are not supported with --workers above 1 yet: run gRPC on a --workers 1 node');
   const probe = openInstallation({ ...config, logLevel: 'silent' });
   const { initialized, type } = await probe.seal.status();
   await probe.close();
@@ -111,8 +112,12 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
     fork();
   });
 
+  // each worker drains on SIGTERM (see stopOnSignals); SIGHUP (audit file, TLS reload) is theirs too
   process.once('SIGINT', () => stopAll(0));
   process.once('SIGTERM', () => stopAll(0));
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
   for (let i = 0; i < workers; i++) fork();
 }
 

@@ -1,9 +1,12 @@
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
+import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { buildGrpcServer, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
 import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
@@ -11,7 +14,7 @@ import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, systemClock, type Clock } from './keyring/index.js';
 import { Pki } from './pki/index.js';
-import { Input, invoke, operationForTarget, RateLimits, sys, type Services } from './operations/index.js';
+import { Input, invoke, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
@@ -24,6 +27,8 @@ import { VERSION } from './version.js';
 
 export interface Installation {
   readonly config: Config;
+  /** Draining (stopping): health answers 503 and every answer closes its connection. */
+  readonly lifecycle: NodeLifecycle;
   readonly store: Store;
   readonly barrier: Barrier;
   readonly seal: SealManager;
@@ -130,7 +135,7 @@ function defaultNodeId(): string {
 /** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
-  if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store);
+  if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store, { timeoutMs: config.storeTimeoutMs });
   // The audit log's group commits use batchWrite: fsynced unless auditSync is `os`.
   const sqlite = { batchWriteFsync: config.auditSync === 'fsync' };
   if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'), sqlite);
@@ -181,7 +186,15 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
   });
-  const services: Services = { keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits };
+  const sigv4 = {
+    regions: new Set([config.region, ...(config.sigv4Regions?.split(',') ?? [])]),
+    allowMinimalSignedHeaders: config.sigv4AllowMinimalSignedHeaders,
+  };
+    const lifecycle: NodeLifecycle = { draining: false };
+  const services: Services = {
+    keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
+    ...(store.health ? { storeHealth: () => store.health!() } : {}),
+  };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());
@@ -200,7 +213,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
 
   let closed = false;
   return {
-    config, store, barrier, seal, keyring, audit, services, log,
+    config, lifecycle, store, barrier, seal, keyring, audit, services, log,
     async close() {
       if (closed) return;
       closed = true;
@@ -245,8 +258,22 @@ function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock
     sinks,
     exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
     ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
-    onError: (e) => log.error({ err: e }, 'audit log background write failed'),
+    onError: (e) => log.error({ err: e }, 'audit log background work failed'),
+    // one line when writes start failing, a summary a minute while they do, one when they recover
+    onWriteState: (state) => {
+      if (state.kind === 'failing') {
+        log.error({ reason: errorText(state.error) }, 'the audit log cannot write: every request is refused until it can (retrying; summarised every minute)');
+      } else if (state.kind === 'still-failing') {
+        log.error({ failures: state.failures, failingForS: Math.round((clock().getTime() - state.sinceMs) / 1000), reason: errorText(state.error) }, 'the audit log still cannot write');
+      } else {
+        log.info({ failures: state.failures, failedForS: Math.round((clock().getTime() - state.sinceMs) / 1000) }, 'the audit log writes again');
+      }
+    },
   });
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 export interface RunningServer {
@@ -254,17 +281,37 @@ export interface RunningServer {
   /** http(s)://host:port of the TCP listener. */
   readonly url: string;
   readonly socketPath?: string;
+  /** host:port of the gRPC listener, when one is configured. */
+  readonly grpcAddress?: string;
+  readonly grpcSocketPath?: string;
+  /** Stops: listeners closed once the requests in flight are answered (no deadline), then the installation. */
   close(): Promise<void>;
+  /**
+   * Stops gracefully (SIGTERM): health answers 503 at once, the listeners stop accepting, requests
+   * in flight finish (each answer closes its connection) within `shutdownGraceMs`, after which
+   * the connections left are cut; then close().
+   */
+  drain(): Promise<void>;
+  /** Reads the TLS certificate and key files again for new connections (SIGHUP); a bad pair changes nothing. */
+  reloadTls(): void;
 }
 
 /** Starts the listeners: loopback TCP (TLS required elsewhere) and optionally a Unix socket. */
 export async function startServer(config: Config, overrides: InstallationOverrides = {}): Promise<RunningServer> {
   const { host, port } = parseListen(config.listen);
-  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
-    ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
-    : undefined;
+  const tls = readTlsFiles(config);
   if (!isLoopback(host) && tls === undefined) {
     throw new ConfigError(`refusing to listen on ${host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
+  }
+  const grpcListen = config.grpcListen === undefined ? undefined : parseListen(config.grpcListen);
+  if (grpcListen !== undefined && !isLoopback(grpcListen.host) && tls === undefined) {
+    throw new ConfigError(`refusing to serve gRPC on ${grpcListen.host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
+  }
+  let boundPrincipal: { tenantId: string; name: string } | undefined;
+  try {
+    boundPrincipal = config.grpcSocketPrincipal === undefined ? undefined : parseBoundPrincipal(config.grpcSocketPrincipal);
+  } catch (e) {
+    throw new ConfigError(`invalid grpcSocketPrincipal: ${(e as Error).message}`);
   }
   const installation = openInstallation(config, overrides);
   try {
@@ -284,6 +331,8 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
   };
   const apps: FastifyInstance[] = [];
+  const grpcServers: GrpcServer[] = [];
+  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls: { ...tls, requestClientCertificates: config.tlsClientCa !== undefined } } : {}) });
     apps.push(tcp);
@@ -294,42 +343,109 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     let socketPath: string | undefined;
     if (config.socket !== undefined) {
       socketPath = resolve(config.socket);
-      prepareSocketDirectory(socketPath);
+      await asConfigError(() => prepareSocketDirectory(socketPath!));
       const unix = buildHttpApp(appOptions);
       apps.push(unix);
       await unix.listen({ path: socketPath });
       chmodSync(socketPath, 0o600);
     }
-    installation.log.info({ url, socket: socketPath, store: installation.store.kind }, 'listening');
+    let grpcAddress: string | undefined;
+    if (grpcListen !== undefined) {
+      const grpc = buildGrpcServer(grpcOptions);
+      grpcServers.push(grpc);
+      const grpcPort = await listenTcp(grpc, grpcListen.host, grpcListen.port, tls);
+      grpcAddress = `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcPort}`;
+    }
+    let grpcSocketPath: string | undefined;
+    if (config.grpcSocket !== undefined) {
+      const grpc = buildGrpcServer({ ...grpcOptions, unixSocket: true, listener: boundPrincipal !== undefined ? { boundPrincipal } : {} });
+      grpcServers.push(grpc);
+      grpcSocketPath = await asConfigError(() => listenUnix(grpc, config.grpcSocket!));
+    }
+    if (config.sigv4AllowMinimalSignedHeaders) {
+      installation.log.warn('sigv4AllowMinimalSignedHeaders is on: SigV4 requests that do not sign x-amz-target and content-type are accepted, so a captured request can be replayed as another operation');
+    }
+    installation.log.info({ url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, store: installation.store.kind }, 'listening');
     let closing: Promise<void> | undefined;
+    let draining: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        await Promise.all([...apps.map((a) => a.close()), ...grpcServers.map(shutdownGrpc)]);
+        await installation.close();
+      })();
+      return closing;
+    };
     return {
       installation,
       url,
       ...(socketPath !== undefined ? { socketPath } : {}),
-      close() {
-        closing ??= (async () => {
-          await Promise.all(apps.map((a) => a.close()));
-          await installation.close();
-        })();
-        return closing;
+      ...(grpcAddress !== undefined ? { grpcAddress } : {}),
+      ...(grpcSocketPath !== undefined ? { grpcSocketPath } : {}),
+      close,
+      drain() {
+        // gRPC calls in flight finish within their own bound (shutdownGrpc) while HTTP drains
+        draining ??= Promise.all([drainApps(apps, installation, config.shutdownGraceMs), ...grpcServers.map(shutdownGrpc)]).then(close);
+        return draining;
+      },
+      reloadTls() {
+        if (tls === undefined) return;
+        const fresh = readTlsFiles(config)!;
+        // a certificate that does not match its key throws here, before anything is swapped
+        createSecureContext(fresh);
+        (tcp.server as unknown as TlsServer).setSecureContext(fresh);
+        installation.log.info({ cert: config.tlsCert }, 'TLS certificate and key reloaded');
       },
     };
   } catch (e) {
-    await Promise.all(apps.map((a) => a.close().catch(() => undefined)));
+    await Promise.all([...apps.map((a) => a.close().catch(() => undefined)), ...grpcServers.map(shutdownGrpc)]);
     await installation.close();
     throw e;
   }
 }
 
-/** The socket lives in a directory only the owner may enter (0700); a stale socket is replaced. */
-function prepareSocketDirectory(socketPath: string): void {
-  const dir = dirname(socketPath);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const mode = statSync(dir).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new ConfigError(`the socket directory ${dir} is accessible to others (mode ${mode.toString(8)}); use a directory with mode 0700`);
+/** Lets calls in flight finish (bounded), then closes every connection. */
+function shutdownGrpc(server: GrpcServer): Promise<void> {
+  return new Promise((done) => {
+    const force = setTimeout(() => server.forceShutdown(), 5000);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      done();
+    });
+  });
+}
+
+/** A listener that cannot be set up is a configuration problem (exit code 2 in the CLI). */
+async function asConfigError<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ListenerError) throw new ConfigError(e.message);
+    throw e;
   }
-  if (existsSync(socketPath)) rmSync(socketPath);
+}
+
+function readTlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
+  return { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+}
+
+/**
+ * The graceful part of a stop: draining makes health answer 503 and every answer close its
+ * connection; the listeners stop accepting (idle keep-alive connections close at once); requests
+ * in flight get `graceMs` to finish, then whatever is still open is cut.
+ */
+async function drainApps(apps: readonly FastifyInstance[], installation: Installation, graceMs: number): Promise<void> {
+  installation.lifecycle.draining = true;
+  installation.log.info({ graceMs }, 'draining: no new connections; requests in flight may finish');
+  const finished = Promise.all(apps.map((a) => new Promise<void>((done) => a.server.close(() => done()))));
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<boolean>((done) => { timer = setTimeout(() => done(true), graceMs); });
+  const cut = await Promise.race([finished.then(() => false), graceOver]);
+  clearTimeout(timer);
+  if (cut) {
+    installation.log.warn({ graceMs }, 'requests still in flight when the shutdown grace ended: their connections are cut');
+    for (const a of apps) a.server.closeAllConnections();
+  }
 }
 
 export interface AdminCredentialsFile {

@@ -37,12 +37,26 @@ export interface AuditLogOptions {
   /** Most records committed in one store transaction. */
   readonly maxBatch?: number;
   readonly sinks?: readonly AuditSink[];
+  /** Background errors other than write failures (those are reported through onWriteState). */
   readonly onError?: (e: unknown) => void;
+  /**
+   * Changes of the log's ability to write: once when writes start failing, a summary every
+   * `failureSummaryMs` while they keep failing, once when they succeed again (never per attempt).
+   */
+  readonly onWriteState?: (state: AuditWriteState) => void;
+  /** How often a failure that lasts is summarised (default 60 s, by `clock`). */
+  readonly failureSummaryMs?: number;
   /** Where retention writes what it prunes. */
   readonly exportDir: string;
   /** Prune records older than this many days automatically (checked hourly while unsealed). */
   readonly retentionDays?: number;
 }
+
+/** The audit log's ability to write, reported on change (and periodically while failing). */
+export type AuditWriteState =
+  | { readonly kind: 'failing'; readonly error: unknown }
+  | { readonly kind: 'still-failing'; readonly failures: number; readonly sinceMs: number; readonly error: unknown }
+  | { readonly kind: 'recovered'; readonly failures: number; readonly sinceMs: number };
 
 /** The audit log could not durably record; the request it was for must fail. */
 export class AuditWriteError extends Error {
@@ -83,6 +97,8 @@ export class AuditLog {
   private closed = false;
   /** The last sequence number each sink has durably received, once known (after a failure). */
   private readonly sinkShipped = new Map<AuditSink, number>();
+  /** Set while writes fail: since when, how many, the last error, when last summarised. */
+  private failing: { sinceMs: number; failures: number; error: unknown; summarisedAt: number } | undefined;
 
   constructor(private readonly store: Store, private readonly options: AuditLogOptions) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -117,8 +133,39 @@ export class AuditLog {
       return;
     }
     this.requestCheckpoint('periodic', keys)
-      .catch((e: unknown) => this.options.onError?.(e))
+      .catch((e: unknown) => this.backgroundError(e))
       .finally(() => keys.destroy());
+  }
+
+  /** Write failures are reported as state changes (drain); anything else as it happens. */
+  private backgroundError(e: unknown): void {
+    if (!(e instanceof AuditWriteError)) this.options.onError?.(e);
+  }
+
+  private writeFailed(error: unknown): void {
+    const now = this.options.clock().getTime();
+    if (this.failing !== undefined) {
+      this.failing.failures += 1;
+      this.failing.error = error;
+      return;
+    }
+    this.failing = { sinceMs: now, failures: 1, error, summarisedAt: now };
+    this.options.onWriteState?.({ kind: 'failing', error });
+  }
+
+  private writeSucceeded(): void {
+    const f = this.failing;
+    if (f === undefined) return;
+    this.failing = undefined;
+    this.options.onWriteState?.({ kind: 'recovered', failures: f.failures, sinceMs: f.sinceMs });
+  }
+
+  private summariseFailure(): void {
+    const f = this.failing;
+    const now = this.options.clock().getTime();
+    if (f === undefined || now - f.summarisedAt < (this.options.failureSummaryMs ?? 60_000)) return;
+    f.summarisedAt = now;
+    this.options.onWriteState?.({ kind: 'still-failing', failures: f.failures, sinceMs: f.sinceMs, error: f.error });
   }
 
   get unlocked(): boolean {
@@ -212,9 +259,10 @@ export class AuditLog {
 
   private onTimer(): void {
     this.maybeRetain();
+    this.summariseFailure();
     if (this.sinceCheckpoint === 0 || this.keys === undefined) return;
     if (this.options.clock().getTime() - this.lastCheckpointAt < this.options.checkpointEveryMs) return;
-    this.checkpoint().catch((e: unknown) => this.options.onError?.(e));
+    this.checkpoint().catch((e: unknown) => this.backgroundError(e));
   }
 
   private maybeRetain(): void {
@@ -240,10 +288,12 @@ export class AuditLog {
         const cps = this.queue.length === 0 ? this.checkpointRequests.splice(0) : [];
         try {
           await this.writeBatch(batch.map((p) => p.event), cps);
+          this.writeSucceeded();
           for (const p of batch) p.resolve();
           for (const c of cps) c.resolve();
         } catch (e) {
           const err = e instanceof AuditWriteError ? e : new AuditWriteError(`the audit log could not be written: ${(e as Error).message}`, { cause: e });
+          this.writeFailed(err);
           for (const p of batch) p.reject(err);
           for (const c of cps) c.reject(err);
         }

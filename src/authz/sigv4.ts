@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { constantTimeEqual, sha256Hex } from '../crypto/index.js';
-import { KeywardError } from '../errors/index.js';
+import { KeywardError, quote } from '../errors/index.js';
 
 /** The parts of an HTTP request that SigV4 covers, as received. */
 export interface SignedRequest {
@@ -21,6 +21,22 @@ export interface SigV4Authorization {
   readonly signedHeaders: readonly string[];
   readonly signature: string;
 }
+
+/**
+ * What a signature must cover beyond the SigV4 rules, from configuration (parsed once at start).
+ * By default the headers that choose the operation (x-amz-target) and how the body is read
+ * (content-type) must be signed whenever the request has them, as the AWS SDKs and CLI always do:
+ * otherwise a captured request could be re-targeted (DescribeKey replayed as DisableKey).
+ */
+export interface SigV4Policy {
+  /** Regions a credential scope may name; undefined accepts any (unit tests). */
+  readonly regions?: ReadonlySet<string>;
+  /** Accept signatures over host and x-amz-date only (small signing libraries). Off by default. */
+  readonly allowMinimalSignedHeaders?: boolean;
+}
+
+/** Headers that must be signed when present (unless the policy allows minimal signatures). */
+const BOUND_HEADERS = ['x-amz-target', 'content-type'] as const;
 
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
 /** How far the request date may be from the server's clock (AWS: 5 minutes). */
@@ -85,16 +101,25 @@ export class SigningKeyCache {
 
 /**
  * Recomputes the signature from the request and the principal's secret and compares it in
- * constant time. Checks the scope's service (`kms`), the request date (within five minutes of
- * `now`, and agreeing with the scope) and that `host` and `x-amz-date` are signed.
+ * constant time. Checks the scope's service (`kms`) and region (the policy's), the request date
+ * (within five minutes of `now`, and agreeing with the scope), that `host` and `x-amz-date` are
+ * signed, and that `x-amz-target` and `content-type` are signed when present (see SigV4Policy).
  */
-export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret: string, now: Date, cache: SigningKeyCache): void {
+export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret: string, now: Date, cache: SigningKeyCache, policy: SigV4Policy = {}): void {
   if (auth.service !== 'kms') {
     throw new KeywardError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`);
   }
-  for (const required of ['host', 'x-amz-date']) {
-    if (!auth.signedHeaders.includes(required)) {
-      throw new KeywardError('IncompleteSignatureException', `'${required}' must be a signed header.`);
+  if (policy.regions !== undefined && !policy.regions.has(auth.region)) {
+    throw new KeywardError('InvalidSignatureException', `Credential should be scoped to a valid region, not ${quote(auth.region)}: this server accepts ${[...policy.regions].join(', ')}.`);
+  }
+  const signed = auth.signedHeaders;
+  if (!signed.includes('host')) throw incomplete("'host' must be a signed header.");
+  if (!signed.includes('x-amz-date')) throw incomplete("'x-amz-date' must be a signed header.");
+  if (policy.allowMinimalSignedHeaders !== true) {
+    for (const name of BOUND_HEADERS) {
+      if (req.headers[name] !== undefined && !signed.includes(name)) {
+        throw incomplete(`'${name}' must be a signed header: it decides what the request does (sign every header, as the AWS SDKs do).`);
+      }
     }
   }
   const amzDate = headerValue(req.headers['x-amz-date']);

@@ -6,15 +6,38 @@ import { z } from 'zod';
  * config file (JSON, --config / KEYWARD_CONFIG) > defaults. Secrets (passphrases, tokens) are
  * never configuration: they come from env, files or a prompt, and never from argv.
  */
+/** A boolean setting: true/false or 1/0 from env and flags, a JSON boolean from the file. */
+function flag() {
+  return z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+}
+
 const schema = z.object({
   dataDir: z.string().min(1).default('./.keyward'),
   /** `sqlite` (in dataDir), `sqlite:PATH`, `postgres://...` (shared by many nodes), or `memory` (nothing persists). */
   store: z.string().min(1).default('sqlite'),
+  /** Deadline of every round trip to a networked store (PostgreSQL): connecting, each statement. */
+  storeTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(2000),
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen must be HOST:PORT').default('127.0.0.1:9123'),
   socket: z.string().min(1).optional(),
+  /** gRPC listener (Keyward's and the miniKMS-compatible services), HOST:PORT; off unless set. */
+  grpcListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'grpcListen must be HOST:PORT').optional(),
+  /** gRPC on a Unix socket too (0600, in a 0700 directory). */
+  grpcSocket: z.string().min(1).optional(),
+  /** Calls on the gRPC socket without a token act as this principal (NAME or TENANT/NAME): the socket's mode is the credential. */
+  grpcSocketPrincipal: z.string().min(1).max(200).optional(),
+  /** Largest gRPC request message accepted, in bytes. */
+  grpcMaxMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'region must look like us-east-1').default('us-east-1'),
+  /** Regions a SigV4 credential scope may name, comma-separated (multi-region setups); default: `region` only. */
+  sigv4Regions: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+(,[a-z]{2}(-[a-z]+)+-\d+)*$/, 'sigv4Regions must be regions like us-east-1,eu-west-1').optional(),
+  /**
+   * Accept SigV4 signatures that cover only host and x-amz-date (some small signing libraries).
+   * Off by default: then x-amz-target and content-type must be signed when present, so a captured
+   * request cannot be re-targeted to another operation. Logged once at start when on.
+   */
+  sigv4AllowMinimalSignedHeaders: flag().default(false),
   bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeId: z.string().min(1).max(64).optional(),
@@ -29,6 +52,8 @@ const schema = z.object({
   headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   keepAliveTimeoutMs: z.coerce.number().int().min(100).default(65_000),
+  /** On SIGTERM: how long requests in flight may take to finish before their connections are cut. */
+  shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Static seal: file holding the 64-hex-character key (else env KEYWARD_ROOT_KEY). */
   rootKeyFile: z.string().min(1).optional(),
   /** PKCS#11 seal: module, token (label or slot), key label; the PIN is env KEYWARD_PKCS11_PIN or pkcs11PinFile. */
@@ -38,7 +63,7 @@ const schema = z.object({
   pkcs11KeyLabel: z.string().min(1).max(128).default('keyward-root-key'),
   pkcs11PinFile: z.string().min(1).optional(),
   /** At init or migration only: create the HSM key when the token has none by that label. */
-  pkcs11GenerateKey: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()).default(false),
+  pkcs11GenerateKey: flag().default(false),
   /** Transit seal: the outer KMS; credentials from env KEYWARD_TRANSIT_ACCESS_KEY_ID/_SECRET_ACCESS_KEY or transitCredentialsFile. */
   transitEndpoint: z.string().url().optional(),
   transitKeyId: z.string().min(1).max(2048).optional(),
@@ -131,6 +156,9 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   }
   if (result.data.tlsClientCa !== undefined && result.data.tlsCert === undefined) {
     throw new ConfigError('invalid configuration: tlsClientCa (mTLS) needs TLS: set tlsCert and tlsKey too');
+  }
+  if (result.data.grpcSocketPrincipal !== undefined && result.data.grpcSocket === undefined) {
+    throw new ConfigError('invalid configuration: grpcSocketPrincipal binds the gRPC Unix socket, so it needs grpcSocket');
   }
   return result.data;
 }

@@ -1,2 +1,3 @@
 export * from './codes.js';
 export * from './keyward-error.js';
+export * from './quote.js';

@@ -97,12 +97,7 @@ export class Principals {
     if (deleted === undefined) throw new KeywardError('NotFoundException', `Principal ${name} does not exist in tenant ${tenantId}.`);
     this.byCredential.delete(`ak/${deleted.accessKeyId}`);
     this.byCredential.delete(`tk/${deleted.tokenId}`);
-    this.byCredential.delete(`pn/${tenantId}/${name}`);
-  }
-
-  /** The principal by name, cached like the credential lookups (for certificate authentication). */
-  named(tenantId: string, name: string): Promise<PrincipalRecord | undefined> {
-    return this.byCredential.get(`pn/${tenantId}/${name}`, () => this.find(tenantId, name));
+    this.byCredential.delete(`nm/${tenantId}/${name}`);
   }
 
   /** The principal owning a SigV4 access key id, or undefined. */
@@ -119,6 +114,11 @@ export class Principals {
     const p = await this.byCredential.get(`tk/${tokenId}`, () => this.follow(paths.token(tokenId)));
     if (p === undefined) return undefined;
     return constantTimeEqual(sha256(secret), Buffer.from(p.tokenHash, 'hex')) ? p : undefined;
+  }
+
+  /** The principal a listener is bound to (cached like a credential, dropped on any principal change). */
+  byName(tenantId: string, name: string): Promise<PrincipalRecord | undefined> {
+    return this.byCredential.get(`nm/${tenantId}/${name}`, () => this.find(tenantId, name));
   }
 
   /** Drops cached credentials (a principal or credential record changed here or on another node). */

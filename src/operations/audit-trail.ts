@@ -16,6 +16,8 @@ import type { AuditNotes, RequestMeta } from './context.js';
 const DROPPED = new Set([
   'Plaintext', 'CiphertextBlob', 'passphrase', 'Passphrase', 'share', 'Share', 'shares', 'SecretAccessKey',
   'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey', 'PrivateKey',
+  // a batch's items are recorded one by one, each as its own request
+  'Items',
 ]);
 /** Request fields that identify or parametrise and are recorded as they are. */
 const CLEAR = new Set([
@@ -69,6 +71,7 @@ function credentialOf(c: Credentials | undefined, caller: Caller | undefined, di
   if (c === undefined || c.kind === 'none') return null;
   if (c.kind === 'certificate') return `certificate:${caller?.certificateSerial ?? `sha256:${sha256Hex(c.certificate).slice(0, 32)}`}`;
   if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digest(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
+  if (c.kind === 'bound') return `bound-principal:${c.tenantId}/${c.name}`;
   try {
     return `access-key:${parseAuthorization(c.authorization).accessKeyId.slice(0, 128)}`;
   } catch {

@@ -3,11 +3,16 @@ import { KeywardError } from '../errors/index.js';
 import type { PrincipalRecord } from '../keyring/index.js';
 import type { Services } from './context.js';
 
-/** What the transport found in the request to prove who is calling. */
+/**
+ * What the transport found in the request to prove who is calling. Each transport turns what it
+ * knows about the peer into one of these.
+ */
 export type Credentials =
   | { readonly kind: 'none' }
   | { readonly kind: 'bearer'; readonly token: string }
   | { readonly kind: 'sigv4'; readonly authorization: string; readonly request: SignedRequest }
+  /** A listener bound to one principal (a Unix socket whose file mode is the credential). */
+  | { readonly kind: 'bound'; readonly tenantId: string; readonly name: string }
   /** A client certificate (DER) whose private key the TLS handshake proved; the chain is checked here. */
   | { readonly kind: 'certificate'; readonly certificate: Buffer };
 
@@ -37,15 +42,22 @@ export async function authenticate(services: Services, credentials: Credentials)
       const auth = parseAuthorization(credentials.authorization);
       principal = await principals.byAccessKeyId(auth.accessKeyId);
       if (principal === undefined) throw unrecognized();
-      verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys);
+      verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys, services.sigv4);
       break;
     }
+    case 'bound':
+      // cached like a token; deleting the principal (on any node) drops it from the cache
+      principal = await principals.byName(credentials.tenantId, credentials.name);
+      if (principal === undefined) {
+        throw new KeywardError('UnrecognizedClientException', `The principal ${credentials.tenantId}/${credentials.name} bound to this listener does not exist.`);
+      }
+      break;
     case 'certificate': {
       const id = await services.pki.identify(credentials.certificate);
       if (id.role !== 'admin' && id.role !== 'user') {
         throw new KeywardError('AccessDeniedException', `Client certificate refused: its role ${JSON.stringify(id.role)} is not a Keyward role (admin or user).`);
       }
-      const record = await principals.named(id.tenantId, id.principal);
+      const record = await principals.byName(id.tenantId, id.principal);
       if (record === undefined) {
         throw new KeywardError('AccessDeniedException', `Client certificate refused: principal ${id.principal} does not exist in tenant ${id.tenantId}.`);
       }

@@ -1,8 +1,10 @@
 import type { AuditLog } from '../audit/index.js';
-import type { Caller, Plane, SigningKeyCache } from '../authz/index.js';
+import type { KeywardError } from '../errors/index.js';
+import type { Caller, Plane, SigningKeyCache, SigV4Policy } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { Pki } from '../pki/index.js';
 import type { SealManager } from '../seal/index.js';
+import type { StoreHealth } from '../storage/index.js';
 import type { Input } from './common/input.js';
 import type { RateLimits } from './common/rate-limits.js';
 
@@ -21,6 +23,17 @@ export interface Services {
   readonly version: string;
   /** Per-principal and per-address request rates; absent means unlimited. */
   readonly rateLimits?: RateLimits;
+  /** What SigV4 signatures must cover (regions, bound headers); absent: the strict defaults. */
+  readonly sigv4?: SigV4Policy;
+  /** Where the node is in its life: draining (stopping) makes health answer 503. */
+  readonly lifecycle?: NodeLifecycle;
+  /** Whether the store answers, from what it already knows (no round trip); absent: always. */
+  readonly storeHealth?: () => StoreHealth;
+}
+
+/** Set by the composition root when the node starts to stop (SIGTERM). */
+export interface NodeLifecycle {
+  draining: boolean;
 }
 
 /** Facts about the request that the transport knows and the operation may record. */
@@ -49,7 +62,18 @@ export interface OperationContext {
 /** A context whose caller is known (every non-public operation runs with one). */
 export interface CallerContext extends OperationContext {
   readonly caller: Caller;
+  /**
+   * Runs one item of a batch as a request of its own: authorised, validated, run and audited
+   * like that operation sent alone (request id `<batch request id>#<index + 1>`). Failures the
+   * caller can see come back as the item's error; anything else fails the whole batch.
+   */
+  readonly subrequest: (operation: AnyCallerOperation, body: unknown, index: number) => Promise<ItemOutcome>;
 }
+
+/** What one batch item answered. */
+export type ItemOutcome =
+  | { readonly ok: true; readonly result: unknown }
+  | { readonly ok: false; readonly error: KeywardError };
 
 export type Namespace = 'TrentService' | 'Keyward';
 
@@ -63,6 +87,11 @@ interface OperationBase<Req> {
    * requests are rate-limited per source address, once they are known to be valid.
    */
   readonly expensive?: boolean | ((request: Req) => boolean);
+  /**
+   * Not written to the audit log (health probes: many, anonymous, state-free). A probe must
+   * never wait on, or fail with, the store the audit log writes to.
+   */
+  readonly unaudited?: boolean;
   parse(input: Input): Req;
 }
 
@@ -85,6 +114,8 @@ export interface CallerOperation<Req = unknown, Res = unknown> extends Operation
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Operation = PublicOperation<any, unknown> | CallerOperation<any, unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCallerOperation = CallerOperation<any, unknown>;
 
 export function defineOperation<Req, Res>(op: CallerOperation<Req, Res>): CallerOperation<Req, Res>;
 export function defineOperation<Req, Res>(op: PublicOperation<Req, Res>): PublicOperation<Req, Res>;

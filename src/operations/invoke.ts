@@ -1,9 +1,10 @@
 import { authorize, type Caller } from '../authz/index.js';
-import { KeywardError } from '../errors/index.js';
+import { isKeywardError, KeywardError } from '../errors/index.js';
 import { auditEvent, auditFailure, resultCode } from './audit-trail.js';
 import { authenticate, type Credentials } from './authenticate.js';
 import { Input } from './common/input.js';
-import type { AuditNotes, Operation, RequestMeta, Services } from './context.js';
+import { wipeResult } from './common/wipe.js';
+import type { AnyCallerOperation, AuditNotes, CallerContext, ItemOutcome, Operation, RequestMeta, Services } from './context.js';
 
 /** Errors that already have their audit record (so a transport does not record them twice). */
 const audited = new WeakSet<object>();
@@ -34,12 +35,14 @@ export async function invoke(services: Services, operation: Operation, credentia
       services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
       authorize(caller, operation.plane, operation.name);
       const request = operation.parse(new Input(body));
-      result = await operation.run({ services, meta, audit: notes, caller }, request);
+      const known = caller;
+      const subrequest: CallerContext['subrequest'] = (item, itemBody, index) => runItem(services, item, credentials, known, itemBody, { ...meta, requestId: `${meta.requestId}#${index + 1}` });
+      result = await operation.run({ services, meta, audit: notes, caller, subrequest }, request);
     }
   } catch (e) {
     // A request that failed stays failed with its own error (more useful than the audit's) even
     // if its record cannot be written: fail closed is about never succeeding unaudited.
-    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
+    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
   }
@@ -48,13 +51,43 @@ export async function invoke(services: Services, operation: Operation, credentia
     if (keyId !== undefined) notes.keyId = keyId;
   }
   try {
-    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
+    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
   } catch (e) {
-    wipe(result);
+    wipeResult(result);
     throw e;
   }
   return result;
 }
+
+/** One batch item: the path of invoke() after authentication, with its own audit record. */
+async function runItem(services: Services, operation: AnyCallerOperation, credentials: Credentials, caller: Caller, body: unknown, meta: RequestMeta): Promise<ItemOutcome> {
+  const notes: AuditNotes = {};
+  let result: unknown;
+  try {
+    services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
+    authorize(caller, operation.plane, operation.name);
+    const request: unknown = operation.parse(new Input(body));
+    result = await operation.run({ services, meta, audit: notes, caller, subrequest: noNestedBatches }, request);
+  } catch (e) {
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
+    if (!isKeywardError(e)) throw e;
+    return { ok: false, error: e };
+  }
+  if (notes.keyId === undefined) {
+    const keyId = keyIdOfResult(result);
+    if (keyId !== undefined) notes.keyId = keyId;
+  }
+  try {
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
+  } catch (e) {
+    wipeResult(result);
+    if (!isKeywardError(e)) throw e;
+    return { ok: false, error: e };
+  }
+  return { ok: true, result };
+}
+
+const noNestedBatches: CallerContext['subrequest'] = () => Promise.reject(new KeywardError('ValidationException', 'A batch item cannot itself be a batch.'));
 
 /**
  * Records a request that failed before reaching invoke (unknown target, malformed JSON or
@@ -65,6 +98,14 @@ export async function auditRejected(services: Services, meta: RequestMeta, opera
   // The request fails either way; it keeps its own error if its record cannot be written.
   await record(services, meta, { operation, credentials, caller: undefined, notes: {}, body: undefined, result: resultCode(error) }).catch(() => undefined);
   return error;
+}
+
+/**
+ * Records a request a transport answered without an operation (gRPC server reflection: it
+ * describes the API, never keys or tenants). Fails closed like every other record.
+ */
+export async function auditServed(services: Services, meta: RequestMeta, operation: string, credentials?: Credentials): Promise<void> {
+  await record(services, meta, { operation, credentials, caller: undefined, notes: {}, body: undefined, result: 'OK' });
 }
 
 async function record(services: Services, meta: RequestMeta, outcome: Parameters<typeof auditEvent>[2]): Promise<void> {
@@ -88,13 +129,6 @@ function keyIdOfResult(result: unknown): string | undefined {
   return i >= 0 ? v.slice(i + 5) : v;
 }
 
-/** Zeroes Buffers of a result that will not be sent (plaintexts and data keys). */
-function wipe(result: unknown): void {
-  if (result === null || typeof result !== 'object') return;
-  for (const v of Object.values(result)) {
-    if (v instanceof Uint8Array) v.fill(0);
-  }
-}
 
 function isExpensive(operation: Operation, request: unknown): boolean {
   const e = operation.expensive;

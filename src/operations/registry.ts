@@ -1,5 +1,7 @@
 import type { Namespace, Operation } from './context.js';
 import { auditHash } from './audit-hash.js';
+import { batchDecrypt } from './batch-decrypt.js';
+import { batchEncrypt } from './batch-encrypt.js';
 import { cancelKeyDeletion } from './cancel-key-deletion.js';
 import { createAlias } from './create-alias.js';
 import { createKey } from './create-key.js';
@@ -72,6 +74,7 @@ const TARGETED: readonly Operation[] = [
   listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
   listPrincipals, deletePrincipal, createTenant, listTenants, getCallerIdentity,
   listAuditRecords, verifyAudit, auditHash, getAuditPublicKey, pruneAudit,
+  batchEncrypt, batchDecrypt,
   createRootCA, getRootCA, createTenantCA, rotateTenantCA, getTenantCA, issueCertificate, listCertificates,
   getCertificate, revokeCertificate, getCRL, getCertificateStatus, respondOCSP,
 ];

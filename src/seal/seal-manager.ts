@@ -92,6 +92,9 @@ export class SealManager {
   private pending: Promise<unknown> = Promise.resolve();
   /** Shamir shares given so far on this node (per node, as in Vault). */
   private progress: Buffer[] = [];
+  /** The seal type last read or written: health answers from it without a store round trip. */
+  private knownType: SealType | undefined;
+  private probing: Promise<SealType | undefined> | undefined;
 
   constructor(private readonly barrier: Barrier, private readonly now: () => Date, private readonly options: SealManagerOptions = {}) {}
 
@@ -120,6 +123,27 @@ export class SealManager {
   }
 
   /**
+   * Initialised, sealed and seal type from what this node already knows (for health checks). The
+   * store is read only while the installation is not known to exist yet, and waited for at most
+   * `budgetMs`: undefined when it did not answer in time (or failed).
+   */
+  async knownStatus(budgetMs: number): Promise<{ initialized: boolean; sealed: boolean; type?: SealType } | undefined> {
+    if (this.knownType !== undefined) return { initialized: true, sealed: this.sealed, type: this.knownType };
+    this.probing ??= this.readConfig().then((c) => c?.seal.type).finally(() => { this.probing = undefined; });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), budgetMs); });
+    try {
+      const type = await Promise.race([this.probing, late]);
+      if (type === 'late') return undefined;
+      return { initialized: type !== undefined, sealed: this.sealed, ...(type !== undefined ? { type } : {}) };
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * Creates the root key, wraps it under the seal and writes the keyring together with what
    * `seed` writes (one transaction). Leaves Keyward unsealed. Returns the shares to show once.
    */
@@ -136,6 +160,7 @@ export class SealManager {
         const at = this.now().toISOString();
         const record: SealConfigRecord = { formatVersion: 1, seal: made.seal, initializedAt: at };
         await this.barrier.initialize(rootKey, this.now(), new Map([[SEAL_CONFIG_PATH, encodeSealConfig(record)]]), seed);
+        this.remember(record);
       } finally {
         zeroize(rootKey);
       }
@@ -191,6 +216,7 @@ export class SealManager {
         } catch (e) {
           throw conflictOr(e);
         }
+        this.remember(next);
         return made.secrets;
       });
     });
@@ -279,6 +305,7 @@ export class SealManager {
           this.barrier.lock();
           throw conflictOr(e);
         }
+        this.remember(next);
         this.progress = [];
         this.emit(this.unsealedListeners);
         return made.secrets;
@@ -425,7 +452,7 @@ export class SealManager {
     const entry = await this.barrier.getPlain(SEAL_CONFIG_PATH);
     if (entry === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
     if (!this.barrier.unlocked) throw new KeywardError('SealedException', 'Keyward is sealed.');
-    return { record: decode(entry.value), version: entry.version };
+    return { record: this.remember(decode(entry.value)), version: entry.version };
   }
 
   private resetProgress(): void {
@@ -435,7 +462,12 @@ export class SealManager {
 
   private async readConfig(): Promise<SealConfigRecord | undefined> {
     const entry = await this.barrier.getPlain(SEAL_CONFIG_PATH);
-    return entry === undefined ? undefined : decode(entry.value);
+    return entry === undefined ? undefined : this.remember(decode(entry.value));
+  }
+
+  private remember(record: SealConfigRecord): SealConfigRecord {
+    this.knownType = record.seal.type;
+    return record;
   }
 
   private emit(listeners: Set<Listener>): void {

@@ -49,6 +49,15 @@ export interface BatchWrite {
   readonly ifVersion?: number;
 }
 
+/** Whether a store answers, as far as it knows without asking (for health checks and metrics). */
+export interface StoreHealth {
+  readonly reachable: boolean;
+  /** Why not, when not reachable (no credentials in it). */
+  readonly reason?: string;
+  /** Since when it has been in this state (epoch ms). */
+  readonly sinceMs: number;
+}
+
 /** Keys changed by a committed write, here or on another node; `all` when changes may have been missed. */
 export type StoreChange = { readonly keys: readonly string[] } | { readonly all: true };
 
@@ -76,6 +85,11 @@ export interface Store extends StoreWriter {
   batchWrite?(ops: readonly BatchWrite[]): Promise<number[]>;
   /** Subscribes to committed changes (own and other processes'); returns an unsubscribe function. */
   watch(listener: (change: StoreChange) => void): () => void;
+  /**
+   * Whether the store answers, from state it already has (no round trip): a networked store
+   * knows from its own calls and heartbeats. Absent: always reachable (local files, memory).
+   */
+  health?(): StoreHealth;
   close(): Promise<void>;
 }
 

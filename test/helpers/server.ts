@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type ConfigInput } from '../../src/config/index.js';
 import type { Clock } from '../../src/keyring/index.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -58,11 +59,11 @@ export function kmsClient(url: string, creds: { accessKeyId: string; secretAcces
 }
 
 /** Starts a real server on a real loopback port (port 0) with its own data directory, initialised. */
-export async function startTestServer(options: { config?: ConfigInput; dataDir?: string; init?: boolean; admin?: AdminCredentials } = {}): Promise<TestServer> {
+export async function startTestServer(options: { config?: ConfigInput; dataDir?: string; init?: boolean; admin?: AdminCredentials; log?: Logger } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ dataDir, listen: '127.0.0.1:0', logLevel: 'silent', ...FAST_ARGON2, ...options.config }, {});
   const clock = testClock();
-  const server = await startServer(config, { clock });
+  const server = await startServer(config, { clock, ...(options.log ? { log: options.log } : {}) });
   const admin = options.admin ?? (options.init === false ? { accessKeyId: '', secretAccessKey: '', token: '' } : await initViaHttp(server.url));
   const clients: KMSClient[] = [];
   const client = (creds: { accessKeyId: string; secretAccessKey: string }) => {
@@ -88,4 +89,11 @@ export async function startTestServer(options: { config?: ConfigInput; dataDir?:
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A logger that keeps every line (parsed) for a test to look at. */
+export function capturingLogger(level = 'info'): { log: Logger; lines: Array<Record<string, unknown> & { msg: string }> } {
+  const lines: Array<Record<string, unknown> & { msg: string }> = [];
+  const log = pino({ level }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown> & { msg: string }); } });
+  return { log, lines };
 }

@@ -5,10 +5,21 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * ones refused) and bring it back on the same port: a database outage without stopping the
  * database other tests share.
  */
+/** One connection through the proxy, as the proxy saw it. */
+export interface ProxiedConnection {
+  /** The client's first bytes (up to 1 KiB): a PostgreSQL startup message names the application_name. */
+  readonly hello: Buffer;
+  /** Bytes the client sent and bytes the service answered on this connection. */
+  readonly sent: number;
+  readonly answered: number;
+}
+
 export interface TcpProxy {
   readonly port: number;
   /** Bytes relayed so far, both directions (a round trip to the service moves at least one). */
   readonly bytes: number;
+  /** Every connection made through the proxy so far (open or closed). */
+  readonly connections: readonly ProxiedConnection[];
   /** Stops relaying data on open connections without closing them (a silent partition). */
   freeze(): void;
   /** Resets every open connection and refuses new ones. */
@@ -24,9 +35,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let port = 0;
   let bytes = 0;
   let frozen = false;
+  const connections: Array<{ hello: Buffer; sent: number; answered: number }> = [];
   const listen = async () => {
     const s = createServer((client) => {
       const upstream = connect(targetPort, targetHost);
+      const seen = { hello: Buffer.alloc(0), sent: 0, answered: 0 };
+      connections.push(seen);
       for (const sock of [client, upstream]) {
         sockets.add(sock);
         sock.on('close', () => sockets.delete(sock));
@@ -34,10 +48,13 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       }
       client.on('data', (c: Buffer) => {
         bytes += c.length;
+        seen.sent += c.length;
+        if (seen.hello.length < 1024) seen.hello = Buffer.concat([seen.hello, c]).subarray(0, 1024);
         if (!frozen) upstream.write(c);
       });
       upstream.on('data', (c: Buffer) => {
         bytes += c.length;
+        seen.answered += c.length;
         if (!frozen) client.write(c);
       });
       client.on('close', () => upstream.destroy());
@@ -62,6 +79,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   return {
     get port() { return port; },
     get bytes() { return bytes; },
+    get connections() { return connections; },
     freeze() { frozen = true; },
     cut: async () => { frozen = false; await stop(); },
     restore: async () => { frozen = false; await listen(); },

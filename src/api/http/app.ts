@@ -4,9 +4,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { KeywardError } from '../../errors/index.js';
 import {
-  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, type Credentials, type Operation, type Services,
+  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
+import { discardBody } from './linger.js';
 import { type HttpMetrics } from './metrics.js';
 import { registerPkiRoutes, type PublicRoute } from './pki-routes.js';
 import { toJson } from './serialize.js';
@@ -66,6 +67,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       dateText = new Date(now).toUTCString();
     }
     reply.header('date', dateText);
+    // draining: every connection closes after its answer, so the node can stop once they are done
+    if (services.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -89,7 +92,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     if (op === undefined) throw new KeywardError('UnknownOperationException', `Unknown operation ${name.slice(0, 128)}`);
     const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
     const json = toJson(result);
-    wipe(result);
+    wipeResult(result);
     metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
     return reply.code(200).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId).send(json);
   };
@@ -125,8 +128,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       },
     });
   };
-  // Vault's health codes: 200 unsealed, 503 sealed, 501 not initialised (load balancers read these).
-  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (!r.initialized ? 501 : r.sealed ? 503 : 200));
+  // Vault's health codes: 200 unsealed, 503 sealed (or draining, or the store unreachable), 501 not
+  // initialised (load balancers read these).
+  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (r.store !== undefined || r.draining === true ? 503 : !r.initialized ? 501 : r.sealed ? 503 : 200));
   sysRoute('GET', '/v1/sys/seal-status', sys.sealStatus);
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);
@@ -168,7 +172,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
   });
 
-  app.setErrorHandler((e, req, reply) => fail(req, reply, e, randomUUID(), 'unknown', performance.now()));
+  app.setErrorHandler(async (e, req, reply) => {
+    // an oversized body: drop the rest of it first, so a client still sending can read the 413
+    if ((e as { code?: unknown }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') await discardBody(req.raw);
+    return fail(req, reply, e, randomUUID(), 'unknown', performance.now());
+  });
 
   return app;
 }
@@ -213,13 +221,5 @@ function parseJson(body: unknown): unknown {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new KeywardError('SerializationException', 'The request body is not valid JSON.');
-  }
-}
-
-/** Zeroes Buffers in a result once serialised (plaintexts and data keys leave memory sooner). */
-function wipe(result: unknown): void {
-  if (result === null || typeof result !== 'object') return;
-  for (const v of Object.values(result)) {
-    if (v instanceof Uint8Array) v.fill(0);
   }
 }

@@ -8,6 +8,9 @@ export interface ServerFlags {
   readonly store?: string;
   readonly listen?: string;
   readonly socket?: string;
+  readonly grpcListen?: string;
+  readonly grpcSocket?: string;
+  readonly grpcSocketPrincipal?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsClientCa?: string;
@@ -51,7 +54,10 @@ export function serverFlags(cmd: Command): Command {
     .option('--store <store>', 'sqlite (default), sqlite:PATH, postgres://USER@HOST:PORT/DB or memory (env KEYWARD_STORE)')
     .option('--listen <host:port>', 'TCP listener (env KEYWARD_LISTEN, default 127.0.0.1:9123)')
     .option('--socket <path>', 'also listen on this Unix socket (0600, in a 0700 directory)')
-    .option('--tls-cert <file>', 'TLS certificate (PEM); required for a non-loopback --listen')
+    .option('--grpc-listen <host:port>', 'also serve gRPC (Keyward and miniKMS services) here (env KEYWARD_GRPC_LISTEN)')
+    .option('--grpc-socket <path>', 'also serve gRPC on this Unix socket (0600, in a 0700 directory)')
+    .option('--grpc-socket-principal <name>', 'calls on --grpc-socket without a token act as this principal (NAME or TENANT/NAME)')
+    .option('--tls-cert <file>', 'TLS certificate (PEM), for HTTPS and gRPC; required for a non-loopback --listen or --grpc-listen')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--tls-client-ca <auto|file>', 'mTLS: accept member certificates chaining to Keyward\'s root CA (auto) or to this root (PEM)')
     .option('--region <region>', 'region in key ARNs (default us-east-1)')
@@ -62,6 +68,7 @@ export function serverFlags(cmd: Command): Command {
 export function configFrom(flags: ServerFlags, extra: ConfigInput = {}) {
   return loadConfig({
     dataDir: flags.dataDir, store: flags.store, listen: flags.listen, socket: flags.socket, tlsCert: flags.tlsCert,
+    grpcListen: flags.grpcListen, grpcSocket: flags.grpcSocket, grpcSocketPrincipal: flags.grpcSocketPrincipal,
     tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, region: flags.region, logLevel: flags.logLevel,
     rootKeyFile: flags.rootKeyFile, pkcs11Module: flags.pkcs11Module, pkcs11TokenLabel: flags.pkcs11TokenLabel,
     pkcs11Slot: flags.pkcs11Slot, pkcs11KeyLabel: flags.pkcs11KeyLabel, pkcs11PinFile: flags.pkcs11PinFile,
@@ -70,22 +77,37 @@ export function configFrom(flags: ServerFlags, extra: ConfigInput = {}) {
   }, process.env, flags.config);
 }
 
-/** Stops on SIGINT/SIGTERM: listeners close, cached keys are zeroized, the store is closed. */
+/**
+ * SIGINT/SIGTERM drain (health 503, no new connections, requests in flight finish within
+ * shutdownGraceMs), then cached keys are zeroized and the store is closed; a second signal stops
+ * at once. SIGHUP reopens the audit file (logrotate) and reloads the TLS certificate and key.
+ */
 export function stopOnSignals(server: RunningServer): void {
+  const { log } = server.installation;
   const stop = (signal: string) => {
-    server.installation.log.info({ signal }, 'shutting down');
-    server.close().then(() => process.exit(0), (e: unknown) => {
+    log.info({ signal }, 'shutting down');
+    server.drain().then(() => process.exit(0), (e: unknown) => {
       console.error(`error during shutdown: ${(e as Error).message}`);
       process.exit(1);
     });
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  // logrotate's postrotate: start a new audit file at the configured path.
   process.on('SIGHUP', () => {
-    server.installation.log.info('SIGHUP: reopening the audit file');
+    log.info('SIGHUP: reopening the audit file and reloading the TLS certificate');
     server.installation.audit.reopenSinks();
+    try {
+      server.reloadTls();
+    } catch (e) {
+      log.error({ reason: (e as Error).message }, 'TLS reload failed; the previous certificate stays in use');
+    }
   });
+}
+
+/** The gRPC listeners, on their own line (tools and tests read the HTTP one). */
+export function announceGrpc(server: RunningServer): void {
+  const where = [server.grpcAddress, server.grpcSocketPath].filter((x) => x !== undefined);
+  if (where.length > 0) process.stderr.write(`keyward gRPC listening on ${where.join(' and ')}\n`);
 }
 
 /** A failed unseal at start leaves the server up and sealed, with the reason on stderr and in the log. */
@@ -138,5 +160,6 @@ export function registerServer(program: Command): void {
         await unsealInstallation(installation).catch((e: unknown) => reportUnsealFailure(installation.log, status.type ?? 'auto', e));
       }
       process.stderr.write(`keyward listening on ${server.url}${server.socketPath ? ` and ${server.socketPath}` : ''}\n`);
+      announceGrpc(server);
     });
 }

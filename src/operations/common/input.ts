@@ -51,10 +51,18 @@ export class Input {
     return v;
   }
 
-  /** A base64 blob; length limits apply to the decoded bytes. */
+  /**
+   * A blob: base64 text (JSON transports) or bytes (transports that carry bytes, such as gRPC);
+   * length limits apply to the decoded bytes.
+   */
   blob(field: string, rule: LengthRule = {}): Buffer | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
+    if (v instanceof Uint8Array) {
+      const bytes = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      checkLength(field, bytes.length, rule, 'bytes');
+      return bytes;
+    }
     if (typeof v !== 'string') throw invalid(field, 'Member must be a base64-encoded string');
     if (!BASE64.test(v)) throw invalid(field, 'Member must be valid base64');
     const bytes = Buffer.from(v, 'base64');
@@ -122,13 +130,18 @@ export class Input {
 
   /** A list of objects, each read with its own Input. */
   objectList(field: string, rule: LengthRule = {}): Input[] | undefined {
+    return this.objects(field, rule)?.map((item) => new Input(item));
+  }
+
+  /** A list of objects as they are (batch items, each validated later by its own operation). */
+  objects(field: string, rule: LengthRule = {}): Raw[] | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
     if (!Array.isArray(v)) throw invalid(field, 'Member must be a list');
     checkLength(field, v.length, rule, 'members');
-    return v.map((item, i) => {
+    return v.map((item: unknown, i) => {
       if (typeof item !== 'object' || item === null || Array.isArray(item)) throw invalid(`${field}.${i + 1}`, 'Member must be an object');
-      return new Input(item);
+      return item as Raw;
     });
   }
 }

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { ChangeListeners } from '../change-listeners.js';
 import {
   type BatchWrite, clampLimit, prefixEnd, StoreConflictError, StoreSchemaError, StoreUnavailableError, type ListOptions,
-  type ListPage, type PutOptions, type Store, type StoreChange, type StoreEntry, type StoreReader, type StoreWriter,
+  type ListPage, type PutOptions, type Store, type StoreChange, type StoreEntry, type StoreHealth, type StoreReader, type StoreWriter,
 } from '../store.js';
 
 // loaded on first use: a node on SQLite never loads the PostgreSQL driver
@@ -30,9 +30,14 @@ const ALL = '*';
 export interface PostgresStoreOptions {
   /** Pool size per node. */
   readonly maxConnections?: number;
-  /** How long to wait for a connection before failing the request (fail fast when the DB is down). */
+  /**
+   * The deadline of every round trip to the database: connecting, waiting for a pooled
+   * connection, each statement (default 2000 ms). A silent network fails a call after this long.
+   */
+  readonly timeoutMs?: number;
+  /** How long to wait for a connection before failing the request (default: timeoutMs). */
   readonly connectTimeoutMs?: number;
-  /** Server-side limit per statement. */
+  /** Limit per statement, on the server and on the client (default: timeoutMs). */
   readonly statementTimeoutMs?: number;
   /** Upper bound of the change listener's reconnect backoff. */
   readonly maxReconnectDelayMs?: number;
@@ -55,6 +60,12 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  * NOTIFY with the changed keys (delivered only if the transaction commits); a dedicated LISTEN
  * connection feeds watch() and reconnects by itself, announcing "everything may have changed"
  * while it is down so that no node serves a cached record it cannot hear about.
+ *
+ * Every round trip has a deadline (timeoutMs). A connection whose round trip timed out is
+ * destroyed, never rolled back over the silent link or reused. Once a call has timed out and the
+ * listener has lost its connection too, calls fail at once (no waiting out the deadline again)
+ * until the listener's reconnect loop or heartbeat gets an answer: fast failure during a
+ * partition, recovery within a heartbeat of its end.
  */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
@@ -70,17 +81,22 @@ export class PostgresStore implements Store {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly heartbeatMs: number;
   private closed = false;
+  /** Set when a round trip timed out or the connection failed; cleared by the next answer. */
+  private unanswered: string | undefined;
+  private health_: StoreHealth = { reachable: false, reason: 'not connected yet', sinceMs: Date.now() };
 
   constructor(readonly url: string, options: PostgresStoreOptions = {}) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    const timeoutMs = options.timeoutMs ?? 2000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? timeoutMs;
     this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? 500;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
+    const statementTimeoutMs = options.statementTimeoutMs ?? timeoutMs;
     this.pool = new (pgDriver().Pool)({
       connectionString: url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: this.connectTimeoutMs,
-      statement_timeout: options.statementTimeoutMs ?? 10_000,
-      query_timeout: (options.statementTimeoutMs ?? 10_000) + 2000,
+      statement_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       application_name: 'keyward',
@@ -199,7 +215,9 @@ export class PostgresStore implements Store {
       committed?.();
       return result;
     } catch (e) {
-      broken = await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
+      // a connection that timed out or failed is destroyed: a ROLLBACK over it would only wait
+      // out another deadline (the server rolls back when the connection goes)
+      broken = e instanceof StoreUnavailableError ? e : await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
       throw e;
     } finally {
       client.release(broken instanceof Error ? broken : undefined);
@@ -213,6 +231,24 @@ export class PostgresStore implements Store {
   /** Whether the change listener is connected (else every watcher is told "all" until it is). */
   get listeningForChanges(): boolean {
     return this.listening;
+  }
+
+  /** Reachable while the listener is connected and no call has gone unanswered since its last answer. */
+  health(): StoreHealth {
+    return this.health_;
+  }
+
+  private noteHealth(): void {
+    const reason = this.unanswered ?? (this.listening ? undefined : 'the change listener is not connected');
+    const reachable = reason === undefined;
+    if (reachable === this.health_.reachable && reason === this.health_.reason) return;
+    this.health_ = { reachable, ...(reason !== undefined ? { reason } : {}), sinceMs: reachable === this.health_.reachable ? this.health_.sinceMs : Date.now() };
+  }
+
+  private answered(): void {
+    if (this.unanswered === undefined) return;
+    this.unanswered = undefined;
+    this.noteHealth();
   }
 
   async close(): Promise<void> {
@@ -271,6 +307,7 @@ export class PostgresStore implements Store {
       if (this.listener !== client) return;
       this.listener = undefined;
       this.listening = false;
+      this.noteHealth();
       this.stopHeartbeat();
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
@@ -300,6 +337,8 @@ export class PostgresStore implements Store {
     }
     if (this.listener !== client) return;
     this.listening = true;
+    this.unanswered = undefined;
+    this.noteHealth();
     this.reconnectDelayMs = 50;
     this.startHeartbeat(client, lost);
     // whatever committed while nobody listened is unknown: caches start over
@@ -316,7 +355,10 @@ export class PostgresStore implements Store {
         return;
       }
       pending = true;
-      client.query('SELECT 1').then(() => (pending = false), () => lost());
+      client.query('SELECT 1').then(() => {
+        pending = false;
+        this.answered();
+      }, () => lost());
     }, this.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -339,16 +381,30 @@ export class PostgresStore implements Store {
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     await this.ready();
+    // a call went unanswered and the listener cannot reach the database either: fail now
+    if (this.unanswered !== undefined && !this.listening) {
+      throw new StoreUnavailableError(`PostgreSQL at ${this.displayUrl} is unavailable: ${this.unanswered} (failing fast until it answers again)`);
+    }
     try {
-      return await fn();
+      const result = await fn();
+      this.answered();
+      return result;
     } catch (e) {
-      if (e instanceof StoreConflictError || e instanceof StoreUnavailableError) throw e;
+      if (e instanceof StoreConflictError) throw e;
+      if (e instanceof StoreUnavailableError) throw this.unanswer(e);
       const code = (e as { code?: unknown }).code;
       // serialization failure and deadlock: another writer won, the caller may retry
       if (code === '40001' || code === '40P01') throw new StoreConflictError('');
-      if (isUnavailable(e)) throw unavailable(e, this.displayUrl);
+      if (isUnavailable(e)) throw this.unanswer(unavailable(e, this.displayUrl));
+      this.answered();
       throw e;
     }
+  }
+
+  private unanswer(e: StoreUnavailableError): StoreUnavailableError {
+    this.unanswered = (e.cause instanceof Error ? e.cause.message : e.message).slice(0, 200);
+    this.noteHealth();
+    return e;
   }
 }
 

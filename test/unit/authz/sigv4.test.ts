@@ -76,6 +76,25 @@ describe('SigV4 verification', () => {
     expect(verify(b.req, b.authorization)).toBe('InvalidSignatureException');
   });
 
+  it('requires x-amz-target and content-type to be signed when present, unless the policy allows minimal signatures', async () => {
+    const a = await signed();
+    const drop = (name: string) => a.authorization.replace(/SignedHeaders=([^,]*)/, (_m, h: string) => `SignedHeaders=${h.split(';').filter((x) => x !== name).join(';')}`);
+    for (const name of ['x-amz-target', 'content-type']) {
+      expect(codeOf(() => verifySigV4(a.req, parseAuthorization(drop(name)), creds.secretAccessKey, now, cache))).toBe('IncompleteSignatureException');
+      // with the setting on, the check moves on to the signature itself (which no longer matches here)
+      expect(codeOf(() => verifySigV4(a.req, parseAuthorization(drop(name)), creds.secretAccessKey, now, cache, { allowMinimalSignedHeaders: true }))).toBe('InvalidSignatureException');
+    }
+    // a header the request does not carry need not be signed
+    const { 'x-amz-target': _t, ...withoutTarget } = a.req.headers;
+    expect(codeOf(() => verifySigV4({ ...a.req, headers: withoutTarget }, parseAuthorization(drop('x-amz-target')), creds.secretAccessKey, now, cache))).toBe('InvalidSignatureException');
+  });
+
+  it('checks the credential scope region against the policy', async () => {
+    const a = await signed();
+    expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), creds.secretAccessKey, now, cache, { regions: new Set(['us-east-1']) }))).toBe('ok');
+    expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), creds.secretAccessKey, now, cache, { regions: new Set(['eu-west-1']) }))).toBe('InvalidSignatureException');
+  });
+
   it('parses malformed Authorization headers into IncompleteSignatureException', () => {
     for (const h of ['AWS4-HMAC-SHA256 ', 'AWS4-HMAC-SHA256 Credential=a/b/c, SignedHeaders=host, Signature=00', `AWS4-HMAC-SHA256 Credential=AK/20261124/us-east-1/kms/aws4_request, SignedHeaders=Host, Signature=${'0'.repeat(64)}`]) {
       expect(codeOf(() => parseAuthorization(h))).toBe('IncompleteSignatureException');

@@ -10,6 +10,11 @@ JSON protocol it arrives as \`{"__type": "<code>", "message": "..."}\` with the 
 the header \`x-amzn-ErrorType\`; AWS SDKs surface it as an exception of that name. Match on the code,
 never on the message. Codes are AWS's exception names wherever the AWS protocol has one.
 
+Over gRPC the call ends with the gRPC status of the code's column below, a message that starts
+with the code (\`NotFoundException: Key '...' does not exist\`) and the trailers
+\`keyward-error-code\` (the code) and \`keyward-request-id\`. In a batch (\`BatchEncrypt\`,
+\`BatchDecrypt\`) each failed item carries its own code and message, as it would alone.
+
 Two rules shape the answers:
 
 - **No oracle.** Every cryptographic failure of Decrypt and ReEncrypt (malformed blob, unknown

@@ -1,0 +1,50 @@
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+
+export interface TlsFiles {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export class ListenerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListenerError';
+  }
+}
+
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolveBind, reject) => {
+    server.bindAsync(address, credentials, (e, port) => (e ? reject(e) : resolveBind(port)));
+  });
+}
+
+/** Binds host:port (port 0 picks one), with TLS when given; resolves with the bound port. */
+export function listenTcp(server: Server, host: string, port: number, tls?: TlsFiles): Promise<number> {
+  const credentials = tls ? ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) : ServerCredentials.createInsecure();
+  return bind(server, `${host.includes(':') ? `[${host}]` : host}:${port}`, credentials);
+}
+
+/**
+ * Binds a Unix socket: mode 0600 in a directory only its owner may enter (0700, created if
+ * missing; refused if others can enter it); a stale socket file from an earlier run is replaced.
+ */
+export async function listenUnix(server: Server, socketPath: string): Promise<string> {
+  const path = resolve(socketPath);
+  prepareSocketDirectory(path);
+  await bind(server, `unix:${path}`, ServerCredentials.createInsecure());
+  chmodSync(path, 0o600);
+  return path;
+}
+
+/** The socket lives in a directory only the owner may enter (0700); a stale socket is replaced. */
+export function prepareSocketDirectory(socketPath: string): void {
+  const dir = dirname(socketPath);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new ListenerError(`the socket directory ${dir} is accessible to others (mode ${mode.toString(8)}); use a directory with mode 0700`);
+  }
+  if (existsSync(socketPath)) rmSync(socketPath);
+}

@@ -1,0 +1,64 @@
+import type { handleUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { auditRejected, wipeResult, type Credentials, type RequestMeta, type Services } from '../../operations/index.js';
+import { credentialsOf, type ListenerIdentity } from './credentials.js';
+import { requestMeta } from './request-meta.js';
+import { grpcError, type GrpcError } from './status.js';
+
+/** What every handler of one listener shares. */
+export interface GrpcEnv {
+  readonly services: Services;
+  readonly log: Logger;
+  readonly listener: ListenerIdentity;
+  /** A Unix socket listener (no peer address). */
+  readonly unixSocket: boolean;
+}
+
+/**
+ * One unary RPC: the caller's credentials and the request facts from the call; `handle` does
+ * the work through invoke (which audits it). A failure before or outside invoke is audited here,
+ * and every failure answers with the registry's gRPC status.
+ */
+export function unaryCall<Req, Res>(env: GrpcEnv, operation: string, handle: (request: Req, credentials: Credentials, meta: RequestMeta) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const meta = requestMeta(call.getPeer(), env.unixSocket);
+    let credentials: Credentials | undefined;
+    const respond = async () => {
+      credentials = credentialsOf(call.metadata, env.listener);
+      callback(null, await handle(call.request, credentials, meta));
+    };
+    respond().catch(async (e: unknown) => {
+      const err = await auditRejected(env.services, meta, operation, e, credentials);
+      callback(failure(env, err, meta.requestId, operation));
+    });
+  };
+}
+
+/** The status a failure answers with; unexpected errors and server-side faults are logged. */
+export function failure(env: Pick<GrpcEnv, 'log'>, e: unknown, requestId: string, operation: string): GrpcError {
+  const s = grpcError(e, requestId);
+  if (s.internal) env.log.error({ err: e, requestId, operation, code: s.errorCode }, 'request failed on the server side');
+  return s;
+}
+
+/**
+ * The service definition with serialisers that zero a response's bytes (plaintexts, data keys)
+ * as soon as they are encoded, whenever grpc-js encodes them.
+ */
+export function wipingAfterSerialize(definition: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const serialize = method.responseSerialize;
+    out[name] = {
+      ...method,
+      responseSerialize: (value: unknown) => {
+        const bytes = serialize(value);
+        wipeResult(value);
+        return bytes;
+      },
+    };
+  }
+  return out as ServiceDefinition;
+}
+
+export type Implementation = UntypedServiceImplementation;
