@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildGrpcServer, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
+import { buildGrpcServer, ClientCertificateCredentials, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
 import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
@@ -227,6 +227,19 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   };
 }
 
+/** The gRPC listener's trust anchors follow the PKI: set at unseal and on every CA change (any node). */
+function followTrustAnchors(installation: Installation, mtls: ClientCertificateCredentials): void {
+  const refresh = () => {
+    if (installation.seal.sealed) return;
+    installation.services.pki.trustAnchors().then((anchors) => mtls.trust(anchors), (e: unknown) => {
+      installation.log.error({ err: e }, 'reading the CA certificates for gRPC client authentication failed');
+    });
+  };
+  installation.seal.onUnsealed(refresh);
+  installation.services.pki.onCaChange(refresh);
+  refresh();
+}
+
 /** The root a client-certificate CA file holds (PEM or DER), as DER. */
 function readCertificateFile(path: string): Buffer {
   let data: Buffer;
@@ -353,7 +366,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     if (grpcListen !== undefined) {
       const grpc = buildGrpcServer(grpcOptions);
       grpcServers.push(grpc);
-      const grpcPort = await listenTcp(grpc, grpcListen.host, grpcListen.port, tls);
+      const mtls = tls !== undefined && config.tlsClientCa !== undefined ? new ClientCertificateCredentials(tls) : undefined;
+      const grpcPort = await listenTcp(grpc, grpcListen.host, grpcListen.port, tls, mtls);
+      if (mtls !== undefined) followTrustAnchors(installation, mtls);
       grpcAddress = `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcPort}`;
     }
     let grpcSocketPath: string | undefined;

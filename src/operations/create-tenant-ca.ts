@@ -12,16 +12,22 @@ export const createTenantCA = defineOperation({
     tenant: input.string('Tenant', { min: 1, max: 63 }),
     commonName: input.string('CommonName', { min: 1, max: 64 }),
     validityDays: readValidityDays(input),
+    // miniKMS's CreateOrgCA ensures a CA and answers it: the active one when there is one
+    returnExisting: input.boolean('ReturnExisting') ?? false,
   }),
   async run(ctx, req) {
     const tenantId = req.tenant ?? ctx.caller.tenant.id;
     authorizeTenant(ctx.caller, tenantId, 'CreateTenantCA');
     const tenant = await ctx.services.keyring.tenants.require(tenantId);
+    if (req.returnExisting && (await ctx.services.pki.tenantCas(tenantId)).length > 0) {
+      const active = await ctx.services.pki.activeCa(tenantId);
+      return { TenantCA: caView(active, pem(Buffer.from(active.certificate, 'base64'), 'CERTIFICATE')), Der: Buffer.from(active.certificate, 'base64') };
+    }
     const ca = await ctx.services.pki.createTenantCa(tenant, {
       ...(req.commonName !== undefined ? { commonName: req.commonName } : {}),
       ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}),
     });
     ctx.audit.record = { 'Certificate.SerialNumber': ca.serialNumber, 'Certificate.Subject': ca.subject };
-    return { TenantCA: caView(ca, pem(Buffer.from(ca.certificate, 'base64'), 'CERTIFICATE')) };
+    return { TenantCA: caView(ca, pem(Buffer.from(ca.certificate, 'base64'), 'CERTIFICATE')), Der: Buffer.from(ca.certificate, 'base64') };
   },
 });

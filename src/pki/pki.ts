@@ -95,6 +95,7 @@ export class Pki {
   private readonly crls: BoundedCache<Crl>;
   private readonly identities: BoundedCache<CertificateIdentity>;
   private readonly unwatch: () => void;
+  private readonly caListeners = new Set<() => void>();
 
   constructor(private readonly keyring: Keyring, private readonly clock: Clock, private readonly options: PkiOptions) {
     this.cas = new BoundedCache(options.records);
@@ -464,6 +465,28 @@ export class Pki {
     };
   }
 
+  /**
+   * What a TLS stack should trust for client certificates: the root (the configured one, else
+   * Keyward's) and every tenant CA (so clients need not send their intermediate), as DER.
+   */
+  async trustAnchors(): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    const root = this.options.clientTrustRoot ?? (await this.root())?.certificate;
+    if (root !== undefined) out.push(typeof root === 'string' ? Buffer.from(root, 'base64') : root);
+    for (let after: string | undefined; ;) {
+      const page = await this.keyring.barrier.list('pki-cas/', { ...(after !== undefined ? { after } : {}), limit: 1000 });
+      for (const e of page.entries) out.push(Buffer.from(decodeRecord<CaRecord>(e).certificate, 'base64'));
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+    return out.map((der) => Buffer.from(pem(der, 'CERTIFICATE')));
+  }
+
+  /** Calls `listener` when a CA (root or tenant) is added or changes, here or on another node. */
+  onCaChange(listener: () => void): void {
+    this.caListeners.add(listener);
+  }
+
   // --- caches --------------------------------------------------------------------------------
 
   /** Drops every cached CA key and record (on seal and shutdown). */
@@ -478,6 +501,7 @@ export class Pki {
 
   close(): void {
     this.unwatch();
+    this.caListeners.clear();
     this.clear();
   }
 
@@ -531,11 +555,14 @@ export class Pki {
   private onChange(change: StoreChange): void {
     if ('all' in change) {
       this.clear();
+      for (const l of this.caListeners) l();
       return;
     }
+    let caChanged = false;
     for (const path of change.keys) {
       const c = classifyPath(path);
       if (c.kind !== 'pki') continue;
+      if (c.tenantId === undefined || path.startsWith('pki-cas/')) caChanged = true;
       if (c.tenantId === undefined) {
         this.rootCa.clear();
         this.identities.clear();
@@ -546,6 +573,7 @@ export class Pki {
         this.revocations.delete(c.tenantId);
       }
     }
+    if (caChanged) for (const l of this.caListeners) l();
   }
 }
 

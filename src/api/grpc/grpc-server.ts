@@ -7,15 +7,16 @@ import type { ListenerIdentity } from './credentials.js';
 import { answerUnknownMethods, edgeInterceptor } from './edge.js';
 import { healthService } from './health.js';
 import { keywardService } from './keyward-services.js';
+import { MINIKMS_PKI_SERVICE, minikmsPkiService } from './minikms-pki.js';
 import { HEALTH_PROTO, loadProtos } from './protos.js';
 import { requestMeta } from './request-meta.js';
 import { MessageShapes } from './shapes.js';
 import { wipingAfterSerialize, type GrpcEnv, type Implementation } from './unary.js';
 
 /** Keyward's own services. */
-export const KEYWARD_SERVICES = ['keyward.v1.Kms'] as const;
+export const KEYWARD_SERVICES = ['keyward.v1.Kms', 'keyward.v1.Pki'] as const;
 
-const PROTO_FILES = ['keyward/v1/kms.proto', HEALTH_PROTO];
+const PROTO_FILES = ['keyward/v1/kms.proto', 'keyward/v1/pki.proto', 'minikms/v1/pki.proto', HEALTH_PROTO];
 
 export interface GrpcServerOptions {
   readonly services: Services;
@@ -55,7 +56,8 @@ export function buildGrpcServer(options: GrpcServerOptions): Server {
     offered.push(name);
   };
   for (const name of KEYWARD_SERVICES) add(name, keywardService(env, shapes, pkg[name] as ServiceDefinition));
-  add('grpc.health.v1.Health', healthService(env, [...KEYWARD_SERVICES]));
+  add(MINIKMS_PKI_SERVICE, minikmsPkiService(env));
+  add('grpc.health.v1.Health', healthService(env, [...KEYWARD_SERVICES, MINIKMS_PKI_SERVICE]));
   addReflection(server, env, pkg);
   offered.push('grpc.reflection.v1.ServerReflection');
   answerUnknownMethods(server, env, offered);
