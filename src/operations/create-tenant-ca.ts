@@ -1,6 +1,6 @@
 import { authorizeTenant } from '../authz/index.js';
 import { pem } from '../pki/index.js';
-import { caView, readValidityDays } from './common/pki-input.js';
+import { caView, readNewCa } from './common/pki-input.js';
 import { defineOperation } from './context.js';
 
 /** The tenant's intermediate CA (P-384, path length 0, the tenant in an extension), signed by the root. */
@@ -9,9 +9,7 @@ export const createTenantCA = defineOperation({
   namespace: 'Keyward',
   plane: 'control',
   parse: (input) => ({
-    tenant: input.string('Tenant', { min: 1, max: 63 }),
-    commonName: input.string('CommonName', { min: 1, max: 64 }),
-    validityDays: readValidityDays(input),
+    ...readNewCa(input),
     // miniKMS's CreateOrgCA ensures a CA and answers it: the active one when there is one
     returnExisting: input.boolean('ReturnExisting') ?? false,
   }),
@@ -23,10 +21,7 @@ export const createTenantCA = defineOperation({
       const active = await ctx.services.pki.activeCa(tenantId);
       return { TenantCA: caView(active, pem(Buffer.from(active.certificate, 'base64'), 'CERTIFICATE')), Der: Buffer.from(active.certificate, 'base64') };
     }
-    const ca = await ctx.services.pki.createTenantCa(tenant, {
-      ...(req.commonName !== undefined ? { commonName: req.commonName } : {}),
-      ...(req.validityDays !== undefined ? { validityDays: req.validityDays } : {}),
-    });
+    const ca = await ctx.services.pki.createTenantCa(tenant, req.ca);
     ctx.audit.record = { 'Certificate.SerialNumber': ca.serialNumber, 'Certificate.Subject': ca.subject };
     return { TenantCA: caView(ca, pem(Buffer.from(ca.certificate, 'base64'), 'CERTIFICATE')), Der: Buffer.from(ca.certificate, 'base64') };
   },

@@ -157,16 +157,7 @@ export class Pki {
 
   /** The tenant's CAs, oldest generation first (the last one is active). */
   async tenantCas(tenantId: string): Promise<readonly CaRecord[]> {
-    const r = await this.cas.get(tenantId, async () => {
-      const list: CaRecord[] = [];
-      for (let after: string | undefined; ;) {
-        const page = await this.keyring.barrier.list(paths.pkiCas(tenantId), { ...(after !== undefined ? { after } : {}), limit: 1000 });
-        list.push(...page.entries.map((e) => decodeRecord<CaRecord>(e)));
-        if (page.next === undefined) break;
-        after = page.next;
-      }
-      return { list };
-    });
+    const r = await this.cas.get(tenantId, async () => ({ list: await this.listAll<CaRecord>(paths.pkiCas(tenantId)) }));
     return r?.list ?? [];
   }
 
@@ -473,12 +464,7 @@ export class Pki {
     const out: Buffer[] = [];
     const root = this.options.clientTrustRoot ?? (await this.root())?.certificate;
     if (root !== undefined) out.push(typeof root === 'string' ? Buffer.from(root, 'base64') : root);
-    for (let after: string | undefined; ;) {
-      const page = await this.keyring.barrier.list('pki-cas/', { ...(after !== undefined ? { after } : {}), limit: 1000 });
-      for (const e of page.entries) out.push(Buffer.from(decodeRecord<CaRecord>(e).certificate, 'base64'));
-      if (page.next === undefined) break;
-      after = page.next;
-    }
+    for (const ca of await this.listAll<CaRecord>('pki-cas/')) out.push(Buffer.from(ca.certificate, 'base64'));
     return out.map((der) => Buffer.from(pem(der, 'CERTIFICATE')));
   }
 
@@ -507,17 +493,22 @@ export class Pki {
 
   private async revocationsOf(tenantId: string): Promise<Revocations> {
     const r = await this.revocations.get(tenantId, async () => {
-      const list: RevocationRecord[] = [];
-      for (let after: string | undefined; ;) {
-        const page = await this.keyring.barrier.list(paths.pkiRevocations(tenantId), { ...(after !== undefined ? { after } : {}), limit: 1000 });
-        list.push(...page.entries.map((e) => decodeRecord<RevocationRecord>(e)));
-        if (page.next === undefined) break;
-        after = page.next;
-      }
+      const list = await this.listAll<RevocationRecord>(paths.pkiRevocations(tenantId));
       return { list, bySerial: new Map(list.map((x) => [x.serialNumber, x])) };
     });
     if (r === undefined) throw new Error('unreachable');
     return r;
+  }
+
+  /** Every record under a prefix, page by page. */
+  private async listAll<T>(prefix: string): Promise<T[]> {
+    const out: T[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await this.keyring.barrier.list(prefix, { ...(after !== undefined ? { after } : {}), limit: 1000 });
+      out.push(...page.entries.map((e) => decodeRecord<T>(e)));
+      if (page.next === undefined) return out;
+      after = page.next;
+    }
   }
 
   private async caKey(tenant: Tenant, ca: CaRecord): Promise<CaKey> {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withClient, withConnection, type ConnectionFlags } from '../connection.js';
 import { printJson, readText, UsageError, writeOutput } from '../io.js';
+import { allPages } from './key.js';
 
 type Flags = ConnectionFlags & Record<string, unknown>;
 
@@ -88,16 +89,8 @@ export function registerPki(program: Command): void {
     }));
   sub('list', 'list certificates of a tenant')
     .option('--tenant <tenant>', 'tenant (default: your own)')
-    .action((f: Flags) => withClient(f, async (c) => {
-      const items: unknown[] = [];
-      let marker: string | undefined;
-      do {
-        const page = await c.send<{ Certificates: unknown[]; Truncated: boolean; NextMarker?: string }>(keyward('ListCertificates'), { ...opt('Tenant', f.tenant), ...opt('Marker', marker) });
-        items.push(...page.Certificates);
-        marker = page.Truncated ? page.NextMarker : undefined;
-      } while (marker !== undefined);
-      printJson(items);
-    }));
+    .action((f: Flags) => withClient(f, async (c) =>
+      printJson(await allPages((m) => c.send(keyward('ListCertificates'), { ...opt('Tenant', f.tenant), ...opt('Marker', m) }), 'Certificates'))));
   sub('get', 'show one certificate').argument('<serial>', 'serial number (hex)')
     .option('--tenant <tenant>', 'tenant (default: your own)')
     .action((serial: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(keyward('GetCertificate'), { SerialNumber: serial, ...opt('Tenant', f.tenant) }))));

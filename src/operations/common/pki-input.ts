@@ -1,5 +1,6 @@
 import { checkTenantId } from '../../keyring/index.js';
 import { normalizeSerial, REVOCATION_REASONS, type CaRecord, type CertificateRecord, type RevocationReason } from '../../pki/index.js';
+import type { NewCa } from '../../pki/index.js';
 import { invalid, type Input } from './input.js';
 import { epochSeconds } from './key-metadata.js';
 
@@ -24,6 +25,16 @@ export function readTenant(input: Input, field = 'Tenant'): string {
 
 export function readValidityDays(input: Input): number | undefined {
   return input.integer('ValidityDays', { min: 1, max: 36_500 });
+}
+
+/** Tenant (default: the caller's), common name and validity of a new tenant CA. */
+export function readNewCa(input: Input): { tenant: string | undefined; ca: NewCa } {
+  const commonName = input.string('CommonName', { min: 1, max: 64 });
+  const validityDays = readValidityDays(input);
+  return {
+    tenant: input.string('Tenant', { min: 1, max: 63 }),
+    ca: { ...(commonName !== undefined ? { commonName } : {}), ...(validityDays !== undefined ? { validityDays } : {}) },
+  };
 }
 
 export function readGeneration(input: Input): number | undefined {
