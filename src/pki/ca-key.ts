@@ -1,7 +1,7 @@
 import { createPrivateKey, webcrypto, type KeyObject } from 'node:crypto';
 import { zeroize } from '../crypto/index.js';
 import { unwrapMaterial, wrapMaterial, type MaterialRef } from '../keyring/index.js';
-import { CA_ALGORITHM, toBuffer } from './x509.js';
+import { CA_ALGORITHM, toBuffer } from './names.js';
 
 type WebCryptoKey = webcrypto.CryptoKey;
 

@@ -2,7 +2,8 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { BaseCRLNumber, CRLNumber } from '@peculiar/asn1-x509';
 import type { CaKey } from './ca-key.js';
 import { REVOCATION_REASONS, type RevocationRecord } from './types.js';
-import { CA_ALGORITHM, toBuffer, x509 } from './x509.js';
+import { CA_ALGORITHM, toBuffer } from './names.js';
+import { x509 } from './x509.js';
 
 /**
  * CRL numbering without a stored counter, the same on every node: CRLs are issued per period

@@ -1,6 +1,7 @@
 import { createPublicKey, webcrypto } from 'node:crypto';
 import { KeywardError } from '../errors/index.js';
-import { MEMBER_ALGORITHM, pem, toBuffer, x509 } from './x509.js';
+import { MEMBER_ALGORITHM, pem, toBuffer } from './names.js';
+import { x509 } from './x509.js';
 
 const invalid = (message: string) => new KeywardError('ValidationException', `Csr: ${message}`);
 

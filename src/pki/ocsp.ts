@@ -7,7 +7,7 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate, CRLReason, type Extension } from '@peculiar/asn1-x509';
 import type { CaKey } from './ca-key.js';
 import { REVOCATION_REASONS, type Revocation } from './types.js';
-import { normalizeSerial, toBuffer } from './x509.js';
+import { normalizeSerial, toBuffer } from './names.js';
 
 /** Hash algorithms a CertID may use (RFC 6960 clients send SHA-1; newer ones SHA-256). */
 const HASHES: Record<string, string> = {

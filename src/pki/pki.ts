@@ -4,12 +4,15 @@ import {
   BoundedCache, DEFAULT_TENANT, StoreConflictError, checkPrincipalName, classifyPath, decodeRecord, encodeRecord, paths, withCasRetry,
   type CacheLimits, type Clock, type Keyring, type StoreChange, type Tenant,
 } from '../keyring/index.js';
-import { caKeyRef, generateCaKey, openCaKey, type CaKey } from './ca-key.js';
-import { planCrl, signCrl } from './crl.js';
-import { generateMemberKey, readCsr, type SubjectKey } from './csr.js';
-import { respondOcsp, type CertificateState } from './ocsp.js';
+import type { CaKey } from './ca-key.js';
+import type { SubjectKey } from './csr.js';
+import { CA_ALGORITHM, OID, pem, randomSerial, toBuffer } from './names.js';
+import type { CertificateState } from './ocsp.js';
 import type { CaRecord, CertificateRecord, RevocationReason, RevocationRecord } from './types.js';
-import { OID, pem, randomSerial, readStringExtension, stringExtension, toBuffer, x509, CA_ALGORITHM } from './x509.js';
+import type { x509 as X509 } from './x509.js';
+
+/** The X.509 and ASN.1 libraries, loaded when the PKI is first used (they are heavy to load). */
+const engine = () => import('./engine.js');
 
 const DAY_MS = 86_400_000;
 
@@ -110,6 +113,7 @@ export class Pki {
   // --- the root CA ---------------------------------------------------------------------------
 
   async createRoot(input: NewCa): Promise<CaRecord> {
+    const { x509, caKeyRef, generateCaKey } = await engine();
     const now = this.clock();
     const system = await this.keyring.tenants.require(DEFAULT_TENANT);
     const ref = caKeyRef(system.id, 1, true);
@@ -194,6 +198,7 @@ export class Pki {
   }
 
   private async addTenantCa(tenant: Tenant, generation: number, input: NewCa, previous?: CaRecord): Promise<CaRecord> {
+    const { x509, caKeyRef, generateCaKey, stringExtension } = await engine();
     const root = await this.requireRoot();
     const rootCert = new x509.X509Certificate(Buffer.from(root.certificate, 'base64'));
     const now = this.clock();
@@ -216,7 +221,7 @@ export class Pki {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(rootCert.publicKey),
         stringExtension(OID.tenant, tenant.id),
-        ...this.publicUrls(undefined, 1),
+        ...this.publicUrls(x509, undefined, 1),
       ],
     });
     const record = caRecord(cert, tenant.id, generation, wrapped, now);
@@ -243,6 +248,7 @@ export class Pki {
   // --- member certificates -------------------------------------------------------------------
 
   async issue(tenant: Tenant, request: IssueRequest): Promise<Issued> {
+    const { x509, generateMemberKey, readCsr, stringExtension } = await engine();
     checkPrincipalName(request.principal);
     if (!ROLE.test(request.role)) throw new KeywardError('ValidationException', 'Role must be 1-64 characters of A-Z, a-z, 0-9, _ and - (admin or user to authenticate to Keyward).');
     if (request.email !== undefined && !EMAIL.test(request.email)) throw new KeywardError('ValidationException', 'Email must be an e-mail address.');
@@ -275,7 +281,7 @@ export class Pki {
         stringExtension(OID.member, request.principal),
         stringExtension(OID.tenant, tenant.id),
         stringExtension(OID.role, request.role),
-        ...this.publicUrls(tenant.id, ca.generation),
+        ...this.publicUrls(x509, tenant.id, ca.generation),
       ],
     });
     const record: CertificateRecord = {
@@ -367,9 +373,11 @@ export class Pki {
     const delta = options.delta === true;
     const ca = tenantId === undefined ? await this.requireRoot() : await this.tenantCa(tenantId, options.generation);
     const revocations = tenantId === undefined ? [] : (await this.revocationsOf(tenantId)).list.filter((r) => r.caGeneration === ca.generation);
+    const { planCrl } = await engine();
     const plan = planCrl(Date.parse(ca.revisedAt), this.clock().getTime(), this.options.crlPeriodMs, delta, revocations);
     const cacheKey = `${tenantId ?? ''}/${ca.generation}/${plan.number}`;
     const crl = await this.crls.get(cacheKey, async () => {
+      const { x509, signCrl } = await engine();
       const caCert = new x509.X509Certificate(Buffer.from(ca.certificate, 'base64'));
       const key = tenantId === undefined ? await this.rootKey(ca) : await this.caKey(await this.keyring.tenants.require(tenantId), ca);
       const der = await signCrl(caCert, key, plan);
@@ -384,6 +392,7 @@ export class Pki {
 
   /** Answers a DER OCSP request about certificates of the tenant's CAs (any generation). */
   async ocsp(tenantId: string, requestDer: Buffer): Promise<Buffer> {
+    const { respondOcsp } = await engine();
     const tenant = await this.keyring.tenants.find(tenantId);
     const cas = tenant === undefined ? [] : await this.tenantCas(tenantId);
     return respondOcsp(
@@ -420,7 +429,8 @@ export class Pki {
   }
 
   private async verifyChain(leafDer: Buffer, trustRoot: Buffer | undefined): Promise<CertificateIdentity> {
-    let leaf: x509.X509Certificate;
+    const { x509, readStringExtension } = await engine();
+    let leaf: X509.X509Certificate;
     try {
       leaf = new x509.X509Certificate(leafDer);
     } catch {
@@ -512,6 +522,7 @@ export class Pki {
   }
 
   private async caKey(tenant: Tenant, ca: CaRecord): Promise<CaKey> {
+    const { caKeyRef, openCaKey } = await engine();
     const key = await this.caKeys.get(`${tenant.id}/${ca.generation}`, () =>
       openCaKey(() => this.keyring.tenants.masterKey(tenant), caKeyRef(tenant.id, ca.generation, false), ca.wrappedKey));
     if (key === undefined) throw new Error('unreachable');
@@ -519,6 +530,7 @@ export class Pki {
   }
 
   private async rootKey(root: CaRecord): Promise<CaKey> {
+    const { caKeyRef, openCaKey } = await engine();
     const system = await this.keyring.tenants.require(DEFAULT_TENANT);
     const key = await this.caKeys.get(`*root/${root.generation}`, () =>
       openCaKey(() => this.keyring.tenants.masterKey(system), caKeyRef(system.id, root.generation, true), root.wrappedKey));
@@ -527,7 +539,7 @@ export class Pki {
   }
 
   /** CRL distribution point and AIA (OCSP, issuer) extensions, when a public URL is configured. */
-  private publicUrls(tenantId: string | undefined, generation: number): x509.Extension[] {
+  private publicUrls(x509: typeof X509, tenantId: string | undefined, generation: number): X509.Extension[] {
     const base = this.options.publicUrl?.replace(/\/+$/, '');
     if (base === undefined) return [];
     if (tenantId === undefined) {
@@ -568,7 +580,7 @@ export class Pki {
   }
 }
 
-function caRecord(cert: x509.X509Certificate, tenantId: string | undefined, generation: number, wrappedKey: string, now: Date): CaRecord {
+function caRecord(cert: X509.X509Certificate, tenantId: string | undefined, generation: number, wrappedKey: string, now: Date): CaRecord {
   return {
     ...(tenantId !== undefined ? { tenantId } : {}),
     generation,
