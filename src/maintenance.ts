@@ -13,8 +13,11 @@ export function storeLabel(spec: string): string {
   return /^postgres(ql)?:\/\//.test(spec) ? redactUrl(spec) : spec;
 }
 
-/** Writes a consistent snapshot of the store to file (0600), atomically: a temp file renamed at the end. */
-export async function backupStore(store: Store, file: string, source: string, now = new Date()): Promise<number> {
+/**
+ * Writes a consistent snapshot of the store to file (0600), atomically: a temp file renamed at the
+ * end. With `keep`, only the entries it accepts (a tenant left out); answers how many were written.
+ */
+export async function backupStore(store: Store, file: string, source: string, now = new Date(), keep: (key: string) => boolean = () => true): Promise<number> {
   const tmp = `${file}.partial-${process.pid}`;
   const out = createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
   const write = async (s: string) => {
@@ -25,12 +28,17 @@ export async function backupStore(store: Store, file: string, source: string, no
     await opened;
     const backup = new BackupWriter();
     await write(backup.header(source, now));
-    const count = await readSnapshot(store, (e) => write(backup.entry(e.key, e.value)));
+    let written = 0;
+    await readSnapshot(store, async (e) => {
+      if (!keep(e.key)) return;
+      written++;
+      await write(backup.entry(e.key, e.value));
+    });
     await write(backup.end());
     out.end();
     await once(out, 'finish');
     renameSync(tmp, file);
-    return count;
+    return written;
   } catch (e) {
     out.destroy();
     rmSync(tmp, { force: true });

@@ -12,12 +12,13 @@ import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
-import { Keyring, systemClock, type Clock } from './keyring/index.js';
+import { Keyring, refuseDefaultTenant, systemClock, tenantPathMatcher, type Clock } from './keyring/index.js';
 import { Pki } from './pki/index.js';
 import { Input, invoke, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
+import { backupStore, storeLabel } from './maintenance.js';
 import { VERSION } from './version.js';
 
 /**
@@ -46,6 +47,8 @@ export interface InstallationOverrides {
   readonly log?: Logger;
   /** Where seal secrets (KEYWARD_ROOT_KEY, KEYWARD_PKCS11_PIN, transit credentials) are read; default process.env. */
   readonly secretsEnv?: NodeJS.ProcessEnv;
+  /** false: no scheduler after unseal (offline tools that only read, such as a filtered backup). */
+  readonly background?: boolean;
 }
 
 /** A secret from an env variable or a file (never argv); the message names both. */
@@ -167,7 +170,12 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     region: config.region,
     metadataCache: { max: config.metadataCacheMax, ttlMs: config.metadataCacheTtlMs },
     materialCache: { max: config.materialCacheMax, ttlMs: config.materialCacheTtlMs },
+    tenantQuotas: {
+      maxKeys: config.tenantMaxKeys, maxPrincipals: config.tenantMaxPrincipals,
+      requestsPerSecond: config.tenantRequestsPerSecond, burst: config.tenantBurst,
+    },
     onError: (e) => log.error({ err: e }, 'background task failed'),
+    onTenantDeleted: (tenant) => log.info({ tenant }, 'tenant deleted at the end of its window: its salt and every record are gone (crypto-shredded)'),
   });
   const pki = new Pki(keyring, clock, {
     rootDays: config.pkiRootValidityDays,
@@ -198,8 +206,10 @@ export function openInstallation(config: Config, overrides: InstallationOverride
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());
-    keyring.scheduler.start(config.schedulerIntervalMs);
-    void keyring.scheduler.tick().catch((e: unknown) => log.error({ err: e }, 'scheduler failed'));
+    if (overrides.background !== false) {
+      keyring.scheduler.start(config.schedulerIntervalMs);
+      void keyring.scheduler.tick().catch((e: unknown) => log.error({ err: e }, 'scheduler failed'));
+    }
     log.info('unsealed');
   });
   seal.onSealed(() => {
@@ -572,6 +582,46 @@ export function writeCredentialsFile(path: string, credentials: AdminCredentials
 
 export function credentialsPath(config: Config): string {
   return join(resolve(config.dataDir), 'admin-credentials.json');
+}
+
+/** What unseals an installation in process: a passphrase, shamir shares (one at a time), or nothing for an auto-unseal seal. */
+export interface UnsealSecrets {
+  readonly passphrase?: string;
+  readonly shares?: readonly string[];
+}
+
+/**
+ * `keyward backup --exclude-tenant`: a consistent snapshot of the store without any record of the
+ * tenant (tenantRecords in keyring/paths.ts, with the indexes its records own). Telling those apart
+ * needs the records decrypted, so the installation is unsealed in process, with no background work
+ * and no audit records. Meant for a tenant that is deleted or pending deletion (it writes nothing new);
+ * run on a restored copy of an old backup, it purges the tenant from that backup.
+ */
+export async function backupWithoutTenant(config: Config, file: string, tenantId: string, secretsFor: (sealType: string) => Promise<UnsealSecrets>): Promise<{ entries: number; excluded: number }> {
+  refuseDefaultTenant(tenantId, 'left out');
+  const installation = openInstallation({ ...config, audit: 'off' }, { background: false });
+  try {
+    await installation.store.ready?.();
+    const status = await installation.seal.status();
+    if (!status.initialized) throw new KeywardError('NotInitializedException', `${storeLabel(config.store)} holds no Keyward installation.`);
+    const secrets = status.type === 'passphrase' || status.type === 'shamir' ? await secretsFor(status.type) : {};
+    if (status.type === 'shamir') {
+      for (const share of secrets.shares ?? []) await unsealInstallation(installation, { share });
+    } else {
+      await unsealInstallation(installation, secrets.passphrase !== undefined ? secrets.passphrase : {});
+    }
+    if (installation.seal.sealed) throw new KeywardError('SealedException', `Unsealing ${storeLabel(config.store)} needs its ${status.type ?? ''} seal's secret to find the tenant's records.`);
+    const isTenants = await tenantPathMatcher(installation.barrier, tenantId);
+    let excluded = 0;
+    const entries = await backupStore(installation.store, file, storeLabel(config.store), new Date(), (key) => {
+      if (!isTenants(key)) return true;
+      excluded++;
+      return false;
+    });
+    return { entries, excluded };
+  } finally {
+    await installation.close();
+  }
 }
 
 /** The passphrase policy, for commands that must refuse a new passphrase before touching a store. */

@@ -57,3 +57,39 @@ export async function probe(url: string, call: HttpCall): Promise<void> {
   const text = await res.text();
   if (res.status < 200 || res.status > 299) throw new Error(`probe of ${url} answered ${res.status}: ${text.slice(0, 300)}`);
 }
+
+export interface CountedLoadResult {
+  /** 2xx answers per second. */
+  readonly okRps: number;
+  readonly ok: number;
+  /** Answers that were not 2xx (e.g. ThrottlingException), errors and timeouts. */
+  readonly refused: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/**
+ * Like runLoad, but refusals are counted rather than fatal (a tenant pushed past its rate limit),
+ * and `overallRate` caps the offered load in requests/s across all connections (0: as fast as the
+ * server answers).
+ */
+export async function runCountedLoad(options: LoadOptions & { readonly overallRate?: number }): Promise<CountedLoadResult> {
+  const { calls } = options;
+  if (calls.length === 0) throw new Error('runCountedLoad: no calls');
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.durationSec,
+    pipelining: 1,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+    requests: calls.map((c) => ({ method: 'POST', path: '/', headers: c.headers, body: c.body })),
+  });
+  const ok = result['2xx'];
+  return {
+    okRps: ok / options.durationSec,
+    ok,
+    refused: result.non2xx + result.errors + result.timeouts,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+  };
+}

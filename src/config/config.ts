@@ -104,6 +104,16 @@ const schema = z.object({
   rateLimitPerSecond: z.coerce.number().min(0).default(5_500),
   /** How many requests a principal may send at once above its rate (the bucket size). */
   rateLimitBurst: z.coerce.number().int().min(1).default(11_000),
+  /**
+   * Quotas of every tenant but `default` (which is unlimited unless given its own with
+   * UpdateTenant); UpdateTenant overrides them per tenant. 0 means unlimited.
+   */
+  tenantMaxKeys: z.coerce.number().int().min(0).default(100_000),
+  tenantMaxPrincipals: z.coerce.number().int().min(0).default(10_000),
+  /** Requests per second all principals of one tenant share, on each node (token bucket); 0: off. */
+  tenantRequestsPerSecond: z.coerce.number().int().min(0).default(5_500),
+  /** The tenant bucket's size; 0: one second's worth. */
+  tenantBurst: z.coerce.number().int().min(0).default(11_000),
   /** Init/unseal attempts per minute from one address (Argon2 is costly); 0 turns the limit off. */
   unsealRatePerMinute: z.coerce.number().min(0).default(10),
   unsealBurst: z.coerce.number().int().min(1).default(10),

@@ -2,14 +2,16 @@ export * from './types.js';
 export * from './keyring.js';
 export * from './clock.js';
 export { Keys, type NewKey } from './keys.js';
-export { Tenants, DEFAULT_TENANT, checkTenantId } from './tenants.js';
+export { Tenants, DEFAULT_TENANT, UNLIMITED, checkTenantId, forEachTenantRecord, refuseDefaultTenant, tenantPathMatcher } from './tenants.js';
+export { tenantState, requireActiveTenant, isTenantExpired } from './tenant-state.js';
+export { tenantRecords, isTenantPath, type TenantRecordKind } from './paths.js';
 export { Aliases, checkAliasName } from './aliases.js';
 export { Principals, checkPrincipalName, type IssuedCredentials } from './principals.js';
 export { Scheduler, type SchedulerReport } from './scheduler.js';
 export { parseKeyRef, keyArn, aliasArn, isKeyId, type KeyRef } from './key-ref.js';
 export { requireEnabled, requireNotPendingDeletion, isExpired } from './key-state.js';
 export type { CacheLimits } from './cache.js';
-export { paths, pkiTenantPrefixes, classifyPath } from './paths.js';
+export { paths, classifyPath } from './paths.js';
 /** What other record-keeping layers (pki) build on: records through the barrier, caches, CAS retries, wrapping. */
 export { BoundedCache } from './cache.js';
 export { encodeRecord, decodeRecord } from './records.js';

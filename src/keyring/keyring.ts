@@ -7,6 +7,7 @@ import { classifyPath } from './paths.js';
 import { Principals } from './principals.js';
 import { Scheduler } from './scheduler.js';
 import { Tenants } from './tenants.js';
+import type { TenantQuotas } from './types.js';
 
 export interface KeyringOptions {
   readonly region: string;
@@ -14,7 +15,11 @@ export interface KeyringOptions {
   readonly metadataCache: CacheLimits;
   /** Unwrapped key material: bounded, zeroized on eviction and on seal. */
   readonly materialCache: CacheLimits;
+  /** Quotas of every tenant but `default` unless set for the tenant (default: unlimited). */
+  readonly tenantQuotas?: TenantQuotas;
   readonly onError: (e: unknown) => void;
+  /** A tenant's deletion window ended and this node deleted it (crypto-shredded). */
+  readonly onTenantDeleted?: (tenantId: string) => void;
 }
 
 /**
@@ -30,11 +35,11 @@ export class Keyring {
   private readonly unwatch: () => void;
 
   constructor(readonly barrier: Barrier, readonly clock: Clock, readonly options: KeyringOptions) {
-    this.tenants = new Tenants(barrier, clock, options.metadataCache);
+    this.tenants = new Tenants(barrier, clock, options.metadataCache, options.tenantQuotas);
     this.keys = new Keys(barrier, this.tenants, clock, { region: options.region, records: options.metadataCache, material: options.materialCache });
     this.aliases = new Aliases(barrier, clock, options.metadataCache);
-    this.principals = new Principals(barrier, clock, options.metadataCache);
-    this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError);
+    this.principals = new Principals(barrier, clock, options.metadataCache, this.tenants);
+    this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError, options.onTenantDeleted);
     this.unwatch = barrier.watch((change) => this.onChange(change));
   }
 

@@ -6,10 +6,11 @@ import { addDays, type Clock } from './clock.js';
 import { keyArn } from './key-ref.js';
 import { isExpired, requireEnabled } from './key-state.js';
 import { newMaterial, unwrapMaterial, wrapMaterial, type MaterialRef } from './material.js';
-import { paths } from './paths.js';
-import { decodeRecord, encodeRecord } from './records.js';
+import { keySchedulePaths, paths } from './paths.js';
+import { decodeRecord, encodeRecord, reconcileIndex } from './records.js';
 import { withCasRetry } from './retry.js';
 import type { Tenants } from './tenants.js';
+import { adjustUsage } from './usage.js';
 import type { KeyRecord, KeyVersion, RotationType, Tenant, VersionState } from './types.js';
 
 export interface KeysOptions {
@@ -24,8 +25,6 @@ export interface NewKey {
 }
 
 interface CachedMaterial { readonly key: Buffer }
-
-const EMPTY = encodeRecord({});
 
 /**
  * Keys, their versions and version material. Every state change is one transaction with
@@ -68,6 +67,7 @@ export class Keys {
       tags: input.tags,
     };
     await this.barrier.transaction(async (tx) => {
+      await adjustUsage(tx, tenant.id, { keys: 1 }, (t) => this.tenants.quotas(t));
       await this.putMaterial(tx, tenant, keyId, 1);
       await tx.put(paths.key(tenant.id, keyId), encodeRecord(key), { ifVersion: 0 });
     });
@@ -207,6 +207,7 @@ export class Keys {
       if (entry === undefined) return false;
       const key = decodeRecord<KeyRecord>(entry);
       if (!isExpired(key, this.clock())) return false;
+      await adjustUsage(tx, tenant.id, { keys: -1 }, (t) => this.tenants.quotas(t));
       for (const v of key.versions) await tx.delete(paths.material(tenant.id, keyId, v.version));
       for (let after: string | undefined; ;) {
         const page = await tx.list(paths.aliases(tenant.id), { ...(after !== undefined ? { after } : {}), limit: 1000 });
@@ -258,22 +259,6 @@ function materialRef(tenant: Tenant, keyId: string, version: number): MaterialRe
   return { tenantId: tenant.id, keyId, version, purpose: 'ENCRYPT_DECRYPT' };
 }
 
-/** The due-time index entries a key record implies (see Scheduler). */
-function scheduleEntries(key: KeyRecord | undefined): Set<string> {
-  const out = new Set<string>();
-  if (key === undefined) return out;
-  if (key.keyState === 'Enabled' && key.rotation.enabled && key.rotation.nextRotationAt !== undefined) {
-    out.add(paths.schedule('rotation', key.rotation.nextRotationAt, key.tenantId, key.keyId));
-  }
-  if (key.keyState === 'PendingDeletion' && key.deletionDate !== undefined) {
-    out.add(paths.schedule('deletion', key.deletionDate, key.tenantId, key.keyId));
-  }
-  return out;
-}
-
 async function reconcileSchedule(tx: BarrierWriter, before: KeyRecord | undefined, after: KeyRecord | undefined): Promise<void> {
-  const old = scheduleEntries(before);
-  const now = scheduleEntries(after);
-  for (const p of old) if (!now.has(p)) await tx.delete(p);
-  for (const p of now) if (!old.has(p)) await tx.put(p, EMPTY);
+  await reconcileIndex(tx, before === undefined ? [] : keySchedulePaths(before), after === undefined ? [] : keySchedulePaths(after));
 }

@@ -1,6 +1,11 @@
+import type { KeyRecord, PrincipalRecord, Tenant } from './types.js';
+
+export type ScheduleKind = 'rotation' | 'deletion' | 'tenant-deletion';
+
 /**
  * Every path the keyring writes. Paths are ASCII (ids, alias names, principal names), sorted
  * bytewise, and each record's path is its AAD under the barrier, so a record cannot be moved.
+ * A record that belongs to a tenant is also listed in tenantRecords below.
  */
 export const paths = {
   tenant: (tenantId: string) => `tenants/${tenantId}`,
@@ -9,6 +14,9 @@ export const paths = {
   keys: (tenantId: string) => `keys/${tenantId}/`,
   material: (tenantId: string, keyId: string, version: number) => `material/${tenantId}/${keyId}/${String(version).padStart(10, '0')}`,
   materials: (tenantId: string, keyId: string) => `material/${tenantId}/${keyId}/`,
+  tenantMaterials: (tenantId: string) => `material/${tenantId}/`,
+  /** Key and principal counts of a tenant (its quotas' usage). */
+  usage: (tenantId: string) => `usage/${tenantId}`,
   alias: (tenantId: string, aliasName: string) => `aliases/${tenantId}/${aliasName}`,
   aliases: (tenantId: string) => `aliases/${tenantId}/`,
   principal: (tenantId: string, name: string) => `principals/${tenantId}/${name}`,
@@ -17,7 +25,8 @@ export const paths = {
   token: (tokenId: string) => `credentials/tokens/${tokenId}`,
   /** Due-time index: the scheduler scans this prefix in time order. */
   schedule: (kind: 'rotation' | 'deletion', at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
-  schedules: (kind: 'rotation' | 'deletion') => `schedule/${kind}/`,
+  tenantSchedule: (at: string, tenantId: string) => `schedule/tenant-deletion/${at}/${tenantId}`,
+  schedules: (kind: ScheduleKind) => `schedule/${kind}/`,
   /** The root CA (one per installation; system-wide, wrapped under the system tenant's master key). */
   pkiRoot: () => 'pki-root',
   /** A tenant's CAs by generation (RotateTenantCA adds one); the highest generation is active. */
@@ -31,12 +40,60 @@ export const paths = {
   pkiRevocations: (tenantId: string) => `pki-revoked/${tenantId}/`,
 };
 
+/** The due-time index entries a key record implies (see Scheduler). */
+export function keySchedulePaths(key: KeyRecord): string[] {
+  const out: string[] = [];
+  if (key.keyState === 'Enabled' && key.rotation.enabled && key.rotation.nextRotationAt !== undefined) {
+    out.push(paths.schedule('rotation', key.rotation.nextRotationAt, key.tenantId, key.keyId));
+  }
+  if (key.keyState === 'PendingDeletion' && key.deletionDate !== undefined) {
+    out.push(paths.schedule('deletion', key.deletionDate, key.tenantId, key.keyId));
+  }
+  return out;
+}
+
+/** The due-time index entry a tenant record implies: its deletion, while pending. */
+export function tenantSchedulePaths(tenant: Tenant): string[] {
+  return tenant.deletion === undefined ? [] : [paths.tenantSchedule(tenant.deletion.date, tenant.id)];
+}
+
 /**
- * Prefixes under which a tenant's PKI records live (CA keys and certificates, certificates,
- * revocations): deleting a tenant deletes everything under them.
+ * Where one kind of tenant record lives: every record under `prefix`, or the one record at `path`.
+ * `owns` names the records outside the tenant's paths that such a record owns (indexes pointing
+ * at it, schedule entries): they go with it.
  */
-export function pkiTenantPrefixes(tenantId: string): string[] {
-  return [paths.pkiCas(tenantId), paths.pkiCertificates(tenantId), paths.pkiRevocations(tenantId)];
+export type TenantRecordKind = ({ readonly prefix: string } | { readonly path: string }) & {
+  readonly owns?: (record: unknown) => readonly string[];
+};
+
+function owning<T>(where: { readonly prefix: string } | { readonly path: string }, owns: (record: T) => readonly string[]): TenantRecordKind {
+  return { ...where, owns: (record) => owns(record as T) };
+}
+
+/**
+ * Everything a tenant owns in the store, in one place: deleting a tenant removes exactly this (in
+ * one transaction, see Tenants.purge), `keyward backup --exclude-tenant` leaves it out, and a test
+ * scans the store for anything left behind. A new kind of tenant record is covered by adding its
+ * prefix (or path) here, with `owns` if it keeps an index outside its prefix.
+ */
+export function tenantRecords(tenantId: string): readonly TenantRecordKind[] {
+  return [
+    owning<Tenant>({ path: paths.tenant(tenantId) }, tenantSchedulePaths),
+    { path: paths.usage(tenantId) },
+    owning<KeyRecord>({ prefix: paths.keys(tenantId) }, keySchedulePaths),
+    { prefix: paths.tenantMaterials(tenantId) },
+    { prefix: paths.aliases(tenantId) },
+    owning<PrincipalRecord>({ prefix: paths.principals(tenantId) }, (p) => [paths.accessKey(p.accessKeyId), paths.token(p.tokenId)]),
+    // the tenant's CAs (with their wrapped private keys), the certificates they issued, revocations
+    { prefix: paths.pkiCas(tenantId) },
+    { prefix: paths.pkiCertificates(tenantId) },
+    { prefix: paths.pkiRevocations(tenantId) },
+  ];
+}
+
+/** Whether a path lies in one of the tenant's prefixes or is one of its records (not its owned indexes). */
+export function isTenantPath(kinds: readonly TenantRecordKind[], path: string): boolean {
+  return kinds.some((k) => ('prefix' in k ? path.startsWith(k.prefix) : path === k.path));
 }
 
 /** What a changed path means for the caches. */

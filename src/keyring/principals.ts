@@ -6,7 +6,9 @@ import { BoundedCache, type CacheLimits } from './cache.js';
 import type { Clock } from './clock.js';
 import { paths } from './paths.js';
 import { decodeRecord, encodeRecord } from './records.js';
+import type { Tenants } from './tenants.js';
 import type { CredentialIndex, PrincipalRecord, Role, Tenant } from './types.js';
+import { adjustUsage } from './usage.js';
 
 const NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -36,7 +38,7 @@ function accessKeyId(): string {
 export class Principals {
   private readonly byCredential: BoundedCache<PrincipalRecord>;
 
-  constructor(private readonly barrier: Barrier, private readonly clock: Clock, limits: CacheLimits) {
+  constructor(private readonly barrier: Barrier, private readonly clock: Clock, limits: CacheLimits, private readonly tenants: Tenants) {
     this.byCredential = new BoundedCache(limits);
   }
 
@@ -58,6 +60,7 @@ export class Principals {
     const index: CredentialIndex = { tenantId: tenant.id, name };
     try {
       const write = async (tx: BarrierWriter) => {
+        await adjustUsage(tx, tenant.id, { principals: 1 }, (t) => this.tenants.quotas(t));
         await tx.put(paths.principal(tenant.id, name), encodeRecord(principal), { ifVersion: 0 });
         await tx.put(paths.accessKey(principal.accessKeyId), encodeRecord(index), { ifVersion: 0 });
         await tx.put(paths.token(tokenId), encodeRecord(index), { ifVersion: 0 });
@@ -89,6 +92,7 @@ export class Principals {
       const entry = await tx.get(paths.principal(tenantId, name));
       if (entry === undefined) return undefined;
       const p = decodeRecord<PrincipalRecord>(entry);
+      await adjustUsage(tx, tenantId, { principals: -1 }, (t) => this.tenants.quotas(t));
       await tx.delete(paths.accessKey(p.accessKeyId));
       await tx.delete(paths.token(p.tokenId));
       await tx.delete(entry.path, { ifVersion: entry.version });

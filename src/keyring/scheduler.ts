@@ -1,18 +1,23 @@
 import type { Barrier } from '../barrier/index.js';
 import type { Clock } from './clock.js';
 import type { Keys } from './keys.js';
-import { paths } from './paths.js';
+import { paths, type ScheduleKind } from './paths.js';
+import { tenantState } from './tenant-state.js';
 import type { Tenants } from './tenants.js';
 
 export interface SchedulerReport {
   readonly rotated: number;
   readonly deleted: number;
+  /** Tenants deleted (crypto-shredded) at the end of their window by this node. */
+  readonly tenantsDeleted: number;
 }
 
 /**
- * Runs automatic rotations and deletions when due. Due times live in a sorted index
- * (`schedule/<kind>/<ISO time>/<tenant>/<key>`), so a tick reads only what is due. Each action is
- * a compare-and-set transaction that re-checks the key, so with many nodes ticking, it happens once.
+ * Runs automatic rotations, key deletions and tenant deletions when due. Due times live in a
+ * sorted index (`schedule/<kind>/<ISO time>/<tenant>[/<key>]`), so a tick reads only what is due.
+ * Each action is a compare-and-set transaction that re-checks its record, so with many nodes
+ * ticking, it happens once. Keys of a tenant that is suspended or pending deletion wait: nothing
+ * of such a tenant changes until it is resumed (or the deletion is cancelled).
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -24,6 +29,7 @@ export class Scheduler {
     private readonly keys: Keys,
     private readonly clock: Clock,
     private readonly onError: (e: unknown) => void,
+    private readonly onTenantDeleted?: (tenantId: string) => void,
   ) {}
 
   start(intervalMs: number): void {
@@ -44,13 +50,24 @@ export class Scheduler {
   }
 
   private async pass(): Promise<SchedulerReport> {
-    if (!this.barrier.unlocked) return { rotated: 0, deleted: 0 };
+    if (!this.barrier.unlocked) return { rotated: 0, deleted: 0, tenantsDeleted: 0 };
     let rotated = 0;
     let deleted = 0;
+    let tenantsDeleted = 0;
+    for (const due of await this.due('tenant-deletion')) {
+      try {
+        if (await this.tenants.purge(due.tenantId)) {
+          tenantsDeleted++;
+          this.onTenantDeleted?.(due.tenantId);
+        }
+      } catch (e) {
+        this.onError(e);
+      }
+    }
     for (const kind of ['rotation', 'deletion'] as const) {
       for (const due of await this.due(kind)) {
         const tenant = await this.tenants.find(due.tenantId);
-        if (tenant === undefined) continue;
+        if (tenant === undefined || tenantState(tenant) !== 'Active') continue;
         try {
           if (kind === 'deletion') {
             if (await this.keys.purge(tenant, due.keyId)) deleted++;
@@ -62,10 +79,10 @@ export class Scheduler {
         }
       }
     }
-    return { rotated, deleted };
+    return { rotated, deleted, tenantsDeleted };
   }
 
-  private async due(kind: 'rotation' | 'deletion'): Promise<Array<{ tenantId: string; keyId: string }>> {
+  private async due(kind: ScheduleKind): Promise<Array<{ tenantId: string; keyId: string }>> {
     const now = this.clock().toISOString();
     const prefix = paths.schedules(kind);
     const out: Array<{ tenantId: string; keyId: string }> = [];

@@ -1,5 +1,17 @@
 /** Records the keyring stores through the barrier (JSON, one record per path; see paths.ts). */
 
+export type TenantState = 'Active' | 'Suspended' | 'PendingDeletion';
+
+/** Limits of one tenant; 0 means unlimited. */
+export interface TenantQuotas {
+  readonly maxKeys: number;
+  readonly maxPrincipals: number;
+  /** Requests per second shared by every principal of the tenant (a token bucket per node). */
+  readonly requestsPerSecond: number;
+  /** Requests the tenant may send at once above its rate (the bucket size); 0: one second's worth. */
+  readonly burst: number;
+}
+
 export interface Tenant {
   readonly id: string;
   /** The 12-digit account id in ARNs. */
@@ -7,6 +19,23 @@ export interface Tenant {
   /** base64 random salt of the tenant master key; deleting it crypto-shreds the tenant. */
   readonly salt: string;
   readonly createdAt: string;
+  /** Present while suspended: every request of its principals is refused, nothing is deleted. */
+  readonly suspension?: { readonly reason: string; readonly at: string };
+  /**
+   * Present while pending deletion (whatever the suspension): cancelling removes only this, so the
+   * tenant comes back exactly as it was.
+   */
+  readonly deletion?: { readonly date: string; readonly windowDays: number; readonly requestedAt: string };
+  /** The reason given with the last ResumeTenant. */
+  readonly resumeReason?: string;
+  /** Quotas set for this tenant; each overrides the configured default. */
+  readonly quotas?: Partial<TenantQuotas>;
+}
+
+/** How much of its quotas a tenant uses, kept exact by the transactions that create and delete. */
+export interface TenantUsage {
+  readonly keys: number;
+  readonly principals: number;
 }
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';

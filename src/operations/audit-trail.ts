@@ -107,9 +107,11 @@ export function requestFields(body: unknown, digest: (v: string) => string): Rec
         }
       });
     } else if (typeof value === 'object') {
-      // String maps such as encryption contexts: the keys are names, the values are data.
+      // String maps such as encryption contexts: the keys are names, the values are data. Numbers
+      // and booleans (a tenant's Quotas) are parameters, recorded as they are.
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v === 'string') put(`${field}.${k.slice(0, 128)}`, digest(v));
+        else if (typeof v === 'number' || typeof v === 'boolean') put(`${field}.${k.slice(0, 128)}`, String(v).slice(0, MAX_CLEAR_LENGTH));
       }
     } else {
       put(field, String(value).slice(0, MAX_CLEAR_LENGTH));

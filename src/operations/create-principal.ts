@@ -1,4 +1,5 @@
 import { authorizeTenant } from '../authz/index.js';
+import { requireActiveTenant } from '../keyring/index.js';
 import { principalView } from './common/principal-view.js';
 import { defineOperation } from './context.js';
 
@@ -17,6 +18,8 @@ export const createPrincipal = defineOperation({
     authorizeTenant(ctx.caller, tenantId, 'CreatePrincipal');
     const { keyring } = ctx.services;
     const tenant = await keyring.tenants.require(tenantId);
+    // a system admin adding to another tenant: not to one that is suspended or being deleted
+    requireActiveTenant(tenant);
     const { principal, credentials } = await keyring.principals.create(tenant, req.name, req.role);
     return {
       Principal: principalView(principal),

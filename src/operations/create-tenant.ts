@@ -1,4 +1,4 @@
-import { epochSeconds } from './common/key-metadata.js';
+import { tenantView } from './common/tenant-view.js';
 import { defineOperation } from './context.js';
 
 export const createTenant = defineOperation({
@@ -8,6 +8,6 @@ export const createTenant = defineOperation({
   parse: (input) => ({ tenantId: input.requiredString('TenantId', { min: 1, max: 63 }) }),
   async run(ctx, req) {
     const t = await ctx.services.keyring.tenants.create(req.tenantId);
-    return { Tenant: { TenantId: t.id, AccountId: t.accountId, CreationDate: epochSeconds(t.createdAt) } };
+    return { Tenant: await tenantView(ctx, t) };
   },
 });

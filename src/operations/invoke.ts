@@ -1,5 +1,6 @@
 import { authorize, type Caller } from '../authz/index.js';
 import { isKeywardError, KeywardError } from '../errors/index.js';
+import { requireActiveTenant } from '../keyring/index.js';
 import { auditEvent, auditFailure, resultCode } from './audit-trail.js';
 import { authenticate, type Credentials } from './authenticate.js';
 import { Input } from './common/input.js';
@@ -11,7 +12,8 @@ const audited = new WeakSet<object>();
 
 /**
  * The one path every request takes, whatever the transport: refuse while sealed, authenticate,
- * authorise, validate, act, and record the outcome in the audit log. A request is answered only
+ * refuse a tenant that is suspended or pending deletion, apply the principal's and the tenant's
+ * rate limits, authorise, validate, act, and record the outcome in the audit log. A request is answered only
  * once its record is durable; if it cannot be written, the request fails (fail closed).
  */
 export async function invoke(services: Services, operation: Operation, credentials: Credentials, body: unknown, meta: RequestMeta): Promise<unknown> {
@@ -32,7 +34,8 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       caller = await authenticate(services, credentials);
-      services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
+      requireActiveTenant(caller.tenant);
+      takeRate(services, caller);
       authorize(caller, operation.plane, operation.name);
       const request = operation.parse(new Input(body));
       const known = caller;
@@ -64,7 +67,7 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
   const notes: AuditNotes = {};
   let result: unknown;
   try {
-    services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
+    takeRate(services, caller);
     authorize(caller, operation.plane, operation.name);
     const request: unknown = operation.parse(new Input(body));
     result = await operation.run({ services, meta, audit: notes, caller, subrequest: noNestedBatches }, request);
@@ -85,6 +88,13 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
     return { ok: false, error: e };
   }
   return { ok: true, result };
+}
+
+/** One request of the principal, and of its tenant: every principal of a tenant draws on the tenant's bucket too. */
+function takeRate(services: Services, caller: Caller): void {
+  services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
+  const quotas = services.keyring.tenants.quotas(caller.tenant);
+  services.rateLimits?.takeTenant(caller.tenant.id, { tokens: quotas.requestsPerSecond, intervalMs: 1000, burst: quotas.burst || quotas.requestsPerSecond });
 }
 
 const noNestedBatches: CallerContext['subrequest'] = () => Promise.reject(new KeywardError('ValidationException', 'A batch item cannot itself be a batch.'));

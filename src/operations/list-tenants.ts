@@ -1,5 +1,5 @@
-import { epochSeconds } from './common/key-metadata.js';
 import { decodeMarker, pageResult, readPage } from './common/pagination.js';
+import { tenantView } from './common/tenant-view.js';
 import { defineOperation } from './context.js';
 
 export const listTenants = defineOperation({
@@ -9,7 +9,7 @@ export const listTenants = defineOperation({
   parse: (input) => readPage(input),
   async run(ctx, req) {
     const page = await ctx.services.keyring.tenants.list(decodeMarker('ListTenants', req.marker), req.limit);
-    const items = page.tenants.map((t) => ({ TenantId: t.id, AccountId: t.accountId, CreationDate: epochSeconds(t.createdAt) }));
+    const items = await Promise.all(page.tenants.map((t) => tenantView(ctx, t)));
     return pageResult('Tenants', items, 'ListTenants', page.next);
   },
 });

@@ -3,6 +3,7 @@ import { auditHash } from './audit-hash.js';
 import { batchDecrypt } from './batch-decrypt.js';
 import { batchEncrypt } from './batch-encrypt.js';
 import { cancelKeyDeletion } from './cancel-key-deletion.js';
+import { cancelTenantDeletion } from './cancel-tenant-deletion.js';
 import { createAlias } from './create-alias.js';
 import { createKey } from './create-key.js';
 import { createPrincipal } from './create-principal.js';
@@ -12,7 +13,9 @@ import { createTenant } from './create-tenant.js';
 import { decrypt } from './decrypt.js';
 import { deleteAlias } from './delete-alias.js';
 import { deletePrincipal } from './delete-principal.js';
+import { deleteTenant } from './delete-tenant.js';
 import { describeKey } from './describe-key.js';
+import { describeTenant } from './describe-tenant.js';
 import { destroyKeyVersion } from './destroy-key-version.js';
 import { disableKey } from './disable-key.js';
 import { disableKeyRotation } from './disable-key-rotation.js';
@@ -47,6 +50,7 @@ import { listResourceTags } from './list-resource-tags.js';
 import { listTenants } from './list-tenants.js';
 import { pruneAudit } from './prune-audit.js';
 import { reEncrypt } from './re-encrypt.js';
+import { resumeTenant } from './resume-tenant.js';
 import { rekey } from './rekey.js';
 import { respondOCSP } from './respond-ocsp.js';
 import { revokeCertificate } from './revoke-certificate.js';
@@ -57,11 +61,13 @@ import { rotateTenantCA } from './rotate-tenant-ca.js';
 import { scheduleKeyDeletion } from './schedule-key-deletion.js';
 import { seal } from './seal.js';
 import { sealStatus } from './seal-status.js';
+import { suspendTenant } from './suspend-tenant.js';
 import { tagResource } from './tag-resource.js';
 import { unseal } from './unseal.js';
 import { untagResource } from './untag-resource.js';
 import { updateAlias } from './update-alias.js';
 import { updateKeyDescription } from './update-key-description.js';
+import { updateTenant } from './update-tenant.js';
 import { verifyAudit } from './verify-audit.js';
 
 /** Operations reachable as X-Amz-Target `<namespace>.<name>`. */
@@ -72,7 +78,8 @@ const TARGETED: readonly Operation[] = [
   disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations, tagResource,
   untagResource, listResourceTags,
   listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
-  listPrincipals, deletePrincipal, createTenant, listTenants, getCallerIdentity,
+  listPrincipals, deletePrincipal, createTenant, listTenants, describeTenant, updateTenant, suspendTenant,
+  resumeTenant, deleteTenant, cancelTenantDeletion, getCallerIdentity,
   listAuditRecords, verifyAudit, auditHash, getAuditPublicKey, pruneAudit,
   batchEncrypt, batchDecrypt,
   createRootCA, getRootCA, createTenantCA, rotateTenantCA, getTenantCA, issueCertificate, listCertificates,

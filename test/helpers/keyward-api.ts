@@ -1,8 +1,11 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createHash, createHmac } from 'node:crypto';
 
-/** Calls an X-Amz-Target operation with raw JSON (Keyward.* targets have no AWS SDK command). */
-export async function callTarget(url: string, target: string, body: unknown, auth: { token: string } | { accessKeyId: string; secretAccessKey: string }): Promise<{ status: number; body: Record<string, unknown> }> {
+/**
+ * Calls an X-Amz-Target operation with raw JSON (Keyward.* targets have no AWS SDK command).
+ * `clockOffsetMs` signs as of that far from now (for servers whose clock a test has moved).
+ */
+export async function callTarget(url: string, target: string, body: unknown, auth: { token: string } | { accessKeyId: string; secretAccessKey: string }, clockOffsetMs = 0): Promise<{ status: number; body: Record<string, unknown> }> {
   const payload = JSON.stringify(body);
   const u = new URL(url);
   let headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target, host: u.host };
@@ -10,7 +13,10 @@ export async function callTarget(url: string, target: string, body: unknown, aut
     headers.authorization = `Bearer ${auth.token}`;
   } else {
     const signer = new SignatureV4({ service: 'kms', region: 'us-east-1', credentials: auth, sha256: Sha256 });
-    const signed = await signer.sign({ method: 'POST', protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: '/', headers, body: payload });
+    const signed = await signer.sign(
+      { method: 'POST', protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: '/', headers, body: payload },
+      { signingDate: new Date(Date.now() + clockOffsetMs) },
+    );
     headers = signed.headers as Record<string, string>;
   }
   const res = await fetch(`${url}/`, { method: 'POST', headers, body: payload });

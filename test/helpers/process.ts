@@ -1,6 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
 
@@ -93,4 +94,12 @@ export async function keyward(args: string[], env: NodeJS.ProcessEnv, input?: st
     const err = e as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
   }
+}
+
+/**
+ * Environment that makes a `keyward` process's clock follow the offset (ms) written in `file`
+ * (test/helpers/clock-offset.mjs, a test-only preload; nothing in src/ reads it).
+ */
+export function clockOffsetEnv(file: string): NodeJS.ProcessEnv {
+  return { NODE_OPTIONS: `--import=${pathToFileURL(resolve(import.meta.dirname, 'clock-offset.mjs')).href}`, KEYWARD_TEST_CLOCK_FILE: file };
 }

@@ -121,10 +121,51 @@ export function registerPrincipal(program: Command): void {
     }))));
 }
 
+/** A non-negative integer flag (quotas: 0 is unlimited). */
+function count(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer (0: unlimited), got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
 export function registerTenant(program: Command): void {
-  const tenant = program.command('tenant').description('manage tenants (system admin)');
-  withConnection(tenant.command('create')).description('create a tenant').argument('<id>', 'a-z, 0-9 and -')
+  const tenant = program.command('tenant').description('manage tenants and their lifecycle (system admin)');
+  const sub = (name: string, description: string) => withConnection(tenant.command(name)).description(description);
+  sub('create', 'create a tenant').argument('<id>', 'a-z, 0-9 and -')
     .action((id: string, f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.CreateTenant', { TenantId: id }))));
-  withConnection(tenant.command('list')).description('list tenants')
+  sub('list', 'list tenants with their state, quotas and usage')
     .action((f: Flags) => withClient(f, async (c) => printJson(await allPages((m) => c.send('Keyward.ListTenants', m ? { Marker: m } : {}), 'Tenants'))));
+  sub('describe', 'state, deletion date, quotas in force and usage').argument('<id>')
+    .action((id: string, f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.DescribeTenant', { TenantId: id }))));
+  sub('update', 'set quotas (0: unlimited; those not given keep their value)').argument('<id>')
+    .option('--max-keys <n>', 'keys the tenant may hold (CreateKey beyond: LimitExceededException)', count('--max-keys'))
+    .option('--max-principals <n>', 'principals the tenant may have', count('--max-principals'))
+    .option('--requests-per-second <n>', 'requests per second shared by all its principals, per node (beyond: ThrottlingException)', count('--requests-per-second'))
+    .option('--burst <n>', 'requests at once above the rate (0: one second\'s worth)', count('--burst'))
+    .action((id: string, f: Flags) => withClient(f, async (c) => {
+      const quotas = {
+        ...(f.maxKeys !== undefined ? { MaxKeys: f.maxKeys } : {}),
+        ...(f.maxPrincipals !== undefined ? { MaxPrincipals: f.maxPrincipals } : {}),
+        ...(f.requestsPerSecond !== undefined ? { RequestsPerSecond: f.requestsPerSecond } : {}),
+        ...(f.burst !== undefined ? { Burst: f.burst } : {}),
+      };
+      if (Object.keys(quotas).length === 0) throw new UsageError('give at least one of --max-keys, --max-principals, --requests-per-second, --burst');
+      printJson(await c.send('Keyward.UpdateTenant', { TenantId: id, Quotas: quotas }));
+    }));
+  sub('suspend', 'refuse every request of the tenant (DisabledException with the reason); nothing is deleted').argument('<id>')
+    .requiredOption('--reason <text>', 'shown to the tenant\'s callers')
+    .action((id: string, f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.SuspendTenant', { TenantId: id, Reason: f.reason }))));
+  sub('resume', 'end a suspension').argument('<id>').option('--reason <text>', 'why (kept with the tenant)')
+    .action((id: string, f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.ResumeTenant', {
+      TenantId: id, ...(f.reason !== undefined ? { Reason: f.reason } : {}),
+    }))));
+  sub('delete', 'schedule the tenant\'s deletion after a 7-30 day window (default 30); at its end every key of it is crypto-shredded').argument('<id>')
+    .option('--days <n>', 'pending window in days', (v) => Number(v))
+    .action((id: string, f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.DeleteTenant', {
+      TenantId: id, ...(f.days !== undefined ? { PendingWindowInDays: f.days } : {}),
+    }))));
+  sub('cancel-deletion', 'cancel a scheduled deletion: the tenant is exactly as it was').argument('<id>')
+    .action((id: string, f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.CancelTenantDeletion', { TenantId: id }))));
 }

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { printJson, UsageError } from '../io.js';
-import { configFrom, type ServerFlags } from './server.js';
+import { passphrase } from '../secrets.js';
+import { configFrom, sealFlags, type ServerFlags } from './server.js';
 
 interface StoreFlags extends ServerFlags {
   readonly out?: string;
   readonly in?: string;
   readonly from?: string;
   readonly to?: string;
+  readonly excludeTenant?: string;
 }
 
 const storeOptions = (cmd: Command) => cmd
@@ -16,10 +18,26 @@ const storeOptions = (cmd: Command) => cmd
 
 /** `keyward backup`, `keyward restore` and `keyward store migrate`: they move encrypted records, never plaintext. */
 export function registerStore(program: Command): void {
-  storeOptions(program.command('backup'))
+  sealFlags(storeOptions(program.command('backup')))
     .description('write a consistent snapshot of the store to a file (records stay encrypted; the same seal unseals a restore); safe while servers run')
     .requiredOption('--out <file>', 'the backup file to create (0600; must not exist)')
+    .option('--exclude-tenant <id>', 'leave out every record of this tenant (a deleted or pending one); needs the seal: KEYWARD_PASSPHRASE or --passphrase-file, KEYWARD_UNSEAL_SHARES, or the auto-unseal seal\'s flags')
+    .option('--passphrase-file <file>', 'with --exclude-tenant: the passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .action(async (flags: StoreFlags) => {
+      if (flags.excludeTenant !== undefined) {
+        const { backupWithoutTenant } = await import('../../server.js');
+        const { storeLabel } = await import('../../maintenance.js');
+        const config = configFrom({ ...flags, logLevel: 'silent' });
+        const r = await backupWithoutTenant(config, flags.out!, flags.excludeTenant, async (sealType) => {
+          if (sealType === 'shamir') return { shares: (process.env.KEYWARD_UNSEAL_SHARES ?? '').split(',').map((x) => x.trim()).filter(Boolean) };
+          const secret = await passphrase(flags);
+          if (secret === undefined) throw new UsageError('--exclude-tenant needs the passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');
+          return { passphrase: secret };
+        });
+        if (r.excluded === 0) process.stderr.write(`warning: the store holds no record of tenant ${flags.excludeTenant}; the backup is complete\n`);
+        printJson({ out: flags.out, entries: r.entries, excluded: r.excluded, excludedTenant: flags.excludeTenant, store: storeLabel(config.store) });
+        return;
+      }
       const { openStore } = await import('../../server.js');
       const { backupStore, storeLabel } = await import('../../maintenance.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });

@@ -21,10 +21,25 @@ export function invalid(field: string, constraint: string): KeywardError {
 export class Input {
   private readonly raw: Raw;
 
-  constructor(body: unknown) {
+  /** `at`: the path of a nested object's fields in errors (`Quotas.`). */
+  constructor(body: unknown, private readonly at = '') {
     if (body === undefined || body === null) this.raw = {};
     else if (typeof body === 'object' && !Array.isArray(body)) this.raw = body as Raw;
     else throw new KeywardError('SerializationException', 'The request body must be a JSON object.');
+  }
+
+  /** A nested object, read with its own Input whose errors name `field.member`. */
+  object(field: string): Input | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) throw invalid(this.at + field, 'Member must be an object');
+    return new Input(v, `${this.at}${field}.`);
+  }
+
+  /** Refuses members other than `known` (for Keyward's own shapes, where a typo must not pass silently). */
+  onlyMembers(known: readonly string[]): void {
+    const extra = Object.keys(this.raw).find((k) => !known.includes(k));
+    if (extra !== undefined) throw invalid(`${this.at}${extra.slice(0, 64)}`, `Member is not one of ${known.join(', ')}`);
   }
 
   has(field: string): boolean {
@@ -39,15 +54,15 @@ export class Input {
   string(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') throw invalid(field, 'Member must be a string');
-    checkLength(field, v.length, rule, 'characters');
-    if (rule.pattern && !rule.pattern.test(v)) throw invalid(field, `Member must satisfy regular expression pattern: ${rule.patternText ?? rule.pattern.source}`);
+    if (typeof v !== 'string') throw invalid(this.at + field, 'Member must be a string');
+    checkLength(this.at + field, v.length, rule, 'characters');
+    if (rule.pattern && !rule.pattern.test(v)) throw invalid(this.at + field, `Member must satisfy regular expression pattern: ${rule.patternText ?? rule.pattern.source}`);
     return v;
   }
 
   requiredString(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string {
     const v = this.string(field, rule);
-    if (v === undefined) throw invalid(field, 'Member must not be null');
+    if (v === undefined) throw invalid(this.at + field, 'Member must not be null');
     return v;
   }
 
@@ -60,42 +75,42 @@ export class Input {
     if (v === undefined || v === null) return undefined;
     if (v instanceof Uint8Array) {
       const bytes = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-      checkLength(field, bytes.length, rule, 'bytes');
+      checkLength(this.at + field, bytes.length, rule, 'bytes');
       return bytes;
     }
-    if (typeof v !== 'string') throw invalid(field, 'Member must be a base64-encoded string');
-    if (!BASE64.test(v)) throw invalid(field, 'Member must be valid base64');
+    if (typeof v !== 'string') throw invalid(this.at + field, 'Member must be a base64-encoded string');
+    if (!BASE64.test(v)) throw invalid(this.at + field, 'Member must be valid base64');
     const bytes = Buffer.from(v, 'base64');
-    checkLength(field, bytes.length, rule, 'bytes');
+    checkLength(this.at + field, bytes.length, rule, 'bytes');
     return bytes;
   }
 
   requiredBlob(field: string, rule: LengthRule = {}): Buffer {
     const v = this.blob(field, rule);
-    if (v === undefined) throw invalid(field, 'Member must not be null');
+    if (v === undefined) throw invalid(this.at + field, 'Member must not be null');
     return v;
   }
 
   integer(field: string, range: { readonly min: number; readonly max: number }): number | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(field, 'Member must be an integer');
-    if (v < range.min) throw invalid(field, `Member must have value greater than or equal to ${range.min}`);
-    if (v > range.max) throw invalid(field, `Member must have value less than or equal to ${range.max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(this.at + field, 'Member must be an integer');
+    if (v < range.min) throw invalid(this.at + field, `Member must have value greater than or equal to ${range.min}`);
+    if (v > range.max) throw invalid(this.at + field, `Member must have value less than or equal to ${range.max}`);
     return v;
   }
 
   boolean(field: string): boolean | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') throw invalid(field, 'Member must be a boolean');
+    if (typeof v !== 'boolean') throw invalid(this.at + field, 'Member must be a boolean');
     return v;
   }
 
   oneOf<T extends string>(field: string, values: readonly T[]): T | undefined {
     const v = this.string(field);
     if (v === undefined) return undefined;
-    if (!(values as readonly string[]).includes(v)) throw invalid(field, `Member must satisfy enum value set: [${values.join(', ')}]`);
+    if (!(values as readonly string[]).includes(v)) throw invalid(this.at + field, `Member must satisfy enum value set: [${values.join(', ')}]`);
     return v as T;
   }
 
@@ -103,14 +118,14 @@ export class Input {
   stringMap(field: string, rule: { readonly maxEntries?: number; readonly maxKey?: number; readonly maxValue?: number } = {}): Record<string, string> | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'object' || Array.isArray(v)) throw invalid(field, 'Member must be a map of strings to strings');
+    if (typeof v !== 'object' || Array.isArray(v)) throw invalid(this.at + field, 'Member must be a map of strings to strings');
     const out: Record<string, string> = {};
     const entries = Object.entries(v as Raw);
-    if (rule.maxEntries !== undefined && entries.length > rule.maxEntries) throw invalid(field, `Member must have at most ${rule.maxEntries} entries`);
+    if (rule.maxEntries !== undefined && entries.length > rule.maxEntries) throw invalid(this.at + field, `Member must have at most ${rule.maxEntries} entries`);
     for (const [k, val] of entries) {
-      if (typeof val !== 'string') throw invalid(`${field}.${k.slice(0, 64)}`, 'Member must be a string');
-      if (k.length === 0 || (rule.maxKey !== undefined && k.length > rule.maxKey)) throw invalid(field, `Keys must have length between 1 and ${rule.maxKey ?? 'unbounded'}`);
-      if (rule.maxValue !== undefined && val.length > rule.maxValue) throw invalid(`${field}.${k.slice(0, 64)}`, `Member must have length less than or equal to ${rule.maxValue}`);
+      if (typeof val !== 'string') throw invalid(`${this.at}${field}.${k.slice(0, 64)}`, 'Member must be a string');
+      if (k.length === 0 || (rule.maxKey !== undefined && k.length > rule.maxKey)) throw invalid(this.at + field, `Keys must have length between 1 and ${rule.maxKey ?? 'unbounded'}`);
+      if (rule.maxValue !== undefined && val.length > rule.maxValue) throw invalid(`${this.at}${field}.${k.slice(0, 64)}`, `Member must have length less than or equal to ${rule.maxValue}`);
       Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
     }
     return out;
@@ -119,11 +134,11 @@ export class Input {
   stringList(field: string, rule: LengthRule & { readonly itemMax?: number } = {}): string[] | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
-    if (!Array.isArray(v)) throw invalid(field, 'Member must be a list of strings');
-    checkLength(field, v.length, rule, 'members');
+    if (!Array.isArray(v)) throw invalid(this.at + field, 'Member must be a list of strings');
+    checkLength(this.at + field, v.length, rule, 'members');
     return v.map((item, i) => {
-      if (typeof item !== 'string') throw invalid(`${field}.${i + 1}`, 'Member must be a string');
-      if (rule.itemMax !== undefined && item.length > rule.itemMax) throw invalid(`${field}.${i + 1}`, `Member must have length less than or equal to ${rule.itemMax}`);
+      if (typeof item !== 'string') throw invalid(`${this.at}${field}.${i + 1}`, 'Member must be a string');
+      if (rule.itemMax !== undefined && item.length > rule.itemMax) throw invalid(`${this.at}${field}.${i + 1}`, `Member must have length less than or equal to ${rule.itemMax}`);
       return item;
     });
   }
@@ -137,10 +152,10 @@ export class Input {
   objects(field: string, rule: LengthRule = {}): Raw[] | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
-    if (!Array.isArray(v)) throw invalid(field, 'Member must be a list');
-    checkLength(field, v.length, rule, 'members');
+    if (!Array.isArray(v)) throw invalid(this.at + field, 'Member must be a list');
+    checkLength(this.at + field, v.length, rule, 'members');
     return v.map((item: unknown, i) => {
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw invalid(`${field}.${i + 1}`, 'Member must be an object');
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw invalid(`${this.at}${field}.${i + 1}`, 'Member must be an object');
       return item as Raw;
     });
   }

@@ -26,17 +26,30 @@ export interface RateLimitOptions {
 export class RateLimits {
   private readonly principals: LRUCache<string, TokenBucket>;
   private readonly addresses: LRUCache<string, TokenBucket>;
+  private readonly tenants: LRUCache<string, TokenBucket>;
 
   constructor(private readonly options: RateLimitOptions) {
     const max = options.maxTracked ?? 100_000;
     this.principals = new LRUCache({ max });
     this.addresses = new LRUCache({ max });
+    this.tenants = new LRUCache({ max });
   }
 
   /** Takes one token for the principal or throws ThrottlingException (AWS's shape, HTTP 400). */
   takePrincipal(principalId: string): void {
     if (!take(this.principals, principalId, this.options.principal)) {
       throw new KeywardError('ThrottlingException', 'Rate exceeded: this principal sent more requests than its configured rate; retry with backoff.');
+    }
+  }
+
+  /**
+   * Takes one token from the tenant's bucket, which every principal of the tenant shares (on top
+   * of each principal's own). The spec comes with the call (the tenant's quota), so a changed
+   * quota applies at once. Each node keeps its own buckets.
+   */
+  takeTenant(tenantId: string, spec: BucketSpec): void {
+    if (!take(this.tenants, tenantId, spec)) {
+      throw new KeywardError('ThrottlingException', `Rate exceeded: tenant ${tenantId} sent more than its quota of ${spec.tokens} requests per second; retry with backoff.`);
     }
   }
 
@@ -51,7 +64,7 @@ export class RateLimits {
 function take(buckets: LRUCache<string, TokenBucket>, key: string, spec: BucketSpec): boolean {
   if (spec.tokens <= 0) return true;
   let bucket = buckets.get(key);
-  if (bucket === undefined) {
+  if (bucket === undefined || bucket.tokensPerInterval !== spec.tokens || bucket.interval !== spec.intervalMs || bucket.bucketSize !== Math.max(1, spec.burst)) {
     bucket = new TokenBucket({ bucketSize: Math.max(1, spec.burst), tokensPerInterval: spec.tokens, interval: spec.intervalMs });
     bucket.content = bucket.bucketSize;
     buckets.set(key, bucket);
