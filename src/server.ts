@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
@@ -5,14 +6,15 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildGrpcServer, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
+import { buildGrpcServer, ClientCertificateCredentials, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
 import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, refuseDefaultTenant, systemClock, tenantPathMatcher, type Clock } from './keyring/index.js';
-import { Input, invoke, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
+import { Pki } from './pki/index.js';
+import { Input, invoke, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
@@ -176,6 +178,16 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     onError: (e) => log.error({ err: e }, 'background task failed'),
     onTenantDeleted: (tenant) => log.info({ tenant }, 'tenant deleted at the end of its window: its salt and every record are gone (crypto-shredded)'),
   });
+  const pki = new Pki(keyring, clock, {
+    rootDays: config.pkiRootValidityDays,
+    tenantCaDays: config.pkiTenantCaValidityDays,
+    memberDays: config.pkiMemberValidityDays,
+    crlPeriodMs: config.pkiCrlPeriodHours * 3_600_000,
+    records: { max: config.metadataCacheMax, ttlMs: config.metadataCacheTtlMs },
+    keys: { max: config.materialCacheMax, ttlMs: config.materialCacheTtlMs },
+    ...(config.pkiPublicUrl !== undefined ? { publicUrl: config.pkiPublicUrl } : {}),
+    ...(config.tlsClientCa !== undefined && config.tlsClientCa !== 'auto' ? { clientTrustRoot: readCertificateFile(config.tlsClientCa) } : {}),
+  });
   const signingKeys = new SigningKeyCache();
   const nodeId = config.nodeId ?? defaultNodeId();
   const audit = openAuditLog(config, store, nodeId, clock, log);
@@ -189,7 +201,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   };
     const lifecycle: NodeLifecycle = { draining: false };
   const services: Services = {
-    keyring, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
+    keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
     scopeMaxEncryptions: config.scopeMaxEncryptions,
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
@@ -205,6 +217,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   seal.onSealed(() => {
     keyring.scheduler.stop();
     keyring.clear();
+    pki.clear();
     signingKeys.clear();
     audit.lock();
     log.info('sealed');
@@ -219,10 +232,39 @@ export function openInstallation(config: Config, overrides: InstallationOverride
       // The final checkpoint is signed while the keys are still there.
       await audit.close();
       await seal.seal();
+      pki.close();
       keyring.close();
       await store.close();
     },
   };
+}
+
+/** The gRPC listener's trust anchors follow the PKI: set at unseal and on every CA change (any node). */
+function followTrustAnchors(installation: Installation, mtls: ClientCertificateCredentials): void {
+  const refresh = () => {
+    if (installation.seal.sealed) return;
+    installation.services.pki.trustAnchors().then((anchors) => mtls.trust(anchors), (e: unknown) => {
+      installation.log.error({ err: e }, 'reading the CA certificates for gRPC client authentication failed');
+    });
+  };
+  installation.seal.onUnsealed(refresh);
+  installation.services.pki.onCaChange(refresh);
+  refresh();
+}
+
+/** The root a client-certificate CA file holds (PEM or DER), as DER. */
+function readCertificateFile(path: string): Buffer {
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(`cannot read the client CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return new X509Certificate(data).raw;
+  } catch {
+    throw new ConfigError(`the client CA file ${path} is not an X.509 certificate (PEM or DER)`);
+  }
 }
 
 /** The audit log: one chain per node id, in the store, plus the optional JSON-lines file. */
@@ -317,7 +359,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   const grpcServers: GrpcServer[] = [];
   const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs };
   try {
-    const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls } : {}) });
+    const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls: { ...tls, requestClientCertificates: config.tlsClientCa !== undefined } } : {}) });
     apps.push(tcp);
     await tcp.listen({ host, port });
     const address = tcp.server.address();
@@ -336,7 +378,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     if (grpcListen !== undefined) {
       const grpc = buildGrpcServer(grpcOptions);
       grpcServers.push(grpc);
-      const grpcPort = await listenTcp(grpc, grpcListen.host, grpcListen.port, tls);
+      const mtls = tls !== undefined && config.tlsClientCa !== undefined ? new ClientCertificateCredentials(tls) : undefined;
+      const grpcPort = await listenTcp(grpc, grpcListen.host, grpcListen.port, tls, mtls);
+      if (mtls !== undefined) followTrustAnchors(installation, mtls);
       grpcAddress = `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcPort}`;
     }
     let grpcSocketPath: string | undefined;
@@ -478,6 +522,14 @@ export async function initializeWithSecrets(installation: Installation, request:
       ...(r.recovery_shares !== undefined ? { recovery_shares: r.recovery_shares } : {}),
     },
   };
+}
+
+/** Creates the root CA in-process right after init (`keyward init --pki`), as the new system admin. */
+export async function createRootCaInstallation(installation: Installation, adminToken: string): Promise<{ SerialNumber: string; Certificate: string }> {
+  const op = operationForTarget('Keyward.CreateRootCA');
+  if (op === undefined) throw new Error('unreachable: CreateRootCA is registered');
+  const r = await invoke(installation.services, op, { kind: 'bearer', token: adminToken }, {}, LOCAL_META) as { RootCA: { SerialNumber: string; Certificate: string } };
+  return { SerialNumber: r.RootCA.SerialNumber, Certificate: r.RootCA.Certificate };
 }
 
 /** Runs the Unseal operation in-process (the server unsealing itself at start); a string is a passphrase. */

@@ -15,6 +15,8 @@ export const SYSTEM_TENANT = DEFAULT_TENANT;
 export interface Caller {
   readonly principal: PrincipalRecord;
   readonly tenant: Tenant;
+  /** Serial number of the member certificate the caller authenticated with (mTLS), if any. */
+  readonly certificateSerial?: string;
 }
 
 export function principalArn(caller: Caller): string {

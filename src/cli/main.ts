@@ -7,6 +7,7 @@ import { registerFile } from './commands/file.js';
 import { registerInit } from './commands/init.js';
 import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
 import { registerScope } from './commands/scope.js';
+import { registerPki } from './commands/pki.js';
 import { registerSeal } from './commands/seal.js';
 import { registerServer } from './commands/server.js';
 import { registerStore } from './commands/store.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerStore(program);
   registerAudit(program);
   registerFile(program);
+  registerPki(program);
   return program;
 }
 

@@ -121,6 +121,19 @@ const schema = z.object({
   /** Init/unseal attempts per minute from one address (Argon2 is costly); 0 turns the limit off. */
   unsealRatePerMinute: z.coerce.number().min(0).default(10),
   unsealBurst: z.coerce.number().int().min(1).default(10),
+  /**
+   * mTLS: the HTTPS (and gRPC) listeners request client certificates and accept member
+   * certificates chaining to this root: `auto` (Keyward's own root CA) or a PEM file.
+   */
+  tlsClientCa: z.string().min(1).optional(),
+  /** Public base URL of the installation (https://kms.example.com): issued certificates carry its CRL and OCSP URLs. */
+  pkiPublicUrl: z.string().url().optional(),
+  /** Default validity periods of the root CA, tenant CAs and member certificates, in days. */
+  pkiRootValidityDays: z.coerce.number().int().min(1).max(36_500).default(3650),
+  pkiTenantCaValidityDays: z.coerce.number().int().min(1).max(36_500).default(1825),
+  pkiMemberValidityDays: z.coerce.number().int().min(1).max(36_500).default(365),
+  /** CRLs are issued per period of this many hours (they stay valid for two periods). */
+  pkiCrlPeriodHours: z.coerce.number().int().min(1).max(24 * 31).default(24),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -154,6 +167,9 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   }
   if ((result.data.tlsCert === undefined) !== (result.data.tlsKey === undefined)) {
     throw new ConfigError('invalid configuration: tlsCert and tlsKey must be given together');
+  }
+  if (result.data.tlsClientCa !== undefined && result.data.tlsCert === undefined) {
+    throw new ConfigError('invalid configuration: tlsClientCa (mTLS) needs TLS: set tlsCert and tlsKey too');
   }
   if (result.data.grpcSocketPrincipal !== undefined && result.data.grpcSocket === undefined) {
     throw new ConfigError('invalid configuration: grpcSocketPrincipal binds the gRPC Unix socket, so it needs grpcSocket');

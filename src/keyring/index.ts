@@ -15,3 +15,10 @@ export { EncryptionCounts, type EncryptionCountsOptions } from './encryption-cou
 export { parseKeyRef, keyArn, aliasArn, isKeyId, type KeyRef } from './key-ref.js';
 export { requireEnabled, requireNotPendingDeletion, requireNotPendingImport, isExpired } from './key-state.js';
 export type { CacheLimits } from './cache.js';
+export { paths, classifyPath } from './paths.js';
+/** What other record-keeping layers (pki) build on: records through the barrier, caches, CAS retries, wrapping. */
+export { BoundedCache } from './cache.js';
+export { encodeRecord, decodeRecord } from './records.js';
+export { withCasRetry } from './retry.js';
+export { wrapMaterial, unwrapMaterial, type MaterialRef } from './material.js';
+export { StoreConflictError, type BarrierWriter, type BarrierEntry, type StoreChange } from '../barrier/index.js';

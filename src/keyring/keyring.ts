@@ -85,6 +85,7 @@ export class Keyring {
         case 'principal':
         case 'credential': this.principals.invalidate(); break;
         case 'keyring': this.clear(); break;
+        case 'pki':
         case 'other': break;
       }
     }

@@ -6,9 +6,9 @@ import { familyOf, KEY_SPEC_INFO, type SupportedKeySpec, type SupportedKeyUsage 
 /**
  * What a key version's material is for: part of its wrapping AAD, so it cannot be repurposed.
  * Symmetric keys keep the plain usage (as stored since the first release); other keys add their
- * spec, so an HMAC key's bytes can never be read as another spec's.
+ * spec, so an HMAC key's bytes can never be read as another spec's; CA keys are their own purpose.
  */
-export type MaterialPurpose = 'ENCRYPT_DECRYPT' | `${SupportedKeyUsage}/${SupportedKeySpec}`;
+export type MaterialPurpose = 'ENCRYPT_DECRYPT' | `${SupportedKeyUsage}/${SupportedKeySpec}` | 'CA_PRIVATE_KEY';
 
 export interface MaterialRef {
   readonly tenantId: string;

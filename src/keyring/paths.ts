@@ -35,6 +35,17 @@ export const paths = {
   schedule: (kind: ScheduleKind, at: string, tenantId: string, keyId: string) => `schedule/${kind}/${at}/${tenantId}/${keyId}`,
   tenantSchedule: (at: string, tenantId: string) => `schedule/tenant-deletion/${at}/${tenantId}`,
   schedules: (kind: ScheduleKind) => `schedule/${kind}/`,
+  /** The root CA (one per installation; system-wide, wrapped under the system tenant's master key). */
+  pkiRoot: () => 'pki-root',
+  /** A tenant's CAs by generation (RotateTenantCA adds one); the highest generation is active. */
+  pkiCa: (tenantId: string, generation: number) => `pki-cas/${tenantId}/${String(generation).padStart(10, '0')}`,
+  pkiCas: (tenantId: string) => `pki-cas/${tenantId}/`,
+  /** Certificates a tenant's CAs issued, by serial number (hex). */
+  pkiCertificate: (tenantId: string, serial: string) => `pki-certs/${tenantId}/${serial}`,
+  pkiCertificates: (tenantId: string) => `pki-certs/${tenantId}/`,
+  /** Revoked certificates of a tenant, by serial: what CRLs, OCSP and mTLS read. */
+  pkiRevocation: (tenantId: string, serial: string) => `pki-revoked/${tenantId}/${serial}`,
+  pkiRevocations: (tenantId: string) => `pki-revoked/${tenantId}/`,
 };
 
 /** The due-time index entries a key record implies (see Scheduler). */
@@ -85,6 +96,10 @@ export function tenantRecords(tenantId: string): readonly TenantRecordKind[] {
     { prefix: paths.encryptionCounts(tenantId) },
     { prefix: paths.aliases(tenantId) },
     owning<PrincipalRecord>({ prefix: paths.principals(tenantId) }, (p) => [paths.accessKey(p.accessKeyId), paths.token(p.tokenId)]),
+    // the tenant's CAs (with their wrapped private keys), the certificates they issued, revocations
+    { prefix: paths.pkiCas(tenantId) },
+    { prefix: paths.pkiCertificates(tenantId) },
+    { prefix: paths.pkiRevocations(tenantId) },
   ];
 }
 
@@ -102,6 +117,7 @@ export type ChangedRecord =
   | { kind: 'principal'; tenantId: string; name: string }
   | { kind: 'credential'; id: string }
   | { kind: 'keyring' }
+  | { kind: 'pki'; tenantId: string | undefined }
   | { kind: 'other' };
 
 export function classifyPath(path: string): ChangedRecord {
@@ -121,6 +137,12 @@ export function classifyPath(path: string): ChangedRecord {
       return { kind: 'credential', id: parts[2] ?? '' };
     case 'core':
       return { kind: 'keyring' };
+    case 'pki-root':
+      return { kind: 'pki', tenantId: undefined };
+    case 'pki-cas':
+    case 'pki-certs':
+    case 'pki-revoked':
+      return { kind: 'pki', tenantId: parts[1] ?? '' };
     default:
       return { kind: 'other' };
   }

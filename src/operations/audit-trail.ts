@@ -1,5 +1,6 @@
 import { AuditWriteError, type AuditEvent, type AuditLog } from '../audit/index.js';
 import { parseAuthorization, type Caller } from '../authz/index.js';
+import { sha256Hex } from '../crypto/index.js';
 import { isKeywardError, KeywardError } from '../errors/index.js';
 import type { Credentials } from './authenticate.js';
 import type { AuditNotes, RequestMeta } from './context.js';
@@ -15,7 +16,7 @@ import type { AuditNotes, RequestMeta } from './context.js';
 const DROPPED = new Set([
   'Plaintext', 'CiphertextBlob', 'passphrase', 'Passphrase', 'share', 'Share', 'shares', 'SecretAccessKey',
   'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey', 'Message', 'Signature', 'Mac', 'ImportToken',
-  'EncryptedKeyMaterial',
+  'EncryptedKeyMaterial', 'PrivateKey',
   // a batch's items are recorded one by one, each as its own request
   'Items',
 ]);
@@ -27,6 +28,7 @@ const CLEAR = new Set([
   'Tenant', 'TenantId', 'Name', 'SigningAlgorithm', 'MessageType', 'MacAlgorithm', 'KeyAgreementAlgorithm', 'KeyPairSpec',
   'WrappingAlgorithm', 'WrappingKeySpec', 'ExpirationModel', 'ValidTo', 'ImportType', 'KeyMaterialId',
   'KeyVersionId', 'SourceKeyVersionId', 'ImplicitCreate',
+  'SerialNumber', 'Reason', 'Generation', 'Delta', 'ValidityDays',
 ]);
 /** Key reference fields: in the clear when a key id or key ARN, digested when an alias. */
 const KEY_REFS = new Set(['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId']);
@@ -65,12 +67,13 @@ export function auditEvent(audit: AuditLog, meta: RequestMeta, o: AuditOutcome):
     keyId: o.notes.keyId ?? null,
     keyVersion: o.notes.keyVersion ?? null,
     result: o.result,
-    request: requestFields(o.body, digest),
+    request: o.notes.record === undefined ? requestFields(o.body, digest) : { ...requestFields(o.body, digest), ...o.notes.record },
   };
 }
 
 function credentialOf(c: Credentials | undefined, caller: Caller | undefined, digest: (v: string) => string, digestId: (id: string) => string): string | null {
   if (c === undefined || c.kind === 'none') return null;
+  if (c.kind === 'certificate') return `certificate:${caller?.certificateSerial ?? `sha256:${sha256Hex(c.certificate).slice(0, 32)}`}`;
   if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digestId(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
   if (c.kind === 'bound') return `bound-principal:${c.tenantId}/${c.name}`;
   try {

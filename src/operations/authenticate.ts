@@ -5,14 +5,16 @@ import type { Services } from './context.js';
 
 /**
  * What the transport found in the request to prove who is calling. Each transport turns what it
- * knows about the peer into one of these (a verified client certificate will be one more kind).
+ * knows about the peer into one of these.
  */
 export type Credentials =
   | { readonly kind: 'none' }
   | { readonly kind: 'bearer'; readonly token: string }
   | { readonly kind: 'sigv4'; readonly authorization: string; readonly request: SignedRequest }
   /** A listener bound to one principal (a Unix socket whose file mode is the credential). */
-  | { readonly kind: 'bound'; readonly tenantId: string; readonly name: string };
+  | { readonly kind: 'bound'; readonly tenantId: string; readonly name: string }
+  /** A client certificate (DER) whose private key the TLS handshake proved; the chain is checked here. */
+  | { readonly kind: 'certificate'; readonly certificate: Buffer };
 
 const unrecognized = () => new KeywardError('UnrecognizedClientException', 'The security token included in the request is invalid.');
 
@@ -28,6 +30,7 @@ export function credentialsFromAuthorization(authorization: string | undefined, 
 export async function authenticate(services: Services, credentials: Credentials): Promise<Caller> {
   const { principals, tenants } = services.keyring;
   let principal: PrincipalRecord | undefined;
+  let certificateSerial: string | undefined;
   switch (credentials.kind) {
     case 'none':
       throw new KeywardError('MissingAuthenticationTokenException', 'Missing Authentication Token: sign the request with SigV4 or send Authorization: Bearer <token>.');
@@ -49,8 +52,22 @@ export async function authenticate(services: Services, credentials: Credentials)
         throw new KeywardError('UnrecognizedClientException', `The principal ${credentials.tenantId}/${credentials.name} bound to this listener does not exist.`);
       }
       break;
+    case 'certificate': {
+      const id = await services.pki.identify(credentials.certificate);
+      if (id.role !== 'admin' && id.role !== 'user') {
+        throw new KeywardError('AccessDeniedException', `Client certificate refused: its role ${JSON.stringify(id.role)} is not a Keyward role (admin or user).`);
+      }
+      const record = await principals.byName(id.tenantId, id.principal);
+      if (record === undefined) {
+        throw new KeywardError('AccessDeniedException', `Client certificate refused: principal ${id.principal} does not exist in tenant ${id.tenantId}.`);
+      }
+      // the certificate names the role it grants (RFC: the role it carries), within its tenant
+      principal = { ...record, role: id.role };
+      certificateSerial = id.serialNumber;
+      break;
+    }
   }
   const tenant = await tenants.find(principal.tenantId);
   if (tenant === undefined) throw unrecognized();
-  return { principal, tenant };
+  return certificateSerial === undefined ? { principal, tenant } : { principal, tenant, certificateSerial };
 }

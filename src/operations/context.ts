@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { KeywardError } from '../errors/index.js';
 import type { Caller, Plane, SigningKeyCache, SigV4Policy } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
+import type { Pki } from '../pki/index.js';
 import type { SealManager } from '../seal/index.js';
 import type { StoreHealth } from '../storage/index.js';
 import type { Input } from './common/input.js';
@@ -10,6 +11,8 @@ import type { RateLimits } from './common/rate-limits.js';
 /** Everything an operation may use: wired once by the composition root (src/server.ts). */
 export interface Services {
   readonly keyring: Keyring;
+  /** The CA hierarchy: certificates, revocation, and client-certificate identities. */
+  readonly pki: Pki;
   readonly seal: SealManager;
   readonly clock: Clock;
   readonly signingKeys: SigningKeyCache;
@@ -46,6 +49,8 @@ export interface RequestMeta {
 export interface AuditNotes {
   keyId?: string;
   keyVersion?: number;
+  /** Facts the operation adds to the record's request fields, in the clear (a certificate's serial and subject). */
+  record?: Record<string, string>;
 }
 
 export interface OperationContext {

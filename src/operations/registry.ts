@@ -16,6 +16,8 @@ import { cancelTenantDeletion } from './cancel-tenant-deletion.js';
 import { createAlias } from './create-alias.js';
 import { createKey } from './create-key.js';
 import { createPrincipal } from './create-principal.js';
+import { createRootCA } from './create-root-ca.js';
+import { createTenantCA } from './create-tenant-ca.js';
 import { createTenant } from './create-tenant.js';
 import { decrypt } from './decrypt.js';
 import { deleteImportedKeyMaterial } from './delete-imported-key-material.js';
@@ -42,14 +44,21 @@ import { generateDataKeyWithoutPlaintext } from './generate-data-key-without-pla
 import { generateRandom } from './generate-random.js';
 import { getAuditPublicKey } from './get-audit-public-key.js';
 import { getCallerIdentity } from './get-caller-identity.js';
+import { getCertificate } from './get-certificate.js';
+import { getCertificateStatus } from './get-certificate-status.js';
+import { getCRL } from './get-crl.js';
 import { getKeyRotationStatus } from './get-key-rotation-status.js';
 import { getParametersForImport } from './get-parameters-for-import.js';
 import { getPublicKey } from './get-public-key.js';
+import { getRootCA } from './get-root-ca.js';
+import { getTenantCA } from './get-tenant-ca.js';
 import { health } from './health.js';
 import { importKeyMaterial } from './import-key-material.js';
 import { init } from './init.js';
+import { issueCertificate } from './issue-certificate.js';
 import { listAliases } from './list-aliases.js';
 import { listAuditRecords } from './list-audit-records.js';
+import { listCertificates } from './list-certificates.js';
 import { listKeyRotations } from './list-key-rotations.js';
 import { listKeyVersions } from './list-key-versions.js';
 import { listKeys } from './list-keys.js';
@@ -60,9 +69,12 @@ import { pruneAudit } from './prune-audit.js';
 import { reEncrypt } from './re-encrypt.js';
 import { resumeTenant } from './resume-tenant.js';
 import { rekey } from './rekey.js';
+import { respondOCSP } from './respond-ocsp.js';
+import { revokeCertificate } from './revoke-certificate.js';
 import { rotateKeyOnDemand } from './rotate-key-on-demand.js';
 import { rotateBarrier } from './rotate-barrier.js';
 import { rotateRoot } from './rotate-root.js';
+import { rotateTenantCA } from './rotate-tenant-ca.js';
 import { scheduleKeyDeletion } from './schedule-key-deletion.js';
 import { seal } from './seal.js';
 import { sign } from './sign.js';
@@ -94,6 +106,8 @@ const TARGETED: readonly Operation[] = [
   batchEncrypt, batchDecrypt,
   scopeEncrypt, scopeDecrypt, scopeReEncrypt, createScope, rotateScope, describeScope, configureScopes,
   batchScopeEncrypt, batchScopeDecrypt,
+  createRootCA, getRootCA, createTenantCA, rotateTenantCA, getTenantCA, issueCertificate, listCertificates,
+  getCertificate, revokeCertificate, getCRL, getCertificateStatus, respondOCSP,
 ];
 
 const BY_TARGET = new Map<string, Operation>(TARGETED.map((op) => [`${op.namespace}.${op.name}`, op]));
@@ -105,6 +119,9 @@ export function operationForTarget(target: string): Operation | undefined {
 export function targetsOf(namespace: Namespace): string[] {
   return TARGETED.filter((op) => op.namespace === namespace).map((op) => op.name);
 }
+
+/** What relying parties read without credentials, served under /v1/pki/* (see api/http). */
+export const pkiPublic = { getRootCA, getTenantCA, getCRL, respondOCSP } as const;
 
 /** The seal lifecycle, served under /v1/sys/* (and callable in-process by the CLI). */
 export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, rotateBarrier, escrow } as const;

@@ -19,6 +19,9 @@ export interface ClientOptions {
   readonly token?: string;
   /** TLS: the server's CA (PEM); plaintext without it. */
   readonly ca?: Buffer;
+  /** mTLS: a client certificate chain and its private key (PEM). */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
   /** grpc-js channel options (e.g. grpc.ssl_target_name_override). */
   readonly channel?: grpc.ChannelOptions;
 }
@@ -33,7 +36,7 @@ export function loadProto(files: string[], extraDirs: string[] = []): grpc.GrpcO
 export function grpcClient(pkg: grpc.GrpcObject, service: string, address: string, options: ClientOptions = {}): GrpcClient {
   const Ctor = service.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], pkg) as grpc.ServiceClientConstructor;
   if (typeof Ctor !== 'function') throw new Error(`no service ${service} in the loaded protos`);
-  const creds = options.ca !== undefined ? grpc.credentials.createSsl(options.ca) : grpc.credentials.createInsecure();
+  const creds = options.ca !== undefined ? grpc.credentials.createSsl(options.ca, options.key ?? null, options.cert ?? null) : grpc.credentials.createInsecure();
   const raw = new Ctor(address, creds, options.channel ?? {});
   const out: Record<string, unknown> = { raw, close: () => raw.close() };
   for (const name of Object.keys(Ctor.service)) {

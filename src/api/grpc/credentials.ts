@@ -10,14 +10,15 @@ export interface ListenerIdentity {
 
 /**
  * Turns what the transport knows about the caller into Credentials for operations/authenticate:
- * `authorization: Bearer <token>` metadata first, else the listener's bound principal.
- * (A verified client certificate from the TLS handshake becomes one more kind here.)
+ * `authorization: Bearer <token>` metadata first, else a client certificate from the TLS handshake
+ * (mTLS; operations judge its chain), else the listener's bound principal.
  */
-export function credentialsOf(metadata: Metadata, listener: ListenerIdentity): Credentials {
+export function credentialsOf(metadata: Metadata, listener: ListenerIdentity, peerCertificate?: Buffer): Credentials {
   const values = metadata.get('authorization');
   if (values.length > 1) throw new KeywardError('IncompleteSignatureException', 'The request carries more than one authorization metadata entry.');
   const raw = values[0];
   if (raw === undefined || raw === '') {
+    if (peerCertificate !== undefined) return { kind: 'certificate', certificate: peerCertificate };
     return listener.boundPrincipal !== undefined ? { kind: 'bound', ...listener.boundPrincipal } : { kind: 'none' };
   }
   const value = typeof raw === 'string' ? raw : raw.toString('utf8');

@@ -8,19 +8,20 @@ import { answerUnknownMethods, edgeInterceptor } from './edge.js';
 import { healthService } from './health.js';
 import { keywardService } from './keyward-services.js';
 import { miniKmsAuditService, miniKmsKmsService } from './minikms-services.js';
+import { MINIKMS_PKI_SERVICE, minikmsPkiService } from './minikms-pki.js';
 import { HEALTH_PROTO, loadProtos } from './protos.js';
 import { requestMeta } from './request-meta.js';
 import { MessageShapes } from './shapes.js';
 import { wipingAfterSerialize, type GrpcEnv, type Implementation } from './unary.js';
 
 /** Keyward's own services. */
-export const KEYWARD_SERVICES = ['keyward.v1.Kms', 'keyward.v1.Keys', 'keyward.v1.Scopes', 'keyward.v1.Audit'] as const;
+export const KEYWARD_SERVICES = ['keyward.v1.Kms', 'keyward.v1.Keys', 'keyward.v1.Scopes', 'keyward.v1.Audit', 'keyward.v1.Pki'] as const;
 /** miniKMS's published services (package minikms.v1). */
-export const MINIKMS_SERVICES = ['minikms.v1.KMSService', 'minikms.v1.AuditService'] as const;
+export const MINIKMS_SERVICES = ['minikms.v1.KMSService', 'minikms.v1.AuditService', 'minikms.v1.PKIService'] as const;
 
 const PROTO_FILES = [
-  'keyward/v1/kms.proto', 'keyward/v1/keys.proto', 'keyward/v1/scopes.proto', 'keyward/v1/audit.proto',
-  'minikms/v1/kms.proto', 'minikms/v1/audit.proto', HEALTH_PROTO,
+  'keyward/v1/kms.proto', 'keyward/v1/keys.proto', 'keyward/v1/scopes.proto', 'keyward/v1/audit.proto', 'keyward/v1/pki.proto',
+  'minikms/v1/kms.proto', 'minikms/v1/audit.proto', 'minikms/v1/pki.proto', HEALTH_PROTO,
 ];
 
 export interface GrpcServerOptions {
@@ -67,6 +68,7 @@ export function buildGrpcServer(options: GrpcServerOptions): Server {
   for (const name of KEYWARD_SERVICES) add(name, keywardService(env, shapes, pkg[name] as ServiceDefinition));
   add('minikms.v1.KMSService', miniKmsKmsService(env));
   add('minikms.v1.AuditService', miniKmsAuditService(env));
+  add(MINIKMS_PKI_SERVICE, minikmsPkiService(env));
   // "minikms" is the name miniKMS's own server reports its health under
   add('grpc.health.v1.Health', healthService(env, [...KEYWARD_SERVICES, ...MINIKMS_SERVICES, 'minikms']));
   addReflection(server, env, pkg);

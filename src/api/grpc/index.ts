@@ -1,5 +1,5 @@
 export { buildGrpcServer, grpcPackage, KEYWARD_SERVICES, MINIKMS_SERVICES, type GrpcServerOptions } from './grpc-server.js';
-export { listenTcp, listenUnix, prepareSocketDirectory, ListenerError, type TlsFiles } from './listen.js';
+export { ClientCertificateCredentials, listenTcp, listenUnix, prepareSocketDirectory, ListenerError, type TlsFiles } from './listen.js';
 export { credentialsOf, parseBoundPrincipal, type ListenerIdentity } from './credentials.js';
 export { grpcError, ERROR_CODE_TRAILER, REQUEST_ID_TRAILER, type GrpcError } from './status.js';
 export { requestMeta, peerAddress } from './request-meta.js';

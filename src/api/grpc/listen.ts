@@ -20,9 +20,30 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
   });
 }
 
-/** Binds host:port (port 0 picks one), with TLS when given; resolves with the bound port. */
-export function listenTcp(server: Server, host: string, port: number, tls?: TlsFiles): Promise<number> {
-  const credentials = tls ? ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) : ServerCredentials.createInsecure();
+/**
+ * TLS that asks for a client certificate without requiring one (tokens keep working on the same
+ * listener). grpc-js shows a call the peer's certificate only once OpenSSL has verified it, so
+ * the trust anchors (the root and the tenant CAs, from the PKI) are set with trust() and follow
+ * CA changes; Keyward's PKI then judges the certificate (revocation, principal, role) per call.
+ */
+export class ClientCertificateCredentials extends ServerCredentials {
+  constructor(private readonly tls: TlsFiles) {
+    super({ requestCert: true, rejectUnauthorized: false }, { cert: tls.cert, key: tls.key });
+  }
+
+  /** Certificates (PEM or DER) a client certificate may chain to; none until the PKI is readable. */
+  trust(anchors: readonly Buffer[]): void {
+    this.updateSecureContextOptions({ cert: this.tls.cert, key: this.tls.key, ...(anchors.length > 0 ? { ca: [...anchors] } : {}) });
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/** Binds host:port (port 0 picks one), with TLS when given (or these credentials); resolves with the bound port. */
+export function listenTcp(server: Server, host: string, port: number, tls?: TlsFiles, mtls?: ClientCertificateCredentials): Promise<number> {
+  const credentials = mtls ?? (tls === undefined ? ServerCredentials.createInsecure() : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false));
   return bind(server, `${host.includes(':') ? `[${host}]` : host}:${port}`, credentials);
 }
 

@@ -24,7 +24,7 @@ export function unaryCall<Req, Res>(env: GrpcEnv, operation: string, handle: (re
     const meta = requestMeta(call.getPeer(), env.unixSocket);
     let credentials: Credentials | undefined;
     const respond = async () => {
-      credentials = credentialsOf(call.metadata, env.listener);
+      credentials = credentialsOf(call.metadata, env.listener, call.getAuthContext().sslPeerCertificate?.raw);
       callback(null, await handle(call.request, credentials, meta));
     };
     respond().catch(async (e: unknown) => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { KeywardError } from '../../errors/index.js';
@@ -8,6 +9,7 @@ import {
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
 import { type HttpMetrics } from './metrics.js';
+import { registerPkiRoutes, type PublicRoute } from './pki-routes.js';
 import { toJson } from './serialize.js';
 
 export interface HttpAppOptions {
@@ -16,7 +18,12 @@ export interface HttpAppOptions {
   readonly metrics: HttpMetrics;
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly tls?: {
+    readonly cert: Buffer;
+    readonly key: Buffer;
+    /** mTLS: ask clients for a certificate (optional for them); operations decide whether it authenticates. */
+    readonly requestClientCertificates?: boolean;
+  };
   /** Slow-client protection: time allowed for headers and for the whole request. */
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -44,7 +51,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     keepAliveTimeout: options.keepAliveTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     http: { connectionsCheckingInterval },
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval } } : {}),
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval, ...clientCertificateOptions(options.tls) } } : {}),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = options.headersTimeoutMs;
 
@@ -133,6 +140,26 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   sysRoute('POST', '/v1/sys/rotate-barrier', sys.rotateBarrier);
   sysRoute('POST', '/v1/sys/escrow', sys.escrow);
 
+  const publicRoute: PublicRoute = (method, url, op, body, render) => {
+    app.route({
+      method,
+      url,
+      handler: async (req, reply) => {
+        const started = performance.now();
+        const requestId = randomUUID();
+        try {
+          const result = await invoke(services, op, { kind: 'none' }, body(req), meta(req, requestId)) as Record<string, unknown>;
+          const out = render(result, req);
+          metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
+          return reply.code(200).header('content-type', out.type).header('x-amzn-requestid', requestId).send(out.payload);
+        } catch (e) {
+          return fail(req, reply, e, requestId, op.name, started);
+        }
+      },
+    });
+  };
+  registerPkiRoutes(publicRoute);
+
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -154,8 +181,23 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   return app;
 }
 
+/**
+ * Client certificates are requested, never required (tokens and SigV4 work on the same listener),
+ * and the chain is judged by Keyward's PKI, not OpenSSL: so a refused certificate gets a clear
+ * AccessDeniedException instead of a bare handshake failure.
+ */
+function clientCertificateOptions(tls: NonNullable<HttpAppOptions['tls']>): { requestCert?: boolean; rejectUnauthorized?: boolean } {
+  return tls.requestClientCertificates === true ? { requestCert: true, rejectUnauthorized: false } : {};
+}
+
 function credentialsOf(req: FastifyRequest): Credentials {
-  return credentialsFromAuthorization(headerString(req.headers.authorization), () => {
+  const authorization = headerString(req.headers.authorization);
+  if (authorization === '') {
+    // an explicit Authorization header wins; otherwise a client certificate, if one was presented
+    const certificate = (req.raw.socket as Partial<TLSSocket>).getPeerCertificate?.().raw;
+    if (certificate !== undefined) return { kind: 'certificate', certificate };
+  }
+  return credentialsFromAuthorization(authorization, () => {
     const url = req.raw.url ?? '/';
     const q = url.indexOf('?');
     return {

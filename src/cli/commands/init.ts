@@ -11,6 +11,7 @@ interface InitFlags extends ServerFlags {
   readonly threshold?: string;
   readonly recoveryShares?: string;
   readonly recoveryThreshold?: string;
+  readonly pki?: boolean;
 }
 
 const SEALS = ['passphrase', 'shamir', 'static', 'pkcs11', 'transit'];
@@ -44,8 +45,9 @@ export function registerInit(program: Command): void {
     .option('--passphrase-file <file>', 'passphrase seal: file holding the new passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .option('--credentials-file <file>', 'where to write the admin credentials (default DATA_DIR/admin-credentials.json)')
     .option('--json', 'print the admin credentials (and `shares` / `recovery_shares`) as JSON')
+    .option('--pki', 'also create the root CA (keyward pki create-root)')
     .action(async (flags: InitFlags) => {
-      const { credentialsPath, initializeWithSecrets, openInstallation, writeCredentialsFile } = await import('../../server.js');
+      const { createRootCaInstallation, credentialsPath, initializeWithSecrets, openInstallation, writeCredentialsFile } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
       const seal = flags.seal ?? (flags.shares !== undefined ? 'shamir' : 'passphrase');
       if (!SEALS.includes(seal)) throw new UsageError(`--seal must be one of ${SEALS.join(', ')}, got ${JSON.stringify(seal)}`);
@@ -66,8 +68,9 @@ export function registerInit(program: Command): void {
         const { credentials: creds, secrets } = await initializeWithSecrets(installation, request);
         const file = flags.credentialsFile ?? credentialsPath(config);
         writeCredentialsFile(file, creds);
+        const rootCa = flags.pki === true ? await createRootCaInstallation(installation, creds.token) : undefined;
         if (flags.json) {
-          printJson({ ...creds, credentials_file: file, seal, ...secrets });
+          printJson({ ...creds, credentials_file: file, seal, ...secrets, ...(rootCa !== undefined ? { root_ca: rootCa } : {}) });
         } else {
           process.stdout.write([
             `Keyward initialized (seal: ${seal}).`,
@@ -76,6 +79,7 @@ export function registerInit(program: Command): void {
             `  admin secret key:  ${creds.secret_access_key}`,
             `  admin token:       ${creds.token}`,
             `These credentials are shown once; a copy is in ${file} (mode 0600).`,
+            ...(rootCa !== undefined ? [`Root CA created (serial ${rootCa.SerialNumber}); its certificate: keyward pki root.`] : []),
             ...printShares('Unseal shares', secrets.shares, integerFlag(flags.threshold, '--threshold')),
             ...printShares('Recovery shares', secrets.recovery_shares, integerFlag(flags.recoveryThreshold, '--recovery-threshold') ?? 3),
             '',

@@ -13,7 +13,7 @@ function version(v: string): number {
 }
 
 /** Every page of a paginated listing. */
-async function allPages(send: (marker?: string) => Promise<Record<string, unknown>>, field: string): Promise<unknown[]> {
+export async function allPages(send: (marker?: string) => Promise<Record<string, unknown>>, field: string): Promise<unknown[]> {
   const items: unknown[] = [];
   let marker: string | undefined;
   do {

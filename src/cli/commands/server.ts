@@ -13,6 +13,7 @@ export interface ServerFlags {
   readonly grpcSocketPrincipal?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  readonly tlsClientCa?: string;
   readonly region?: string;
   readonly logLevel?: string;
   readonly config?: string;
@@ -58,6 +59,7 @@ export function serverFlags(cmd: Command): Command {
     .option('--grpc-socket-principal <name>', 'calls on --grpc-socket without a token act as this principal (NAME or TENANT/NAME)')
     .option('--tls-cert <file>', 'TLS certificate (PEM), for HTTPS and gRPC; required for a non-loopback --listen or --grpc-listen')
     .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--tls-client-ca <auto|file>', 'mTLS: accept member certificates chaining to Keyward\'s root CA (auto) or to this root (PEM)')
     .option('--region <region>', 'region in key ARNs (default us-east-1)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--config <file>', 'JSON configuration file (env KEYWARD_CONFIG)');
@@ -67,7 +69,7 @@ export function configFrom(flags: ServerFlags, extra: ConfigInput = {}) {
   return loadConfig({
     dataDir: flags.dataDir, store: flags.store, listen: flags.listen, socket: flags.socket, tlsCert: flags.tlsCert,
     grpcListen: flags.grpcListen, grpcSocket: flags.grpcSocket, grpcSocketPrincipal: flags.grpcSocketPrincipal,
-    tlsKey: flags.tlsKey, region: flags.region, logLevel: flags.logLevel,
+    tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, region: flags.region, logLevel: flags.logLevel,
     rootKeyFile: flags.rootKeyFile, pkcs11Module: flags.pkcs11Module, pkcs11TokenLabel: flags.pkcs11TokenLabel,
     pkcs11Slot: flags.pkcs11Slot, pkcs11KeyLabel: flags.pkcs11KeyLabel, pkcs11PinFile: flags.pkcs11PinFile,
     pkcs11GenerateKey: flags.pkcs11GenerateKey === true ? 'true' : undefined, transitEndpoint: flags.transitEndpoint,

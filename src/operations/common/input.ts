@@ -46,6 +46,11 @@ export class Input {
     return this.raw[field] !== undefined && this.raw[field] !== null;
   }
 
+  /** For fields that may be a name or a number (a revocation reason). */
+  isNumber(field: string): boolean {
+    return typeof this.raw[field] === 'number';
+  }
+
   string(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
