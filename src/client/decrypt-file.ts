@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
-import { GCM_TAG_BYTES, zeroize } from '../crypto/index.js';
-import { ALG_GCM_SEGMENTED, MAX_SEGMENTS, deriveSegmentKey, parseHeader } from '../format/index.js';
+import { GCM_TAG_BYTES } from '../crypto/aead.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { ALG_GCM_SEGMENTED, MAX_SEGMENTS, deriveSegmentKey, parseHeader } from '../format/envelope.js';
 import { contextBytes } from './context.js';
 import type { DecryptOptions, Envelope } from './envelope.js';
 import { InvalidCiphertextError, ciphertextGuard } from './errors.js';

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
-import { zeroize } from '../crypto/index.js';
-import { MAX_SEGMENTS, checkSegmentSize } from '../format/index.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { MAX_SEGMENTS, checkSegmentSize } from '../format/envelope.js';
 import { KeywardUsageError } from './errors.js';
 import { contextBytes } from './context.js';
 import type { EncryptStreamOptions, Envelope } from './envelope.js';

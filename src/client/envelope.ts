@@ -1,10 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
-import { GCM_NONCE_BYTES } from '../crypto/index.js';
-import {
-  ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, checkSegmentSize,
-  openMessage, parseHeader, sealMessage, type EnvelopeHeader,
-} from '../format/index.js';
+import { GCM_NONCE_BYTES } from '../crypto/aead.js';
+import { ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, checkSegmentSize, openMessage, parseHeader, sealMessage, type EnvelopeHeader } from '../format/envelope.js';
 import type { DataKeyCacheLimits } from './data-key-cache.js';
 import { contextBytes } from './context.js';
 import { decryptFile, type DecryptFileOptions } from './decrypt-file.js';

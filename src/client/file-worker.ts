@@ -3,8 +3,9 @@
 // descriptors the main thread opened), so no data passes between threads.
 import { readSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { GCM_TAG_BYTES, zeroize } from '../crypto/index.js';
-import { openSegment, sealSegment } from '../format/index.js';
+import { GCM_TAG_BYTES } from '../crypto/aead.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { openSegment, sealSegment } from '../format/envelope.js';
 import type { SegmentWork, WorkerReport } from './parallel-segments.js';
 
 /** Progress is reported in steps of at least this many input bytes. */

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { zeroize } from '../crypto/index.js';
+import { zeroize } from '../crypto/zeroize.js';
 import { InvalidCiphertextError } from './errors.js';
 
 /**

@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
-import { SingleBar, Presets } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { Envelope, type FileOptions } from '../../client/index.js';
+import { Envelope } from '../../client/envelope.js';
+import type { FileOptions } from '../../client/file-io.js';
 import { withClient, withConnection, type ConnectionFlags } from '../connection.js';
 import { collect, keyValues, UsageError } from '../io.js';
 
@@ -57,7 +58,7 @@ function orStdio<T>(value: string, dash: T): string | T {
 async function withProgress(f: FileFlags, operation: (options: FileOptions) => Promise<void>): Promise<void> {
   if (f.threads !== undefined && !Number.isInteger(f.threads)) throw new UsageError('--threads must be an integer');
   const total = f.in === '-' ? undefined : statSync(f.in).size;
-  const bar = f.progress !== false && process.stderr.isTTY && total !== undefined ? progressBar(total) : undefined;
+  const bar = f.progress !== false && process.stderr.isTTY && total !== undefined ? await progressBar(total) : undefined;
   let done = 0;
   try {
     await operation({
@@ -69,7 +70,9 @@ async function withProgress(f: FileFlags, operation: (options: FileOptions) => P
   }
 }
 
-function progressBar(total: number): SingleBar {
+/** The progress bar's module loads only for a terminal (scripts and pipes never pay for it). */
+async function progressBar(total: number): Promise<SingleBar> {
+  const { SingleBar, Presets } = await import('cli-progress');
   const bar = new SingleBar({
     stream: process.stderr,
     format: '{bar} {percentage}% | {value}/{total} bytes | {eta_formatted} left',
