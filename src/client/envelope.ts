@@ -88,7 +88,7 @@ export class Envelope {
   /**
    * Encrypts a file into a segmented envelope file: paths, or a Readable and a Writable (such as
    * stdin and stdout). Regular files of 32 MiB and more are sealed by worker threads in parallel
-   * (about 60 MiB of memory each; the threads run dist/client/file-worker.js, so this needs the
+   * (a few MiB of memory each; the threads run dist/client/file-worker.js, so this needs the
    * built package); a file output is written under a temporary name, fsynced, and renamed into
    * place only on success.
    */

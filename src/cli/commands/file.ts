@@ -63,6 +63,8 @@ async function withProgress(f: FileFlags, operation: (options: FileOptions) => P
   try {
     await operation({
       ...(f.threads !== undefined ? { threads: f.threads } : {}),
+      // this thread seals a share too (one worker fewer), unless it has a progress bar to draw
+      callingThread: bar === undefined,
       ...(bar !== undefined ? { onProgress: (bytes: number) => bar.update((done += bytes)) } : {}),
     });
   } finally {
