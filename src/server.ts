@@ -6,7 +6,10 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildGrpcServer, ClientCertificateCredentials, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
+// gRPC (grpc-js, protobufjs, the protos) loads only when a gRPC listener is configured: ~15 MiB of idle RSS
+import type { ClientCertificateCredentials } from './api/grpc/index.js';
+import { parseBoundPrincipal } from './api/grpc/credentials.js';
+import { ListenerError, prepareSocketDirectory } from './api/grpc/socket-directory.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
 import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
@@ -375,7 +378,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       chmodSync(socketPath, 0o600);
     }
     let grpcAddress: string | undefined;
+    const grpcApi = grpcListen !== undefined || config.grpcSocket !== undefined ? await import('./api/grpc/index.js') : undefined;
     if (grpcListen !== undefined) {
+      const { buildGrpcServer, ClientCertificateCredentials, listenTcp } = grpcApi!;
       const grpc = buildGrpcServer(grpcOptions);
       grpcServers.push(grpc);
       const mtls = tls !== undefined && config.tlsClientCa !== undefined ? new ClientCertificateCredentials(tls) : undefined;
@@ -385,6 +390,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     }
     let grpcSocketPath: string | undefined;
     if (config.grpcSocket !== undefined) {
+      const { buildGrpcServer, listenUnix } = grpcApi!;
       const grpc = buildGrpcServer({ ...grpcOptions, unixSocket: true, listener: boundPrincipal !== undefined ? { boundPrincipal } : {} });
       grpcServers.push(grpc);
       grpcSocketPath = await asConfigError(() => listenUnix(grpc, config.grpcSocket!));

@@ -96,7 +96,7 @@ export const cliFiles: BenchScenario = {
         const aged = join(ctx.tmpDir, `cli-${size}.age`);
         await writeRandomFile(plain, size);
         fsyncPath(plain);
-        execFileSync(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', sealed, '--key', kw.keyId], { env, stdio: 'ignore' });
+        execFileSync(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', sealed, '--key', kw.keyId], { env, stdio: ['ignore', 'ignore', 'pipe'] });
         execFileSync(AGE, ['-r', recipient, '-o', aged, plain], { stdio: 'ignore' });
         const subjects = {
           keywardEncrypt: () => timed(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', devNull, '--key', kw.keyId], env),
