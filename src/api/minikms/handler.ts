@@ -4,7 +4,7 @@ import {
   auditRejected, DEFAULT_KEY_GROUP, invoke, keyGroups, operationForTarget, wipeResult,
   type Credentials, type Operation, type RequestMeta, type Services,
 } from '../../operations/index.js';
-import { errorLine, invalidRequest, isControl, okLine, parseRequest, typeOf, type MiniKmsErrorCode, type MiniKmsRequest, type RequestType } from './protocol.js';
+import { errorLine, invalidRequest, isControl, isShapeError, okLine, parseRequest, typeOf, type MiniKmsErrorCode, type MiniKmsRequest, type RequestType } from './protocol.js';
 
 /**
  * mini-kms's request types over Keyward's operations; this file maps fields and errors, nothing
@@ -189,7 +189,10 @@ export class MiniKmsHandler {
     }
     if (AUTH_CODES.has(e.code)) return ['AuthFailed', control ? 'invalid admin token' : 'invalid API token'];
     if (e.code === 'AccessDeniedException') return control ? ['AuthFailed', 'invalid admin token'] : ['Unauthorized', e.message];
-    if ((type === 'Decrypt' || type === 'ReEncrypt') && DECRYPTION_CODES.has(e.code)) return ['DecryptionFailed', DECRYPTION_FAILED];
+    if ((type === 'Decrypt' || type === 'ReEncrypt') && (DECRYPTION_CODES.has(e.code) || (e.code === 'ValidationException' && !isShapeError(e)))) {
+      // a blob that is empty, too long, malformed, tampered, of another group or context: one answer
+      return ['DecryptionFailed', DECRYPTION_FAILED];
+    }
     if (REGISTRY[e.code].fault === 'client') return ['InvalidRequest', e.message];
     if (e.code === 'SealedException' || e.code === 'NotInitializedException' || e.code === 'AuditUnavailableException' || e.code === 'DependencyTimeoutException') {
       return ['InternalError', `${e.code}: ${e.message}`];

@@ -36,9 +36,18 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** A key group name: one alias segment of Keyward (alias/<group>). */
 export const GROUP = /^[A-Za-z0-9_-]{1,250}$/;
 
+const refusedByAdapter = new WeakSet<object>();
+
 /** A request the adapter refuses before any operation runs: ValidationException, answered InvalidRequest. */
 export function invalidRequest(message: string): KeywardError {
-  return new KeywardError('ValidationException', message);
+  const e = new KeywardError('ValidationException', message);
+  refusedByAdapter.add(e);
+  return e;
+}
+
+/** Whether the error is the adapter's own refusal of the request's shape (not an operation's). */
+export function isShapeError(e: unknown): boolean {
+  return e !== null && typeof e === 'object' && refusedByAdapter.has(e);
 }
 
 /** The request type of a line that at least names one (for the audit record of a refusal). */
