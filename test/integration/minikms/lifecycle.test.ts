@@ -1,0 +1,64 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/index.js';
+import { startServer } from '../../../src/server.js';
+import { callTarget } from '../../helpers/keyward-api.js';
+import { NdjsonClient } from '../../helpers/ndjson.js';
+import { processesIn } from '../../helpers/process.js';
+import { FAST_ARGON2, tempDir } from '../../helpers/server.js';
+import { eventually } from '../../helpers/wait.js';
+
+/** The local socket listeners in the server's life: configuration, start, and the drain on SIGTERM. */
+describe('mini-kms and KMS plugin listeners in the server lifecycle', () => {
+  it('refuses a non-loopback mini-kms address without TLS, and a KMS plugin socket without a key', async () => {
+    const dir = tempDir('keyward-minikms-config-');
+    const config = loadConfig({ dataDir: dir, listen: '127.0.0.1:0', logLevel: 'silent', minikmsListen: '0.0.0.0:0' }, {});
+    await expect(startServer(config)).rejects.toThrow(/mini-kms protocol on 0\.0\.0\.0 without TLS/);
+    expect(() => loadConfig({ dataDir: dir, k8sKmsSocket: join(dir, 'k8s', 'kms.sock') }, {})).toThrow(/k8sKmsSocket needs k8sKmsKey/);
+    // a socket directory others may enter is refused
+    mkdirSync(join(dir, 'open'), { mode: 0o755 });
+    const open = loadConfig({ dataDir: dir, listen: '127.0.0.1:0', logLevel: 'silent', minikmsSocket: join(dir, 'open', 'm.sock') }, {});
+    try {
+      await expect(startServer(open)).rejects.toThrow(/accessible to others/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const dir = tempDir('keyward-minikms-life-');
+  const procs = processesIn(dir);
+
+  it('serves from `keyward server` flags and drains on SIGTERM: idle connections close, the process exits 0', async () => {
+    mkdirSync(join(dir, 'run'), { mode: 0o700 });
+    const minikmsSocket = join(dir, 'run', 'mini-kms.sock');
+    const k8sSocket = join(dir, 'run', 'k8s', 'kms.sock');
+    const server = await procs.spawn([
+      'server', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0', '--minikms-socket', minikmsSocket, '--minikms-listen', '127.0.0.1:0',
+      '--k8s-kms-socket', k8sSocket, '--k8s-kms-key', 'alias/k8s',
+    ], { KEYWARD_LOG_LEVEL: 'warn', KEYWARD_ARGON2_MEMORY_KIB: String(FAST_ARGON2.argon2MemoryKiB), KEYWARD_ARGON2_ITERATIONS: '1' });
+    expect(await eventually(() => /Kubernetes KMS v2 plugin listening on /.test(server.output()), 20_000)).toBe(true);
+    const tcp = /mini-kms protocol listening on 127\.0\.0\.1:(\d+)/.exec(server.output());
+    expect(tcp).not.toBeNull();
+    expect(existsSync(k8sSocket)).toBe(true);
+    const init = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', body: JSON.stringify({ passphrase: 'lifecycle passphrase of this test' }) });
+    const token = ((await init.json()) as { credentials: { token: string } }).credentials.token;
+    expect((await callTarget(server.url, 'Keyward.GetCallerIdentity', {}, { token })).status).toBe(200);
+
+    const viaTcp = await NdjsonClient.open({ host: '127.0.0.1', port: Number(tcp![1]) });
+    const viaUnix = await NdjsonClient.open({ path: minikmsSocket });
+    try {
+      expect((await viaTcp.call({ type: 'Health', token })).status).toBe('ok');
+      expect((await viaUnix.call({ type: 'Encrypt', token, plaintext: Buffer.from('x').toString('base64') })).status).toBe('ok');
+      const exited = server.stop('SIGTERM');
+      // both connections are idle: the drain closes them
+      expect(await viaTcp.waitClosed(30_000)).toBe(true);
+      expect(await viaUnix.waitClosed(30_000)).toBe(true);
+      expect(await exited).toBe(0);
+    } finally {
+      viaTcp.close();
+      viaUnix.close();
+    }
+    await expect(NdjsonClient.open({ path: minikmsSocket })).rejects.toThrow();
+  });
+});
