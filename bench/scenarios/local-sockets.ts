@@ -29,8 +29,12 @@ export const localSocketsScenario: BenchScenario = {
     const dir = mkdtempSync(join(ctx.tmpDir, 'sockets-'));
     const minikmsSocket = join(dir, 'mini-kms.sock');
     const k8sSocket = join(dir, 'k8s-kms.sock');
+    const grpcSocket = join(dir, 'grpc.sock');
     const kw = await startKeyward(ctx, {
-      args: ['--minikms-socket', minikmsSocket, '--k8s-kms-socket', k8sSocket, '--k8s-kms-key', 'alias/k8s-secrets', '--k8s-kms-principal', 'admin'],
+      args: [
+        '--minikms-socket', minikmsSocket, '--k8s-kms-socket', k8sSocket, '--k8s-kms-key', 'alias/k8s-secrets', '--k8s-kms-principal', 'admin',
+        '--grpc-socket', grpcSocket,
+      ],
     });
     const kms = adminClient(kw);
     try {
@@ -39,25 +43,32 @@ export const localSocketsScenario: BenchScenario = {
       const ndjsonLine = `${JSON.stringify({ type: 'Encrypt', token: kw.admin.token, keyId: 'default', plaintext: Buffer.alloc(32, 0x61).toString('base64') })}\n`;
       const http = bearerCalls(kw.url, kw.admin.token, [{ operation: 'Encrypt', body: encryptBody(keyId, 32) }]);
       const k8s = k8sClient(k8sSocket);
+      const kwGrpc = keywardGrpcClient(grpcSocket, kw.admin.token, keyId);
       try {
         const secret = Buffer.alloc(1024, 0x73);
         const m = await interleaved(ctx, {
           http: (d) => runLoad({ url: kw.url, connections: CONNECTIONS, durationSec: d, calls: http }),
           ndjson: (d) => ndjsonLoad(minikmsSocket, ndjsonLine, CONNECTIONS, d),
           k8s: (d) => k8sLoad(k8s, secret, CONNECTIONS, d),
+          grpc: (d) => k8sLoad(kwGrpc, secret, CONNECTIONS, d),
         });
+        const grpcBaseline = { name: 'keyward.v1.Kms Encrypt 1 KiB, gRPC Unix socket', value: m.grpc.rps };
         const baseline = { name: 'Encrypt 32 B over HTTP', value: m.http.rps };
         return [
           loadRow(`Encrypt 32 B, HTTP AWS JSON, bearer, 1 process, ${CONNECTIONS} conns (autocannon)`, m.http, { notes: 'the baseline of the NDJSON and KMS v2 rows (same run)' }),
           loadRow(`Encrypt 32 B, mini-kms NDJSON, Unix socket, 1 process, ${CONNECTIONS} conns`, m.ndjson, {
             baseline, minRatio: 1.2, notes: 'no HTTP parsing, no SigV4: one JSON line each way',
           }),
-          loadRow(`Encrypt 1 KiB Secret, Kubernetes KMS v2 plugin, Unix socket, 1 process, ${CONNECTIONS} in flight`, m.k8s, {
-            baseline, notes: 'grpc-js client over one channel, as the kube-apiserver has one; the baseline encrypts 32 B',
+          loadRow(`Encrypt 1 KiB, keyward.v1.Kms gRPC, bearer, Unix socket, 1 process, ${CONNECTIONS} in flight (grpc-js)`, m.grpc, {
+            baseline, notes: 'the baseline of the KMS v2 row: the same grpc-js client and payload on Keyward\'s own gRPC service',
+          }),
+          loadRow(`Encrypt 1 KiB Secret, Kubernetes KMS v2 plugin, Unix socket, 1 process, ${CONNECTIONS} in flight (grpc-js)`, m.k8s, {
+            baseline: grpcBaseline, notes: 'one grpc-js channel, as the kube-apiserver has one; the client runs in the bench process',
           }),
         ];
       } finally {
         k8s.close();
+        kwGrpc.close();
       }
     } finally {
       kms.destroy();
@@ -122,6 +133,21 @@ function k8sClient(path: string): K8sClient {
   return {
     encrypt: (plaintext) => new Promise((resolve, reject) => {
       (client as unknown as Record<string, (r: object, cb: (e: Error | null) => void) => void>).Encrypt!({ plaintext, uid: randomUUID() }, (e) => (e ? reject(e) : resolve()));
+    }),
+    close: () => client.close(),
+  };
+}
+
+/** Keyward's own Encrypt over gRPC (bearer token), the same client shape as k8sClient. */
+function keywardGrpcClient(path: string, token: string, keyId: string): K8sClient {
+  const defs = loadSync(['keyward/v1/kms.proto'], { keepCase: true, includeDirs: [join(repoRoot(), 'proto')] });
+  const Client = grpc.makeGenericClientConstructor(defs['keyward.v1.Kms'] as grpc.ServiceDefinition, 'Kms');
+  const client = new Client(`unix:${path}`, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  return {
+    encrypt: (plaintext) => new Promise((resolve, reject) => {
+      (client as unknown as Record<string, (r: object, m: grpc.Metadata, cb: (e: Error | null) => void) => void>).Encrypt!({ key_id: keyId, plaintext }, md, (e) => (e ? reject(e) : resolve()));
     }),
     close: () => client.close(),
   };
