@@ -23,14 +23,14 @@ export interface MiniKmsListenerOptions {
 
 /** Queued in place of a request line that was over the limit. */
 const FRAME_TOO_LARGE = Symbol('frame too large');
-/** Lines a connection may have queued (pipelined) before the server stops reading from it. */
+/** Lines a connection may have queued (pipelined) before the server stops reading from it (or maxFrameBytes of them). */
 const MAX_QUEUED = 32;
 const NEWLINE = 0x0a;
 
 /**
  * mini-kms's framing on a stream socket (loopback TCP, TLS, or a Unix socket): one JSON request
  * per line, answered in order, many per connection. Bounded per connection (one partial line of
- * at most maxFrameBytes, MAX_QUEUED queued lines, no reading while answers wait for the peer to
+ * at most maxFrameBytes, MAX_QUEUED queued lines or maxFrameBytes of them, no reading while answers wait for the peer to
  * read) and per listener (maxConnections).
  */
 export class MiniKmsListener {
@@ -116,6 +116,8 @@ class Connection {
   private partialBytes = 0;
   private readonly queue: Array<string | typeof FRAME_TOO_LARGE> = [];
   private pausedForQueue = false;
+  /** Bytes of the queued lines: with the partial line, what one connection may hold is about 2 x maxFrameBytes. */
+  private queuedBytes = 0;
   private busy = false;
   private closed = false;
   private requestTimer: NodeJS.Timeout | undefined;
@@ -161,6 +163,8 @@ class Connection {
       const line = this.partialBytes === 0 ? piece.toString('utf8') : Buffer.concat([...this.partial, piece]).toString('utf8');
       this.partial = [];
       this.partialBytes = 0;
+      // the deadline is per line: a new partial line gets its own
+      this.clearRequestTimer();
       this.enqueue(line);
     }
     const rest = chunk.subarray(start);
@@ -173,7 +177,7 @@ class Connection {
     } else {
       this.clearRequestTimer();
     }
-    if (this.queue.length >= MAX_QUEUED && !this.pausedForQueue) {
+    if ((this.queue.length >= MAX_QUEUED || this.queuedBytes >= this.options.maxFrameBytes) && !this.pausedForQueue) {
       this.pausedForQueue = true;
       this.socket.pause();
     }
@@ -184,6 +188,7 @@ class Connection {
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text.trim() === '') return;
     this.queue.push(text);
+    this.queuedBytes += text.length;
   }
 
   /** A line over the limit: answered FrameTooLarge (after the answers before it), then the connection closes. */
@@ -203,6 +208,7 @@ class Connection {
       if (this.draining() || this.socket.readableEnded) this.socket.end();
       return;
     }
+    if (typeof line === 'string') this.queuedBytes -= line.length;
     if (line === FRAME_TOO_LARGE) {
       this.socket.end(errorLine('FrameTooLarge', `request frame exceeds ${this.options.maxFrameBytes} bytes`));
       this.closed = true;
@@ -220,7 +226,7 @@ class Connection {
         this.socket.end();
         return;
       }
-      if (this.pausedForQueue && this.queue.length < MAX_QUEUED / 2) {
+      if (this.pausedForQueue && this.queue.length < MAX_QUEUED / 2 && this.queuedBytes < this.options.maxFrameBytes / 2) {
         this.pausedForQueue = false;
         this.socket.resume();
       }
