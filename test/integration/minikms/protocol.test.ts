@@ -256,6 +256,24 @@ describe('mini-kms NDJSON protocol', () => {
     }
   });
 
+  it('audits every request with transport minikms, never the token or the plaintext', async () => {
+    const c = await open('unix');
+    expect((await c.call({ type: 'Encrypt', token: api.token, plaintext: b64('audited plaintext') })).status).toBe('ok');
+    expect((await c.call({ type: 'Encrypt', token: 'wrong-token', plaintext: b64('x') })).errorCode).toBe('AuthFailed');
+    c.write('not json\n');
+    expect((await c.next())?.errorCode).toBe('InvalidRequest');
+    const r = await callTarget(t.url, 'Keyward.ListAuditRecords', { Limit: 1000 }, { token: t.admin.token });
+    const records = r.body.Records as Array<Record<string, unknown>>;
+    const ours = records.filter((x) => x.transport === 'minikms');
+    expect(ours.some((x) => x.op === 'Encrypt' && x.principal === 'app' && x.result === 'OK')).toBe(true);
+    expect(ours.some((x) => x.op === 'Encrypt' && x.result === 'UnrecognizedClientException')).toBe(true);
+    expect(ours.some((x) => x.op === 'MiniKms' && x.result === 'ValidationException')).toBe(true);
+    const text = JSON.stringify(records);
+    expect(text.includes(api.token)).toBe(false);
+    expect(text.includes(admin.token)).toBe(false);
+    expect(text.includes(b64('audited plaintext'))).toBe(false);
+  });
+
   it('answers pipelined requests in order on one connection', async () => {
     const c = await open('tcp');
     const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ type: 'Encrypt', token: api.token, plaintext: b64(`n${i}`) })).join('\n');
