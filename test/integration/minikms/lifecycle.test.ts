@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
@@ -6,7 +8,7 @@ import { startServer } from '../../../src/server.js';
 import { callTarget } from '../../helpers/keyward-api.js';
 import { NdjsonClient } from '../../helpers/ndjson.js';
 import { processesIn } from '../../helpers/process.js';
-import { FAST_ARGON2, tempDir } from '../../helpers/server.js';
+import { FAST_ARGON2, startTestServer, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 import { eventually } from '../../helpers/wait.js';
 
 /** The local socket listeners in the server's life: configuration, start, and the drain on SIGTERM. */
@@ -22,6 +24,43 @@ describe('mini-kms and KMS plugin listeners in the server lifecycle', () => {
     try {
       await expect(startServer(open)).rejects.toThrow(/accessible to others/);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves TLS when given a certificate, as a non-loopback address needs (tested on loopback), and refuses plaintext there', async () => {
+    const dir = tempDir('keyward-minikms-tls-');
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    // initialised over plain HTTP first, then started with TLS and unsealed in process
+    const first = await startTestServer({ dataDir: join(dir, 'data') });
+    await first.close();
+    const server = await startServer(loadConfig({ dataDir: join(dir, 'data'), listen: '127.0.0.1:0', tlsCert: cert, tlsKey: key, minikmsListen: '127.0.0.1:0', logLevel: 'silent', ...FAST_ARGON2 }, {}));
+    const t = { admin: first.admin, close: () => server.close() };
+    try {
+      await server.installation.seal.unseal({ passphrase: TEST_PASSPHRASE });
+      const port = Number(server.minikmsAddress!.split(':').at(-1));
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(cert) }, () => socket.write(`${JSON.stringify({ type: 'Health', token: t.admin.token })}\n`));
+        let got = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => {
+          got += d;
+          if (got.includes('\n')) {
+            socket.destroy();
+            resolve(got.trim());
+          }
+        });
+        socket.on('error', reject);
+      });
+      expect(JSON.parse(answer)).toEqual({ status: 'ok', detail: 'ok' });
+      // plaintext on the TLS port gets no answer line: the handshake fails and the connection closes
+      const plain = await NdjsonClient.open({ host: '127.0.0.1', port });
+      plain.write(`${JSON.stringify({ type: 'Health', token: t.admin.token })}\n`);
+      expect(await plain.next(30_000)).toBeUndefined();
+    } finally {
+      await t.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
