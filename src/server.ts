@@ -11,7 +11,6 @@ import type { ClientCertificateCredentials } from './api/grpc/index.js';
 import { parseBoundPrincipal } from './api/grpc/credentials.js';
 import { ListenerError, prepareSocketDirectory } from './api/grpc/socket-directory.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
-import { startK8sKmsPlugin } from './api/k8s/index.js';
 import { MiniKmsListener } from './api/minikms/index.js';
 import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
@@ -432,6 +431,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     }
     let k8sKmsSocketPath: string | undefined;
     if (config.k8sKmsSocket !== undefined && config.k8sKmsKey !== undefined) {
+      const { startK8sKmsPlugin } = await import('./api/k8s/index.js'); // gRPC: loaded only when configured
       const plugin = await asConfigError(() => startK8sKmsPlugin({
         services: installation.services, log: installation.log, keyId: config.k8sKmsKey!, principal: k8sPrincipal,
         maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs,

@@ -1,12 +1,14 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { devNull } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startInProcessKeyward } from '../lib/in-process-keyward.js';
 import { keywardBin } from '../lib/paths.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
 import { opensslGcm16k, writeRandomFile, fsyncPath } from './file-encryption.js';
 
+const execFileP = promisify(execFile);
 const MiB = 2 ** 20;
 const AGE = '/usr/bin/age';
 const AGE_KEYGEN = '/usr/bin/age-keygen';
@@ -96,8 +98,9 @@ export const cliFiles: BenchScenario = {
         const aged = join(ctx.tmpDir, `cli-${size}.age`);
         await writeRandomFile(plain, size);
         fsyncPath(plain);
-        execFileSync(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', sealed, '--key', kw.keyId], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-        execFileSync(AGE, ['-r', recipient, '-o', aged, plain], { stdio: 'ignore' });
+        // asynchronously: the Keyward the CLI calls runs in this process's event loop
+        await execFileP(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', sealed, '--key', kw.keyId], { env });
+        await execFileP(AGE, ['-r', recipient, '-o', aged, plain]);
         const subjects = {
           keywardEncrypt: () => timed(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', devNull, '--key', kw.keyId], env),
           keywardEncrypt1: () => timed(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', devNull, '--key', kw.keyId, '--threads', '1'], env),
