@@ -33,6 +33,7 @@ export function AuditPage() {
   const [tailing, setTailing] = useState(false);
   const [tail, setTail] = useState<AuditRecord[]>([]);
   const [tailError, setTailError] = useState<unknown>(undefined);
+  const [hideOwn, setHideOwn] = useState(true);
   const request = (f: Filters): Record<string, unknown> => ({
     ...(f.principal.trim() !== '' ? { Principal: f.principal.trim() } : {}),
     ...(f.keyId.trim() !== '' ? { KeyId: f.keyId.trim() } : {}),
@@ -118,7 +119,8 @@ export function AuditPage() {
         <p class="hint">Every record of the chain, newest first, as it is written.</p>
         <button type="button" aria-pressed={tailing} onClick={() => { setTailing(!tailing); if (tailing) { last.current = undefined; setTail([]); } }}>{tailing ? 'Stop live tail' : 'Start live tail'}</button>
         <ErrorBox error={tailError} />
-        {tailing ? <div aria-live="polite"><Records records={tail} caption="Newest audit records first" testid="audit-tail" /></div> : null}
+        <label class="inline"><input type="checkbox" checked={hideOwn} onChange={() => setHideOwn(!hideOwn)} /> Hide the tail's own reads (ListAuditRecords)</label>
+        {tailing ? <div aria-live="polite"><Records records={hideOwn ? tail.filter((r) => r.op !== 'ListAuditRecords') : tail} caption="Newest audit records first" testid="audit-tail" /></div> : null}
       </section>
     </>
   );
