@@ -116,11 +116,11 @@ function Versions({ keyId, control, refresh, ask, onChange }: { keyId: string; c
                 <td>{v.RotationType}</td>
                 <td>{formatTime(v.CreationDate)}</td>
                 {control ? (
-                  <td class="actions">
+                  <td><div class="actions wrap">
                     {v.State === 'Enabled' && !v.Primary ? <button type="button" onClick={() => ask({ title: `Disable version ${v.Version}`, description: 'Ciphertexts made under this version cannot be decrypted until it is enabled again.', action: 'Disable version', run: () => call('Keyward.DisableKeyVersion', { KeyId: keyId, Version: v.Version }).then(() => undefined) })}>Disable</button> : null}
                     {v.State === 'Disabled' ? <button type="button" onClick={() => void action.run(async () => { await call('Keyward.EnableKeyVersion', { KeyId: keyId, Version: v.Version }); onChange(); })}>Enable</button> : null}
                     {v.State !== 'Destroyed' && !v.Primary ? <button type="button" class="danger" onClick={() => ask({ title: `Destroy version ${v.Version}`, description: 'The version\'s key material is deleted for good: ciphertexts made under it can never be decrypted again.', action: 'Destroy version', run: () => call('Keyward.DestroyKeyVersion', { KeyId: keyId, Version: v.Version }).then(() => undefined) })}>Destroy</button> : null}
-                  </td>
+                  </div></td>
                 ) : null}
               </tr>
             ))}
