@@ -176,9 +176,22 @@ describe.skipIf(!haveChromium())('web console in Chromium', () => {
     await visible(page.getByRole('cell', { name: 'default', exact: true }));
     await noSeriousViolations(page, 'tenants');
     await screenshot(page, 'tenants');
+    // PKI: a CA and a certificate made through the API, revoked in the console
+    for (const [target, body] of [['Keyward.CreateRootCA', {}], ['Keyward.CreateTenantCA', {}], ['Keyward.IssueCertificate', { Principal: 'svc', ValidityDays: 30 }]] as const) {
+      const r = await callTarget(t.url, target, body, admin);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
     await page.getByRole('link', { name: 'PKI' }).click();
     await visible(page.getByRole('heading', { name: 'Certificate revocation lists' }));
-    await visible(page.getByText('Complete CRL'));
+    await waitText(page.locator('.facts').filter({ hasText: 'Complete CRL' }), 'number ');
+    const certRow = await visible(page.getByRole('row').filter({ hasText: 'svc' }));
+    const serial = (await textOf(certRow.locator('td.mono'))).trim();
+    await page.getByLabel('Revocation reason').selectOption('keyCompromise');
+    await certRow.getByRole('button', { name: 'Revoke' }).click();
+    const revoke = await visible(page.getByRole('dialog'));
+    await revoke.getByLabel(/Type .* to confirm/).fill(serial);
+    await revoke.getByRole('button', { name: 'Revoke' }).click();
+    await waitText(page.getByRole('row').filter({ hasText: serial }), 'REVOKED (keyCompromise');
     await noSeriousViolations(page, 'pki');
     await screenshot(page, 'pki');
 
