@@ -77,16 +77,19 @@ export function KeysPage({ identity }: { identity: Identity }) {
         <div class="table-wrap">
           <table>
             <caption class="sr-only">Keys</caption>
-            <thead><tr><th scope="col">Key</th><th scope="col">Aliases</th><th scope="col">State</th><th scope="col">Spec</th><th scope="col">Description</th><th scope="col">Created</th></tr></thead>
+            <thead><tr><th scope="col">Key</th><th scope="col">State</th><th scope="col" class="wide-only">Spec</th><th scope="col" class="wide-only">Description</th><th scope="col" class="wide-only">Created</th></tr></thead>
             <tbody>
               {rows.map((k) => (
                 <tr key={k.KeyId}>
-                  <td><a href={`#/keys/${encodeURIComponent(k.KeyId)}`} class="mono">{k.KeyId}</a></td>
-                  <td>{aliasesOf(k.KeyId).join(', ')}</td>
+                  <td>
+                    <a href={`#/keys/${encodeURIComponent(k.KeyId)}`} class="mono">{aliasesOf(k.KeyId)[0] ?? k.KeyId}</a>
+                    {aliasesOf(k.KeyId).length > 1 ? <div class="mono">{aliasesOf(k.KeyId).slice(1).join(', ')}</div> : null}
+                    {aliasesOf(k.KeyId).length > 0 ? <div class="mono id">{k.KeyId}</div> : null}
+                  </td>
                   <td><span class={`badge ${k.KeyState === 'Enabled' ? 'good' : 'bad'}`}>{k.KeyState}</span></td>
-                  <td>{k.KeySpec}</td>
-                  <td>{k.Description}</td>
-                  <td>{formatTime(k.CreationDate)}</td>
+                  <td class="wide-only">{k.KeySpec}</td>
+                  <td class="wide-only">{k.Description}</td>
+                  <td class="wide-only">{formatTime(k.CreationDate)}</td>
                 </tr>
               ))}
             </tbody>
