@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * The web console's built assets (vite, `npm run build`), in `dist/ui/` of the package. This file
@@ -75,15 +75,19 @@ export function registerUiRoutes(app: FastifyInstance, dir = UI_ASSETS_DIR): voi
     return reply.code(status).header('content-type', asset.type)
       .header('cache-control', asset.immutable ? 'public, max-age=31536000, immutable' : 'no-store').send(asset.body);
   };
-  const notFound = (reply: FastifyReply, message: string) =>
-    send(reply, 404, { type: 'text/plain; charset=utf-8', body: Buffer.from(message), immutable: false });
-
-  app.get('/ui', async (_req, reply) => reply.code(308).header('location', '/ui/').send());
-  app.get('/ui/*', async (req, reply) => {
+  const serve = async (req: FastifyRequest, reply: FastifyReply) => {
     assets ??= loadAssets(dir);
-    if (assets.size === 0) return notFound(reply, 'The web console is not built: run `npm run build`.\n');
+    if (assets.size === 0) {
+      // AWS-shaped like every other refusal of this listener
+      return reply.code(404).header('content-type', 'application/x-amz-json-1.1')
+        .send(JSON.stringify({ __type: 'UnknownOperationException', message: 'The web console is not built: run `npm run build`.' }));
+    }
     const path = (req.params as { '*'?: string })['*'] ?? '';
     const asset = assets.get(path === '' ? 'index.html' : path);
-    return asset === undefined ? notFound(reply, 'Not found.\n') : send(reply, 200, asset);
-  });
+    // anything else is the listener's ordinary 404 (AWS-shaped JSON, audited as NoRoute)
+    return asset === undefined ? reply.callNotFound() : send(reply, 200, asset);
+  };
+  // /ui itself answers the page too (its asset URLs are absolute), so no redirect is needed
+  app.get('/ui', serve);
+  app.get('/ui/*', serve);
 }

@@ -12,6 +12,7 @@ describe('console static routes', () => {
   const appFor = (dir: string) => {
     const app = Fastify();
     registerUiRoutes(app, dir);
+    app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ __type: 'UnknownOperationException', message: 'no route' }));
     return app;
   };
 
@@ -42,9 +43,12 @@ describe('console static routes', () => {
     for (const url of ['/ui/assets/notes.map', '/ui/../x', `/ui/..%2f${dir.split('/').pop()}-secret.html`, '/ui/%2e%2e/%2e%2e/etc/passwd', '/ui/assets/']) {
       const r = await app.inject({ method: 'GET', url });
       expect(r.statusCode, url).toBe(404);
+      expect(r.json(), url).toMatchObject({ __type: 'UnknownOperationException' });
       expect(r.body, url).not.toContain('outside');
     }
-    expect((await app.inject({ method: 'GET', url: '/ui' })).headers.location).toBe('/ui/');
+    const bare = await app.inject({ method: 'GET', url: '/ui' });
+    expect(bare.statusCode).toBe(200);
+    expect(bare.body).toBe(index.body);
     await app.close();
   });
 
@@ -54,7 +58,7 @@ describe('console static routes', () => {
     const app = appFor(dir);
     const r = await app.inject({ method: 'GET', url: '/ui/' });
     expect(r.statusCode).toBe(404);
-    expect(r.body).toContain('npm run build');
+    expect(r.json()).toMatchObject({ __type: 'UnknownOperationException', message: expect.stringContaining('npm run build') });
     await app.close();
   });
 });
