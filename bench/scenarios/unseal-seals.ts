@@ -11,7 +11,7 @@ const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
 const PASSPHRASE = 'bench passphrase for the seals';
 
 async function post(url: string, path: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}/v1/sys/${path}`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body: JSON.stringify(body) });
+  const res = await fetch(`${url}/v1/sys/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
   const out = await res.json() as Record<string, unknown>;
   if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(out)}`);
   return out;

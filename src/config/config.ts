@@ -122,6 +122,34 @@ const schema = z.object({
   unsealRatePerMinute: z.coerce.number().min(0).default(10),
   unsealBurst: z.coerce.number().int().min(1).default(10),
   /**
+   * Failed secret checks (a wrong passphrase or shares for unseal, escrow, rekey, rotate-root) the
+   * whole node allows per minute, whatever the source address (0: off), and the bucket's size ...
+   */
+  secretFailuresPerMinute: z.coerce.number().min(0).default(6),
+  secretFailuresBurst: z.coerce.number().int().min(1).default(20),
+  /** ... and per source network (/24 for IPv4, /64 for IPv6). */
+  secretFailuresPerNetworkPerMinute: z.coerce.number().min(0).default(3),
+  secretFailuresNetworkBurst: z.coerce.number().int().min(1).default(10),
+  /** Requests without an authenticated caller (none, or failing) per second from one address (0: off) ... */
+  unauthenticatedPerSecond: z.coerce.number().min(0).default(50),
+  unauthenticatedBurst: z.coerce.number().int().min(1).default(200),
+  /** ... and from all addresses together. */
+  unauthenticatedGlobalPerSecond: z.coerce.number().min(0).default(500),
+  unauthenticatedGlobalBurst: z.coerce.number().int().min(1).default(2000),
+  /**
+   * Audit records of requests without an authenticated caller: per interval, the first this many
+   * of each source (and auditCoalesceGlobal of all) are recorded one by one, the rest counted in
+   * one CoalescedRequests record per source at the end of the interval. auditCoalesceGlobal 0: off.
+   */
+  auditCoalescePerSource: z.coerce.number().int().min(0).default(20),
+  auditCoalesceGlobal: z.coerce.number().int().min(0).default(1000),
+  auditCoalesceIntervalMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /**
+   * Browser origins (scheme://host[:port], comma-separated) besides the listener's own that may
+   * call /v1/sys/* (a console served elsewhere). Requests with any other Origin are refused.
+   */
+  sysAllowedOrigins: z.string().regex(/^https?:\/\/[^,\s/]+(,https?:\/\/[^,\s/]+)*$/, 'sysAllowedOrigins must be origins like https://console.example.com, comma-separated').optional(),
+  /**
    * mTLS: the HTTPS (and gRPC) listeners request client certificates and accept member
    * certificates chaining to this root: `auto` (Keyward's own root CA) or a PEM file.
    */

@@ -125,3 +125,6 @@ export const pkiPublic = { getRootCA, getTenantCA, getCRL, respondOCSP } as cons
 
 /** The seal lifecycle, served under /v1/sys/* (and callable in-process by the CLI). */
 export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, rotateBarrier, escrow } as const;
+
+/** Every operation name a transport can reach: a closed set (metric labels come only from it). */
+export const OPERATION_NAMES: ReadonlySet<string> = new Set([...TARGETED, ...Object.values(sys), ...Object.values(pkiPublic)].map((op) => op.name));

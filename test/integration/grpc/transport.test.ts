@@ -238,7 +238,7 @@ describe('gRPC while sealed', () => {
       expect((await grpcFailure(health.Check!({ service: 'acme.Nothing' }))).code).toBe(grpc.status.NOT_FOUND);
       expect(await eventually(() => seen.includes('SERVING'), 10_000)).toBe(true);
 
-      const sealed = await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${t.admin.token}` }, body: '{}' });
+      const sealed = await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.admin.token}` }, body: '{}' });
       expect(sealed.status).toBe(200);
       const e = await grpcFailure(kms.GenerateRandom!({ number_of_bytes: 8 }));
       expect(e.code).toBe(grpc.status.UNAVAILABLE);
@@ -246,7 +246,7 @@ describe('gRPC while sealed', () => {
       expect((await health.Check!({ service: '' })).status).toBe('NOT_SERVING');
       expect(await eventually(() => seen.at(-1) === 'NOT_SERVING', 10_000)).toBe(true);
 
-      const unsealed = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+      const unsealed = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
       expect(unsealed.status).toBe(200);
       expect((await health.Check!({ service: 'keyward.v1.Kms' })).status).toBe('SERVING');
       expect(await eventually(() => seen.at(-1) === 'SERVING', 10_000)).toBe(true);
@@ -295,7 +295,7 @@ describe('gRPC listeners', () => {
     expect(created.status).toBe(200);
     await first.close();
     const t = await startTestServer({ dataDir: join(dir, 'c'), admin: first.admin, config: { grpcSocket: socket, grpcSocketPrincipal: 'plugin' } });
-    await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+    await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
     expect(statSync(socket).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'run')).mode & 0o777).toBe(0o700);
     const bound = grpcClient(pkg, 'keyward.v1.Kms', `unix:${socket}`);
