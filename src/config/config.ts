@@ -41,8 +41,9 @@ const schema = z.object({
   bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeId: z.string().min(1).max(64).optional(),
-  argon2MemoryKiB: z.coerce.number().int().min(8).max(4 * 1024 * 1024).default(64 * 1024),
-  argon2Iterations: z.coerce.number().int().min(1).max(100).default(3),
+  /** Bounded as the seal bounds what it reads from the store (seal/passphrase-seal.ts ARGON2_LIMITS). */
+  argon2MemoryKiB: z.coerce.number().int().min(8).max(1024 * 1024).default(64 * 1024),
+  argon2Iterations: z.coerce.number().int().min(1).max(16).default(3),
   argon2Parallelism: z.coerce.number().int().min(1).max(16).default(1),
   metadataCacheMax: z.coerce.number().int().min(1).default(100_000),
   metadataCacheTtlMs: z.coerce.number().int().min(0).default(5 * 60_000),
@@ -198,6 +199,13 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   }
   if (result.data.tlsClientCa !== undefined && result.data.tlsCert === undefined) {
     throw new ConfigError('invalid configuration: tlsClientCa (mTLS) needs TLS: set tlsCert and tlsKey too');
+  }
+  if (result.data.transitEndpoint !== undefined) {
+    const endpoint = new URL(result.data.transitEndpoint);
+    // the root key travels to the outer KMS and back: in the clear only on this machine
+    if (endpoint.protocol !== 'https:' && !(endpoint.protocol === 'http:' && isLoopback(endpoint.hostname.replace(/^\[(.*)\]$/, '$1')))) {
+      throw new ConfigError(`invalid configuration: transitEndpoint ${endpoint.origin} is plain http to a non-loopback address; the transit seal needs https there (http only to 127.0.0.1, ::1 or localhost)`);
+    }
   }
   if (result.data.grpcSocketPrincipal !== undefined && result.data.grpcSocket === undefined) {
     throw new ConfigError('invalid configuration: grpcSocketPrincipal binds the gRPC Unix socket, so it needs grpcSocket');

@@ -1,5 +1,5 @@
 import { constantTimeEqual, randomBytes, zeroize } from '../crypto/index.js';
-import { KeywardError } from '../errors/index.js';
+import { KeywardError, quote } from '../errors/index.js';
 import { SEAL_PATH_PREFIX, type Barrier, type BarrierStatus, type BarrierWriter } from '../barrier/index.js';
 import type { AutoSealWrapper } from './auto-seal.js';
 import { DEFAULT_ARGON2, checkPassphrase, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
@@ -538,7 +538,7 @@ function recoveryLayout(spec: SealSpec): ShareLayout {
 
 /** Validates a seal spec before anything is generated or written. */
 export function checkSpec(spec: SealSpec): void {
-  if (!SEAL_TYPES.includes(spec.type)) throw new KeywardError('ValidationException', `Unknown seal type ${JSON.stringify(spec.type)}: use one of ${SEAL_TYPES.join(', ')}.`);
+  if (!SEAL_TYPES.includes(spec.type)) throw new KeywardError('ValidationException', `Unknown seal type ${quote(spec.type)}: use one of ${SEAL_TYPES.join(', ')}.`);
   if (spec.type === 'passphrase') checkPassphrase(spec.passphrase ?? '');
   if (spec.type === 'shamir') {
     if (spec.shares === undefined || spec.threshold === undefined) throw new KeywardError('ValidationException', 'The shamir seal needs `shares` and `threshold` (for example 5 and 3).');

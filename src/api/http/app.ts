@@ -179,7 +179,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.setNotFoundHandler(async (req, reply) => {
     const requestId = randomUUID();
     await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
-    const message = `No route for ${req.method} ${(req.raw.url ?? '').split('?')[0]?.slice(0, 128)}; the AWS KMS API is POST / with X-Amz-Target.`;
+    const message = `No route for ${quote(req.method)} ${quote((req.raw.url ?? '').split('?')[0] ?? '')}; the AWS KMS API is POST / with X-Amz-Target.`;
     return reply.code(404).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
   });

@@ -92,11 +92,13 @@ describe('every request is audited, and no record or log line holds a secret', (
     expect(records.map((r) => `${r.op}:${r.result}`)).toEqual([
       'Init:OK', 'CreateKey:OK', 'Encrypt:OK', 'Decrypt:OK', 'GenerateDataKey:OK', 'CreatePrincipal:OK',
       'Decrypt:InvalidCiphertextException', 'GetCallerIdentity:UnrecognizedClientException', 'CreateKey:AccessDeniedException',
-      'TrentService.NoSuchThing:UnknownOperationException', 'ListKeys:SerializationException', 'NoRoute:UnknownOperationException',
+      'UnknownOperation:UnknownOperationException', 'ListKeys:SerializationException', 'NoRoute:UnknownOperationException',
       'Encrypt:OK', 'GetCallerIdentity:OK', 'Seal:OK', 'Encrypt:SealedException', 'Unseal:UnsealFailedException', 'Unseal:OK',
       'AuditHash:OK', 'ListAuditRecords:OK',
     ]);
     expect(records[1]!.keyId).toBe(keyId);
+    // an unknown target is recorded under a fixed name, its text only as a digest
+    expect(records[9]!.request.Target).toMatch(/^sha256:[0-9a-f]{32}$/);
     expect(records[12]!.transport).toBe('http');
     expect(records[12]!.source).toBe('unix-socket');
     expect(records[7]!.credential).toMatch(/^token:hmac-sha256:/);
