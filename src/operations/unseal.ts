@@ -12,9 +12,9 @@ export const unseal = defineOperation({
   plane: 'public',
   whileSealed: true,
   // only a passphrase runs Argon2id; shares (unguessable, combined cheaply) and reset are not charged
-  expensive: (req: { readonly passphrase?: string }) => req.passphrase !== undefined,
+  expensive: (req: { readonly passphrase?: string | Buffer }) => req.passphrase !== undefined,
   parse: (input) => {
-    const passphrase = input.string('passphrase', { min: 1, max: 1024 });
+    const passphrase = input.secret('passphrase', { min: 1, max: 1024 });
     const share = input.string('share', { min: 1, max: 128 });
     const reset = input.boolean('reset');
     return { ...(passphrase !== undefined ? { passphrase } : {}), ...(share !== undefined ? { share } : {}), ...(reset !== undefined ? { reset } : {}) };

@@ -17,7 +17,7 @@ export function checkPassphrase(passphrase: string): void {
   }
 }
 
-export async function deriveUnsealKey(passphrase: string, params: Argon2Params): Promise<Buffer> {
+export async function deriveUnsealKey(passphrase: string | Buffer, params: Argon2Params): Promise<Buffer> {
   return hashRaw(passphrase, {
     algorithm: ARGON2ID,
     memoryCost: params.memoryKiB,
@@ -36,7 +36,7 @@ export async function passphraseSeal(rootKey: Buffer, passphrase: string, cost: 
   return { type: 'passphrase', kdf, wrappedRootKey: wrapRootKey(unsealKey, rootKey) };
 }
 
-export async function passphraseUnseal(config: PassphraseSealConfig, passphrase: string): Promise<Buffer> {
+export async function passphraseUnseal(config: PassphraseSealConfig, passphrase: string | Buffer): Promise<Buffer> {
   const unsealKey = await deriveUnsealKey(passphrase, config.kdf);
   return unwrapRootKey(unsealKey, config.wrappedRootKey, 'The passphrase does not unlock this Keyward installation.');
 }

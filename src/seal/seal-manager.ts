@@ -63,7 +63,8 @@ export interface InitRequest {
 }
 
 export interface UnsealRequest {
-  readonly passphrase?: string;
+  /** A Buffer is zeroed by the caller after use (the server's own unseal at start). */
+  readonly passphrase?: string | Buffer;
   /** One shamir share (base64); progress is kept until the threshold is reached. */
   readonly share?: string;
   /** Forget the shares given so far. */
@@ -79,7 +80,31 @@ export interface SealManagerOptions {
   readonly staticKey?: () => Buffer | undefined;
 }
 
-type Listener = () => void;
+/** Why this process sealed: an operator asked (node-wide), the node told it to, its root key moved on, or it stops. */
+export type SealReason = 'operator' | 'node' | 'root-replaced' | 'shutdown';
+type Listener = (reason?: SealReason) => void;
+
+/**
+ * Several processes serving one node (`--workers`): an operator's seal or unseal on any of them
+ * is the node's, so the seal manager tells the node and waits (bounded) until it has followed.
+ */
+export interface NodeCoordinator {
+  /** An operator sealed this process: seal every other one and forget how to unseal. */
+  sealed(): Promise<void>;
+  /** An operator unsealed this process (with this passphrase, zeroed by the coordinator's caller after): unseal the others. */
+  unsealed(passphrase: Buffer | undefined): Promise<void>;
+  /** The seal changed (rekey, migration, recovery): what unseals the node from now on. */
+  resealed(type: SealType, passphrase: Buffer | undefined): void;
+  /** This process lost the root key after another one rotated it: let it unseal again. */
+  rootReplaced(): void;
+}
+
+/** How the background auto-unseal retries are reported (each attempt is logged). */
+export interface AutoUnsealRetry {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly onAttempt: (attempt: { readonly n: number; readonly ok: boolean; readonly error?: unknown; readonly nextMs?: number }) => void;
+}
 
 /**
  * The seal state machine: uninitialised -> (init) -> unsealed <-> sealed. Unsealing recovers the
@@ -95,6 +120,8 @@ export class SealManager {
   /** The seal type last read or written: health answers from it without a store round trip. */
   private knownType: SealType | undefined;
   private probing: Promise<SealType | undefined> | undefined;
+  private coordinator: NodeCoordinator | undefined;
+  private retry: { timer?: NodeJS.Timeout; stopped: boolean } | undefined;
 
   constructor(private readonly barrier: Barrier, private readonly now: () => Date, private readonly options: SealManagerOptions = {}) {}
 
@@ -170,8 +197,14 @@ export class SealManager {
     });
   }
 
-  unseal(request: UnsealRequest = {}): Promise<SealStatus> {
+  /**
+   * `origin` 'operator' (the Unseal operation, the server's own unseal at start) unseals the whole
+   * node when several processes serve it; 'node' is one process following the node.
+   */
+  unseal(request: UnsealRequest = {}, origin: 'operator' | 'node' = 'operator', cancelled?: () => boolean): Promise<SealStatus> {
     return this.serial(async () => {
+      // a retry queued behind an operator's seal must not undo it
+      if (cancelled?.()) return this.status();
       const config = await this.readConfig();
       if (config === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
       if (request.reset) {
@@ -186,17 +219,89 @@ export class SealManager {
       } finally {
         zeroize(rootKey);
       }
+      this.stopAutoUnseal();
       this.emit(this.unsealedListeners);
+      if (origin === 'operator' && this.coordinator !== undefined) {
+        const secret = typeof request.passphrase === 'string' ? Buffer.from(request.passphrase, 'utf8') : request.passphrase;
+        try {
+          await this.coordinator.unsealed(secret);
+        } finally {
+          if (typeof request.passphrase === 'string') zeroize(secret);
+        }
+      }
       return this.status();
     });
   }
 
-  seal(): Promise<void> {
+  /**
+   * Forgets every key. An operator's seal also stops auto-unseal retries and, with several
+   * processes on one node, seals all of them before it answers.
+   */
+  seal(reason: SealReason = 'node'): Promise<void> {
     return this.serial(async () => {
+      this.stopAutoUnseal();
       this.resetProgress();
       this.barrier.lock();
-      this.emit(this.sealedListeners);
+      this.emit(this.sealedListeners, reason);
+      if (reason === 'operator') await this.coordinator?.sealed();
+      if (reason === 'root-replaced') this.coordinator?.rootReplaced();
     });
+  }
+
+  /** Joins a node of several processes (see NodeCoordinator). */
+  coordinate(coordinator: NodeCoordinator): void {
+    this.coordinator = coordinator;
+  }
+
+  /**
+   * Auto-unseal seals: tries to unseal now and, while that fails, again after `initialMs`,
+   * doubling up to `maxMs`. Secrets given as files are read again on every attempt (fixing the
+   * file fixes the node). An operator's seal, an unseal by other means or shutdown stops it.
+   */
+  autoUnseal(options: AutoUnsealRetry): Promise<{ ok: boolean; error?: unknown }> {
+    this.stopAutoUnseal();
+    const state: { timer?: NodeJS.Timeout; stopped: boolean } = { stopped: false };
+    this.retry = state;
+    let n = 0;
+    let delay = options.initialMs;
+    let first: ((r: { ok: boolean; error?: unknown }) => void) | undefined;
+    const firstResult = new Promise<{ ok: boolean; error?: unknown }>((resolve) => { first = resolve; });
+    const attempt = () => {
+      if (state.stopped) return;
+      n++;
+      this.unseal({}, 'node', () => state.stopped).then(() => {
+        first?.({ ok: !this.sealed });
+        first = undefined;
+        if (this.sealed) return; // cancelled by a seal
+        // the unseal itself ended the retries (stopAutoUnseal): report the attempt that did it
+        state.stopped = true;
+        if (this.retry === state) this.retry = undefined;
+        options.onAttempt({ n, ok: true });
+      }, (error: unknown) => {
+        first?.({ ok: false, error });
+        first = undefined;
+        if (state.stopped) return;
+        const nextMs = delay;
+        delay = Math.min(delay * 2, options.maxMs);
+        options.onAttempt({ n, ok: false, error, nextMs });
+        state.timer = setTimeout(attempt, nextMs);
+        state.timer.unref();
+      });
+    };
+    attempt();
+    return firstResult;
+  }
+
+  /** Whether auto-unseal retries are running (seal status shows it). */
+  get retryingAutoUnseal(): boolean {
+    return this.retry !== undefined && !this.retry.stopped;
+  }
+
+  stopAutoUnseal(): void {
+    if (this.retry === undefined) return;
+    this.retry.stopped = true;
+    clearTimeout(this.retry.timer);
+    this.retry = undefined;
   }
 
   /**
@@ -217,9 +322,20 @@ export class SealManager {
           throw conflictOr(e);
         }
         this.remember(next);
+        this.tellNodeResealed(target);
         return made.secrets;
       });
     });
+  }
+
+  private tellNodeResealed(target: SealSpec): void {
+    if (this.coordinator === undefined) return;
+    const secret = target.type === 'passphrase' ? Buffer.from(target.passphrase ?? '', 'utf8') : undefined;
+    try {
+      this.coordinator.resealed(target.type, secret);
+    } finally {
+      zeroize(secret);
+    }
   }
 
   /**
@@ -470,8 +586,8 @@ export class SealManager {
     return record;
   }
 
-  private emit(listeners: Set<Listener>): void {
-    for (const l of listeners) l();
+  private emit(listeners: Set<Listener>, reason?: SealReason): void {
+    for (const l of listeners) l(reason);
   }
 
   /** Init, unseal, seal and rekey never interleave (two concurrent unseals would race the barrier). */
