@@ -556,7 +556,7 @@ export async function unsealInstallation(installation: Installation, request: st
 export function autoUnsealWithRetries(installation: Installation): Promise<{ ok: boolean; error?: unknown }> {
   const { log, config } = installation;
   return installation.seal.autoUnseal({
-    initialMs: Math.min(1000, config.autoUnsealRetryMaxMs),
+    initialMs: Math.max(100, Math.min(1000, config.autoUnsealRetryMaxMs)),
     maxMs: config.autoUnsealRetryMaxMs,
     onAttempt: ({ n, ok, error, nextMs }) => {
       if (ok) {
@@ -564,7 +564,8 @@ export function autoUnsealWithRetries(installation: Installation): Promise<{ ok:
         return;
       }
       const err = error as { code?: string; message?: string };
-      log.warn({ attempt: n, code: err.code, reason: err.message, retryInMs: nextMs }, 'auto-unseal failed; retrying (an operator seal stops the retries)');
+      if (nextMs === undefined) log.warn({ attempt: n, code: err.code, reason: err.message }, 'auto-unseal failed; retries are off (autoUnsealRetryMaxMs 0): unseal with `keyward unseal`');
+      else log.warn({ attempt: n, code: err.code, reason: err.message, retryInMs: nextMs }, 'auto-unseal failed; retrying (an operator seal stops the retries)');
     },
   });
 }

@@ -28,6 +28,8 @@ export interface SealStatus {
   readonly recoveryThreshold?: number;
   /** Barrier terms, encryption count and re-wrap progress (unsealed only). */
   readonly barrier?: BarrierStatus;
+  /** Auto-unseal seals while sealed: retrying with backoff, or sealed by an operator (no retries until an unseal). */
+  readonly autoUnseal?: 'retrying' | 'sealed-by-operator' | 'not-retrying';
 }
 
 /** The seal to create (init) or move to (rekey, migration). */
@@ -121,6 +123,8 @@ export class SealManager {
   private knownType: SealType | undefined;
   private probing: Promise<SealType | undefined> | undefined;
   private coordinator: NodeCoordinator | undefined;
+  /** Sealed by an operator (here or on another process of the node): nothing unseals but an operator. */
+  private operatorSealed = false;
   private retry: { timer?: NodeJS.Timeout; stopped: boolean } | undefined;
 
   constructor(private readonly barrier: Barrier, private readonly now: () => Date, private readonly options: SealManagerOptions = {}) {}
@@ -141,6 +145,7 @@ export class SealManager {
       ...(seal.type === 'shamir' ? { shares: seal.shares, threshold: seal.threshold, progress: this.progress.length } : {}),
       ...(isAutoSeal(seal) ? { recoveryShares: seal.recovery.shares, recoveryThreshold: seal.recovery.threshold } : {}),
       ...(this.barrier.unlocked ? { barrier: this.barrier.status() } : {}),
+      ...(isAutoSeal(seal) && this.sealed ? { autoUnseal: this.retryingAutoUnseal ? 'retrying' as const : this.operatorSealed ? 'sealed-by-operator' as const : 'not-retrying' as const } : {}),
     };
   }
 
@@ -220,6 +225,7 @@ export class SealManager {
         zeroize(rootKey);
       }
       this.stopAutoUnseal();
+      this.operatorSealed = false;
       this.emit(this.unsealedListeners);
       if (origin === 'operator' && this.coordinator !== undefined) {
         const secret = typeof request.passphrase === 'string' ? Buffer.from(request.passphrase, 'utf8') : request.passphrase;
@@ -240,6 +246,7 @@ export class SealManager {
   seal(reason: SealReason = 'node'): Promise<void> {
     return this.serial(async () => {
       this.stopAutoUnseal();
+      if (reason === 'operator' || reason === 'node') this.operatorSealed = true;
       this.resetProgress();
       this.barrier.lock();
       this.emit(this.sealedListeners, reason);
@@ -281,6 +288,13 @@ export class SealManager {
         first?.({ ok: false, error });
         first = undefined;
         if (state.stopped) return;
+        if (options.maxMs <= 0) {
+          // retries are off: one attempt, as an operator's `keyward unseal` would make
+          state.stopped = true;
+          if (this.retry === state) this.retry = undefined;
+          options.onAttempt({ n, ok: false, error });
+          return;
+        }
         const nextMs = delay;
         delay = Math.min(delay * 2, options.maxMs);
         options.onAttempt({ n, ok: false, error, nextMs });

@@ -175,7 +175,7 @@ export function registerServer(program: Command): void {
         // and sealed, retrying with backoff until it works or an operator seals
         fromEnv.env?.fill(0);
         const first = await autoUnsealWithRetries(installation);
-        if (!first.ok) reportUnsealFailure(installation.log, status.type ?? 'auto', first.error, true);
+        if (!first.ok) reportUnsealFailure(installation.log, status.type ?? 'auto', first.error, config.autoUnsealRetryMaxMs > 0);
       }
       process.stderr.write(`keyward listening on ${server.url}${server.socketPath ? ` and ${server.socketPath}` : ''}\n`);
       announceGrpc(server);

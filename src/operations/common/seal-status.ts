@@ -19,6 +19,7 @@ export function sealStatusView(services: Services, s: SealStatus): Record<string
         rewrap: { running: s.barrier.rewrap.running, scanned: s.barrier.rewrap.scanned, rewrapped: s.barrier.rewrap.rewrapped },
       },
     } : {}),
+    ...(s.autoUnseal !== undefined ? { auto_unseal: s.autoUnseal.replace(/-/g, '_') } : {}),
     version: services.version,
     node: services.nodeId,
   };
