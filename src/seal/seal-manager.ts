@@ -5,7 +5,7 @@ import type { AutoSealWrapper } from './auto-seal.js';
 import { DEFAULT_ARGON2, checkPassphrase, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
 import {
   decodeSealConfig, encodeSealConfig, isAutoSeal, SEAL_TYPES, type RecoveryConfig, type SealConfig, type SealConfigRecord,
-  type SealType, type ShamirSealConfig,
+  type EscrowRecord, type SealType, type ShamirSealConfig,
 } from './seal-config.js';
 import { checkShareLayout, combineShares, decodeShare, splitSecret, type ShareLayout } from './shamir.js';
 import { newRecovery, shamirRewrap, shamirSeal, shamirUnseal, shamirUnsealKey, verifyRecovery } from './shamir-seal.js';
@@ -30,6 +30,21 @@ export interface SealStatus {
   readonly barrier?: BarrierStatus;
   /** Auto-unseal seals while sealed: retrying with backoff, or sealed by an operator (no retries until an unseal). */
   readonly autoUnseal?: 'retrying' | 'sealed-by-operator' | 'not-retrying';
+  /** The escrow shares last issued: layout, when, and since when a root rotation made them useless. */
+  readonly escrow?: EscrowRecord;
+}
+
+/** What a root rotation does about escrow shares issued before it. */
+export interface RotateRootEscrow {
+  /** Issue new escrow shares of the new root key in the same rotation. */
+  readonly reissue?: ShareLayout;
+  /** Rotate anyway: the old shares recover nothing afterwards (status warns until new ones are issued). */
+  readonly acceptInvalidated?: boolean;
+}
+
+/** Root rotation answers: new seal shares, if any, and the re-issued escrow shares. */
+export interface RotateRootSecrets extends SealSecrets {
+  readonly escrowShares?: string[];
 }
 
 /** The seal to create (init) or move to (rekey, migration). */
@@ -145,6 +160,7 @@ export class SealManager {
       ...(seal.type === 'shamir' ? { shares: seal.shares, threshold: seal.threshold, progress: this.progress.length } : {}),
       ...(isAutoSeal(seal) ? { recoveryShares: seal.recovery.shares, recoveryThreshold: seal.recovery.threshold } : {}),
       ...(this.barrier.unlocked ? { barrier: this.barrier.status() } : {}),
+      ...(config.escrow !== undefined ? { escrow: config.escrow } : {}),
       ...(isAutoSeal(seal) && this.sealed ? { autoUnseal: this.retryingAutoUnseal ? 'retrying' as const : this.operatorSealed ? 'sealed-by-operator' as const : 'not-retrying' as const } : {}),
     };
   }
@@ -356,12 +372,19 @@ export class SealManager {
    * Replaces the root key itself: a new random root key seals the keyring and is wrapped under
    * the current seal (or `target`), both written in one transaction.
    */
-  rotateRoot(auth: SealAuthorization, target?: SealSpec): Promise<SealSecrets> {
+  rotateRoot(auth: SealAuthorization, target?: SealSpec, escrow: RotateRootEscrow = {}): Promise<RotateRootSecrets> {
     return this.serial(async () => {
       const { record, version } = await this.requireUnsealedConfig();
       const current = record.seal;
       const spec = target ?? sameSeal(current, auth);
       checkSpec(spec);
+      if (escrow.reissue !== undefined) checkShareLayout(escrow.reissue, 'escrow shares');
+      // escrow shares of the old root key recover nothing afterwards: re-issue them or say so
+      const live = record.escrow !== undefined && record.escrow.staleSince === undefined;
+      if (live && escrow.reissue === undefined && escrow.acceptInvalidated !== true) {
+        const e = record.escrow!;
+        throw new KeywardError('ValidationException', `Escrow shares were issued at ${e.issuedAt} (${e.threshold} of ${e.shares}); rotating the root key makes them recover nothing. Give escrow_shares and escrow_threshold to re-issue them in this rotation, or i_understand_escrow_is_invalidated: true to rotate anyway.`);
+      }
       // shamir without a new layout: keep the operators' shares (same unseal key, new root key)
       const keepShares = target === undefined && current.type === 'shamir';
       const unsealKey = keepShares ? await this.shamirKeyFrom(current, auth) : undefined;
@@ -371,13 +394,19 @@ export class SealManager {
         const made = unsealKey !== undefined && current.type === 'shamir'
           ? { seal: shamirRewrap(current, unsealKey, newRoot), secrets: {} }
           : await this.makeSeal(newRoot, spec, current);
-        const next: SealConfigRecord = { ...record, seal: made.seal, changedAt: this.now().toISOString() };
+        const at = this.now().toISOString();
+        const escrowShares = escrow.reissue !== undefined ? await splitSecret(newRoot, escrow.reissue) : undefined;
+        const nextEscrow: EscrowRecord | undefined = escrow.reissue !== undefined
+          ? { issuedAt: at, shares: escrow.reissue.shares, threshold: escrow.reissue.threshold }
+          : live ? { ...record.escrow!, staleSince: at } : record.escrow;
+        const next: SealConfigRecord = { ...withoutEscrow(record), seal: made.seal, changedAt: at, ...(nextEscrow !== undefined ? { escrow: nextEscrow } : {}) };
         try {
           await this.barrier.replaceRootKey(newRoot, new Map([[SEAL_CONFIG_PATH, { value: encodeSealConfig(next), ifVersion: version }]]));
         } catch (e) {
           throw conflictOr(e);
         }
-        return made.secrets;
+        this.remember(next);
+        return { ...made.secrets, ...(escrowShares !== undefined ? { escrowShares } : {}) };
       } finally {
         zeroize(newRoot, unsealKey);
       }
@@ -399,9 +428,21 @@ export class SealManager {
   escrow(auth: SealAuthorization, layout: ShareLayout): Promise<string[]> {
     return this.serial(async () => {
       checkShareLayout(layout, 'escrow shares');
-      const { record } = await this.requireUnsealedConfig();
+      const { record, version } = await this.requireUnsealedConfig();
       await this.authorize(record.seal, auth);
-      return this.barrier.withRootKey(async (rootKey) => splitSecret(rootKey, layout));
+      // the layout is recorded (not the shares): status shows it, recover says how many are needed,
+      // and a root rotation knows these shares exist
+      const next: SealConfigRecord = { ...record, escrow: { issuedAt: this.now().toISOString(), shares: layout.shares, threshold: layout.threshold } };
+      return this.barrier.withRootKey(async (rootKey) => {
+        const shares = await splitSecret(rootKey, layout);
+        try {
+          await this.barrier.putPlain(SEAL_CONFIG_PATH, encodeSealConfig(next), { ifVersion: version });
+        } catch (e) {
+          throw conflictOr(e);
+        }
+        this.remember(next);
+        return shares;
+      });
     });
   }
 
@@ -415,6 +456,10 @@ export class SealManager {
       const entry = await this.barrier.getPlain(SEAL_CONFIG_PATH);
       if (entry === undefined) throw new KeywardError('NotInitializedException', 'This store holds no Keyward installation.');
       const record = decode(entry.value);
+      const needed = record.escrow?.threshold;
+      if (needed !== undefined && escrowShares.length < needed) {
+        throw new KeywardError('ValidationException', `Recovery needs ${needed} escrow shares (issued ${record.escrow!.threshold} of ${record.escrow!.shares} at ${record.escrow!.issuedAt}); got ${escrowShares.length}.`);
+      }
       const shares = escrowShares.map((s, i) => decodeShare(s, `escrow share ${i + 1}`));
       const rootKey = await combineShares(shares);
       zeroize(...shares);
@@ -423,7 +468,8 @@ export class SealManager {
           await this.barrier.unlock(rootKey);
         } catch (e) {
           if ((e as KeywardError).code === 'UnsealFailedException') {
-            throw new KeywardError('UnsealFailedException', 'The escrow shares do not combine to this installation\'s root key (the keyring does not open): a share is wrong, missing or from another installation.');
+            const stale = record.escrow?.staleSince !== undefined ? ` The escrow shares issued at ${record.escrow.issuedAt} were invalidated by a root rotation at ${record.escrow.staleSince}: shares from before it recover nothing.` : '';
+            throw new KeywardError('UnsealFailedException', `The escrow shares do not combine to this installation's root key (the keyring does not open): a share is wrong, missing or from another installation.${stale}`);
           }
           throw e;
         }
@@ -610,6 +656,11 @@ export class SealManager {
     this.pending = run.catch(() => undefined);
     return run;
   }
+}
+
+function withoutEscrow(record: SealConfigRecord): SealConfigRecord {
+  const { escrow: _escrow, ...rest } = record;
+  return rest;
 }
 
 function decode(bytes: Buffer): SealConfigRecord {
