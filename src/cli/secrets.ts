@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 
@@ -77,9 +77,31 @@ export function takeEnvSecret(name: string): Buffer | undefined {
   return value;
 }
 
+/** A /proc file (size 0 to stat) read into one Buffer, so no partial copies are left unzeroed. */
+function readWhole(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    let buf = Buffer.alloc(64 * 1024);
+    let used = 0;
+    for (;;) {
+      if (used === buf.length) {
+        const bigger = Buffer.alloc(buf.length * 2);
+        buf.copy(bigger);
+        buf.fill(0);
+        buf = bigger;
+      }
+      const n = readSync(fd, buf, used, buf.length - used, used);
+      if (n === 0) return buf.subarray(0, used);
+      used += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Copies NAME's value out of the initial environment block and zeroes `NAME=VALUE` there. */
 function scrubEnvironBlock(name: string): Buffer | undefined {
-  const block = readFileSync('/proc/self/environ');
+  const block = readWhole('/proc/self/environ');
   try {
     const prefix = Buffer.from(`${name}=`);
     let at = 0;
