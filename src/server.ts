@@ -1,8 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
@@ -225,9 +223,6 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     signingKeys.clear();
     audit.lock();
     log.info('sealed');
-    // the caches just dropped held decrypted records (SigV4 secrets among them) as strings, which
-    // cannot be zeroed: collect them now rather than whenever the heap next fills
-    setImmediate(collectGarbage);
   });
 
   let closed = false;
@@ -244,22 +239,6 @@ export function openInstallation(config: Config, overrides: InstallationOverride
       await store.close();
     },
   };
-}
-
-let gc: (() => void) | undefined;
-
-/** A full garbage collection (V8's gc, exposed on first use); best effort. */
-function collectGarbage(): void {
-  try {
-    if (gc === undefined) {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as () => void;
-    }
-    gc();
-    gc();
-  } catch {
-    // not available: the strings are freed at the next collection instead
-  }
 }
 
 /** The gRPC listener's trust anchors follow the PKI: set at unseal and on every CA change (any node). */
