@@ -166,7 +166,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     // another node rotated the root key: this node cannot follow the keyring, so it fails closed
     onRootKeyReplaced: () => {
       log.warn('the root key was replaced by another node; sealing: unseal this node again');
-      void seal.seal().catch((e: unknown) => log.error({ err: e }, 'sealing failed'));
+      void seal.seal('root-replaced').catch((e: unknown) => log.error({ err: e }, 'sealing failed'));
     },
   });
   const seal = new SealManager(barrier, clock, sealOptionsFrom(config, overrides.secretsEnv));
@@ -255,7 +255,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
       // Counted requests are written before the final checkpoint, which is signed while the keys are still there.
       await auditCoalescer?.close();
       await audit.close();
-      await seal.seal();
+      await seal.seal('shutdown');
       pki.close();
       keyring.close();
       await store.close();
@@ -350,8 +350,13 @@ export interface RunningServer {
   reloadTls(): void;
 }
 
+export interface StartOptions extends InstallationOverrides {
+  /** Runs once the installation is open, before any listener accepts (a cluster worker unseals here). */
+  readonly beforeListen?: (installation: Installation) => Promise<void>;
+}
+
 /** Starts the listeners: loopback TCP (TLS required elsewhere) and optionally a Unix socket. */
-export async function startServer(config: Config, overrides: InstallationOverrides = {}): Promise<RunningServer> {
+export async function startServer(config: Config, overrides: StartOptions = {}): Promise<RunningServer> {
   const { host, port } = parseListen(config.listen);
   const tls = readTlsFiles(config);
   if (!isLoopback(host) && tls === undefined) {
@@ -380,6 +385,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   const installation = openInstallation(config, overrides);
   try {
     await installation.store.ready?.();
+    await overrides.beforeListen?.(installation);
   } catch (e) {
     await installation.close().catch(() => undefined);
     throw e;
@@ -614,10 +620,36 @@ export async function createRootCaInstallation(installation: Installation, admin
   return { SerialNumber: r.RootCA.SerialNumber, Certificate: r.RootCA.Certificate };
 }
 
-/** Runs the Unseal operation in-process (the server unsealing itself at start); a string is a passphrase. */
-export async function unsealInstallation(installation: Installation, request: string | Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const body = typeof request === 'string' ? { passphrase: request } : request;
+/**
+ * Runs the Unseal operation in-process (the server unsealing itself at start); a string or a
+ * Buffer is a passphrase (a Buffer stays the caller's to zero).
+ */
+export async function unsealInstallation(installation: Installation, request: string | Buffer | Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const body = typeof request === 'string' || Buffer.isBuffer(request) ? { passphrase: request } : request;
   return await invoke(installation.services, sys.unseal, { kind: 'none' }, body, LOCAL_META) as Record<string, unknown>;
+}
+
+/**
+ * Auto-unseal seals (static, pkcs11, transit): unseals now and, while the HSM or the outer KMS
+ * fails, retries with backoff (1 s doubling up to autoUnsealRetryMaxMs), one log line per attempt.
+ * PINs and credentials given as files are read again on each attempt. An operator's seal stops
+ * the retries. Answers how the first attempt went.
+ */
+export function autoUnsealWithRetries(installation: Installation): Promise<{ ok: boolean; error?: unknown }> {
+  const { log, config } = installation;
+  return installation.seal.autoUnseal({
+    initialMs: Math.max(100, Math.min(1000, config.autoUnsealRetryMaxMs)),
+    maxMs: config.autoUnsealRetryMaxMs,
+    onAttempt: ({ n, ok, error, nextMs }) => {
+      if (ok) {
+        log.info({ attempt: n }, 'auto-unseal succeeded');
+        return;
+      }
+      const err = error as { code?: string; message?: string };
+      if (nextMs === undefined) log.warn({ attempt: n, code: err.code, reason: err.message }, 'auto-unseal failed; retries are off (autoUnsealRetryMaxMs 0): unseal with `keyward unseal`');
+      else log.warn({ attempt: n, code: err.code, reason: err.message, retryInMs: nextMs }, 'auto-unseal failed; retrying (an operator seal stops the retries)');
+    },
+  });
 }
 
 /**

@@ -86,6 +86,8 @@ const schema = z.object({
   /** JSON file with access_key_id and secret_access_key (the shape of admin-credentials.json). */
   transitCredentialsFile: z.string().min(1).optional(),
   transitTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+  /** Auto-unseal seals: after a failed unseal, retry after 1 s, doubling up to this (an operator seal stops it); 0: no retries. */
+  autoUnsealRetryMaxMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   /** A barrier term rotates automatically after this many encryptions (below the AES-GCM 2^32 bound). */
   barrierRotateAfter: z.coerce.number().int().min(2).max(4_000_000_000).default(3_500_000_000),
   /** Encryptions reserved (persisted) per block; a crash forfeits at most one block. */

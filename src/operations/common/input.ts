@@ -63,6 +63,16 @@ export class Input {
     return v;
   }
 
+  /** A secret: text (JSON transports), or a Buffer from an in-process caller, which zeroes it after use. */
+  secret(field: string, rule: LengthRule = {}): string | Buffer | undefined {
+    const v = this.raw[field];
+    if (Buffer.isBuffer(v)) {
+      checkLength(this.at + field, v.length, rule, 'bytes');
+      return v;
+    }
+    return this.string(field, rule);
+  }
+
   requiredString(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string {
     const v = this.string(field, rule);
     if (v === undefined) throw invalid(this.at + field, 'Member must not be null');
