@@ -21,9 +21,7 @@ export const grpcScenario: BenchScenario = {
   name: 'gRPC vs HTTP, 1 process',
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     requireH2load();
-    // KEYWARD_BENCH_GRPC_BIN=/other/checkout/bin/keyward.js: the same rows against another build (before/after)
-    const bin = process.env.KEYWARD_BENCH_GRPC_BIN;
-    const kw = await startKeyward(ctx, { args: ['--grpc-listen', '127.0.0.1:0'], ...(bin !== undefined && bin !== '' ? { bin } : {}) });
+    const kw = await startKeyward(ctx, { args: ['--grpc-listen', '127.0.0.1:0'] });
     const kms = adminClient(kw);
     try {
       const address = await grpcAddress(kw.output);
