@@ -17,7 +17,7 @@ import { Pki } from './pki/index.js';
 import { Input, invoke, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
-import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
+import { MemoryStore, PostgresStore, SqliteStore, StoreTimings, type Store } from './storage/index.js';
 import { backupStore, storeLabel } from './maintenance.js';
 import { VERSION } from './version.js';
 
@@ -150,7 +150,8 @@ export function openStore(config: Config): Store {
 export function openInstallation(config: Config, overrides: InstallationOverrides = {}): Installation {
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
-  const store = overrides.store ?? openStore(config);
+  const storeTimings = new StoreTimings();
+  const store = storeTimings.wrap(overrides.store ?? openStore(config));
   const barrier = new Barrier(store, {
     rotateAfter: config.barrierRotateAfter,
     reserveBlock: config.barrierReserveBlock,
@@ -203,6 +204,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const services: Services = {
     keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
     scopeMaxEncryptions: config.scopeMaxEncryptions,
+    storeTimings,
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
 
@@ -345,11 +347,12 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     await installation.close().catch(() => undefined);
     throw e;
   }
-  const metrics = new HttpMetrics();
+  const metrics = new HttpMetrics(installation.services);
   const appOptions = {
     services: installation.services,
     log: installation.log,
     metrics,
+    accessLog: config.accessLog,
     bodyLimit: config.bodyLimit,
     headersTimeoutMs: config.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -391,6 +394,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     }
     if (config.sigv4AllowMinimalSignedHeaders) {
       installation.log.warn('sigv4AllowMinimalSignedHeaders is on: SigV4 requests that do not sign x-amz-target and content-type are accepted, so a captured request can be replayed as another operation');
+    }
+    if ((await installation.seal.knownStatus(500))?.type === 'static') {
+      installation.log.warn('the static seal is in use: whoever reads the root key file or this process\'s environment holds every key; use it for CI and tests only, never for data you care about');
     }
     installation.log.info({ url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, store: installation.store.kind }, 'listening');
     let closing: Promise<void> | undefined;

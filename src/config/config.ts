@@ -40,6 +40,8 @@ const schema = z.object({
   sigv4AllowMinimalSignedHeaders: flag().default(false),
   bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** One info line per HTTP request (request id, principal, operation, key id, status, duration; never a secret). */
+  accessLog: flag().default(true),
   nodeId: z.string().min(1).max(64).optional(),
   argon2MemoryKiB: z.coerce.number().int().min(8).max(4 * 1024 * 1024).default(64 * 1024),
   argon2Iterations: z.coerce.number().int().min(1).max(100).default(3),
