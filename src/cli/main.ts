@@ -11,14 +11,18 @@ import { registerPki } from './commands/pki.js';
 import { registerSeal } from './commands/seal.js';
 import { registerServer } from './commands/server.js';
 import { registerStore } from './commands/store.js';
-import { reportError } from './io.js';
+import { reportError, setOutput, type OutputOptions } from './io.js';
 
 export function buildProgram(): Command {
   const program = new Command('keyward')
     .description('Keyward: a self-hosted key management service that speaks the AWS KMS protocol')
     .version(VERSION)
+    .option('--output <format>', 'json (default) or text; dates are ISO 8601 either way')
+    .option('--query <path>', 'print one field of the result, e.g. KeyMetadata.KeyId or Keys[].KeyId')
     .showHelpAfterError()
     .exitOverride();
+  // global flags, accepted before or after the command
+  program.hook('preAction', () => setOutput(program.opts<OutputOptions>()));
   registerServer(program);
   registerDev(program);
   registerInit(program);
