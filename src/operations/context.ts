@@ -44,7 +44,7 @@ export interface NodeLifecycle {
 export interface RequestMeta {
   readonly requestId: string;
   readonly sourceAddress: string;
-  readonly transport: 'http' | 'grpc' | 'local';
+  readonly transport: 'http' | 'grpc' | 'minikms' | 'local';
   /** Filled by invoke for the transport's access log: who asked, about which key (never a secret). */
   readonly observed?: { principal?: string; keyId?: string };
 }
