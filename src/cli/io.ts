@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
-import { InvalidCiphertextError, KeywardApiError, KeywardUsageError } from '../client/index.js';
+import { InvalidCiphertextError, KeywardApiError, KeywardUsageError } from '../client/errors.js';
 
 /** How results are printed: `--output json|text` and `--query PATH` (global flags, set before a command runs). */
 export interface OutputOptions {
