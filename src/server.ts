@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
@@ -21,7 +21,7 @@ import { Pki } from './pki/index.js';
 import { AuditCoalescer, Input, invoke, networkKey, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
-import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
+import { MemoryStore, PostgresStore, SqliteStore, StoreTimings, type Store } from './storage/index.js';
 import { backupStore, storeLabel } from './maintenance.js';
 import { VERSION } from './version.js';
 
@@ -104,21 +104,35 @@ export function sealOptionsFrom(config: Config, env: NodeJS.ProcessEnv = process
 function transitCredentials(config: Config, env: NodeJS.ProcessEnv): { accessKeyId: string; secretAccessKey: string } {
   if (config.transitCredentialsFile !== undefined) {
     const text = secretFrom(env, '', config.transitCredentialsFile, 'transit credentials') ?? '';
-    let parsed: { access_key_id?: unknown; secret_access_key?: unknown };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      throw new KeywardError('SealUnavailableException', `The transit credentials file ${config.transitCredentialsFile} is not JSON with access_key_id and secret_access_key.`);
-    }
-    if (typeof parsed.access_key_id !== 'string' || typeof parsed.secret_access_key !== 'string') {
-      throw new KeywardError('SealUnavailableException', `The transit credentials file ${config.transitCredentialsFile} lacks access_key_id or secret_access_key.`);
-    }
-    return { accessKeyId: parsed.access_key_id, secretAccessKey: parsed.secret_access_key };
+    return parseTransitCredentials(text, config.transitCredentialsFile);
   }
   const accessKeyId = env.KEYWARD_TRANSIT_ACCESS_KEY_ID;
   const secretAccessKey = env.KEYWARD_TRANSIT_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) {
     throw new KeywardError('SealUnavailableException', 'The transit seal needs credentials for the outer KMS: set KEYWARD_TRANSIT_ACCESS_KEY_ID and KEYWARD_TRANSIT_SECRET_ACCESS_KEY, or transitCredentialsFile.');
+  }
+  return { accessKeyId, secretAccessKey };
+}
+
+/**
+ * The transit credentials file: the shape of admin-credentials.json (`access_key_id`,
+ * `secret_access_key`), or exactly what `keyward principal create` prints (`Credentials` with
+ * `AccessKeyId` and `SecretAccessKey`), or an AWS-style `{"AccessKeyId", "SecretAccessKey"}`.
+ */
+export function parseTransitCredentials(text: string, file: string): { accessKeyId: string; secretAccessKey: string } {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+    if (parsed === null || typeof parsed !== 'object') throw new Error('not an object');
+  } catch {
+    throw new KeywardError('SealUnavailableException', `The transit credentials file ${file} is not JSON with access_key_id and secret_access_key (or the output of keyward principal create).`);
+  }
+  const nested = parsed.Credentials ?? parsed.credentials;
+  const from = nested !== null && typeof nested === 'object' ? nested as Record<string, unknown> : parsed;
+  const accessKeyId = from.access_key_id ?? from.AccessKeyId;
+  const secretAccessKey = from.secret_access_key ?? from.SecretAccessKey;
+  if (typeof accessKeyId !== 'string' || typeof secretAccessKey !== 'string') {
+    throw new KeywardError('SealUnavailableException', `The transit credentials file ${file} lacks access_key_id or secret_access_key (or Credentials.AccessKeyId and Credentials.SecretAccessKey).`);
   }
   return { accessKeyId, secretAccessKey };
 }
@@ -139,6 +153,56 @@ function defaultNodeId(): string {
   return `${hostname()}-${process.pid}`;
 }
 
+/** The SQLite file of the configured store, or undefined for other stores. */
+export function sqlitePathOf(config: Config): string | undefined {
+  if (config.store === 'sqlite') return join(resolve(config.dataDir), 'keyward.db');
+  if (config.store.startsWith('sqlite:')) return resolve(config.store.slice('sqlite:'.length));
+  return undefined;
+}
+
+/**
+ * A running server marks its SQLite store with `<db>.server-pid` (its pid), so offline commands
+ * that rewrite the store (change-passphrase) refuse while it runs. A stale file (the process is
+ * gone, e.g. after SIGKILL) is ignored.
+ */
+export function runningServerPid(config: Config): number | undefined {
+  const db = sqlitePathOf(config);
+  if (db === undefined) return undefined;
+  let pid: number;
+  try {
+    pid = Number(readFileSync(`${db}.server-pid`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    // EPERM: alive, but another user's
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+/** Marks the store as served by this process; the returned function removes the mark (if still ours). */
+function markServing(config: Config): () => void {
+  const db = sqlitePathOf(config);
+  if (db === undefined || runningServerPid(config) !== undefined) return () => undefined;
+  const file = `${db}.server-pid`;
+  try {
+    writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
+  } catch {
+    return () => undefined;
+  }
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+}
+
 /** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
@@ -154,7 +218,8 @@ export function openStore(config: Config): Store {
 export function openInstallation(config: Config, overrides: InstallationOverrides = {}): Installation {
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
-  const store = overrides.store ?? openStore(config);
+  const storeTimings = new StoreTimings();
+  const store = storeTimings.wrap(overrides.store ?? openStore(config));
   const barrier = new Barrier(store, {
     rotateAfter: config.barrierRotateAfter,
     reserveBlock: config.barrierReserveBlock,
@@ -226,6 +291,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
     ...(auditCoalescer !== undefined ? { auditCoalescer } : {}),
     scopeMaxEncryptions: config.scopeMaxEncryptions,
+    storeTimings,
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
 
@@ -390,11 +456,13 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
     await installation.close().catch(() => undefined);
     throw e;
   }
-  const metrics = new HttpMetrics();
+  const unmark = markServing(config);
+  const metrics = new HttpMetrics(installation.services);
   const appOptions = {
     services: installation.services,
     log: installation.log,
     metrics,
+    accessLog: config.accessLog,
     bodyLimit: config.bodyLimit,
     headersTimeoutMs: config.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -472,6 +540,9 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
     if (config.sigv4AllowMinimalSignedHeaders) {
       installation.log.warn('sigv4AllowMinimalSignedHeaders is on: SigV4 requests that do not sign x-amz-target and content-type are accepted, so a captured request can be replayed as another operation');
     }
+    if ((await installation.seal.knownStatus(500))?.type === 'static') {
+      installation.log.warn('the static seal is in use: whoever reads the root key file or this process\'s environment holds every key; use it for CI and tests only, never for data you care about');
+    }
     installation.log.info({
       url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, minikms: minikmsAddress, minikmsSocket: minikmsSocketPath,
       k8sKmsSocket: k8sKmsSocketPath, store: installation.store.kind,
@@ -482,6 +553,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
       closing ??= (async () => {
         await Promise.all([...apps.map((a) => a.close()), ...grpcServers.map(shutdownGrpc), minikms?.close()]);
         await installation.close();
+        unmark();
       })();
       return closing;
     };
@@ -514,6 +586,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
   } catch (e) {
     await Promise.all([...apps.map((a) => a.close().catch(() => undefined)), ...grpcServers.map(shutdownGrpc), minikms?.close()]);
     await installation.close();
+    unmark();
     throw e;
   }
 }

@@ -54,6 +54,8 @@ const schema = z.object({
   sigv4AllowMinimalSignedHeaders: flag().default(false),
   bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** One info line per HTTP request (request id, principal, operation, key id, status, duration; never a secret). */
+  accessLog: flag().default(true),
   nodeId: z.string().min(1).max(64).optional(),
   /** Bounded as the seal bounds what it reads from the store (seal/passphrase-seal.ts ARGON2_LIMITS). */
   argon2MemoryKiB: z.coerce.number().int().min(8).max(1024 * 1024).default(64 * 1024),

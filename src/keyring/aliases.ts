@@ -1,6 +1,6 @@
 import { KeywardError, quote } from '../errors/index.js';
 import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier/index.js';
-import { BoundedCache, type CacheLimits } from './cache.js';
+import { BoundedCache, type CacheLimits, type CacheStats } from './cache.js';
 import type { Clock } from './clock.js';
 import { paths } from './paths.js';
 import { decodeRecord, encodeRecord } from './records.js';
@@ -99,6 +99,11 @@ export class Aliases {
 
   invalidate(tenantId: string, aliasName: string): void {
     this.cache.delete(`${tenantId}/${aliasName}`);
+  }
+
+  /** Size and hit counts of the alias cache (metrics). */
+  cacheStats(): Record<string, CacheStats> {
+    return { alias: this.cache.stats() };
   }
 
   clear(): void {

@@ -1,6 +1,6 @@
 import type { Barrier, StoreChange } from '../barrier/index.js';
 import { Aliases } from './aliases.js';
-import type { CacheLimits } from './cache.js';
+import type { CacheLimits, CacheStats } from './cache.js';
 import type { Clock } from './clock.js';
 import { Imports } from './imports.js';
 import { Keys } from './keys.js';
@@ -53,6 +53,11 @@ export class Keyring {
 
   get region(): string {
     return this.options.region;
+  }
+
+  /** Every cache of the keyring: size, hits and misses, by a fixed name (metric labels). */
+  cacheStats(): Record<string, CacheStats> {
+    return { ...this.tenants.cacheStats(), ...this.keys.cacheStats(), ...this.aliases.cacheStats(), ...this.principals.cacheStats() };
   }
 
   /** Forgets every cached record and key (on seal and shutdown); material is zeroized. */

@@ -1,7 +1,7 @@
 import { PrivateKeyHandle, randomId, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import type { Barrier, BarrierWriter } from '../barrier/index.js';
-import { BoundedCache, type CacheLimits } from './cache.js';
+import { BoundedCache, type CacheLimits, type CacheStats } from './cache.js';
 import { addDays, type Clock } from './clock.js';
 import { keyArn } from './key-ref.js';
 import { isExpired, requireEnabled } from './key-state.js';
@@ -358,6 +358,11 @@ export class Keys {
 
   invalidateMaterial(tenantId: string, keyId: string, version: number): void {
     this.materials.delete(`${tenantId}/${keyId}/${version}`);
+  }
+
+  /** Sizes and hit counts of the key caches (metrics). */
+  cacheStats(): Record<string, CacheStats> {
+    return { key_metadata: this.records.stats(), key_material: this.materials.stats() };
   }
 
   clear(): void {

@@ -36,6 +36,7 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       caller = await authenticateOrCharge(services, credentials, meta);
+      if (meta.observed !== undefined) meta.observed.principal = `${caller.principal.tenantId}/${caller.principal.name}`;
       requireActiveTenant(caller.tenant);
       takeRate(services, caller);
       authorize(caller, operation.plane, operation.name);
@@ -47,6 +48,7 @@ export async function invoke(services: Services, operation: Operation, credentia
   } catch (e) {
     // A request that failed stays failed with its own error (more useful than the audit's) even
     // if its record cannot be written: fail closed is about never succeeding unaudited.
+    if (meta.observed !== undefined && notes.keyId !== undefined) meta.observed.keyId = notes.keyId;
     if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
@@ -55,6 +57,7 @@ export async function invoke(services: Services, operation: Operation, credentia
     const keyId = keyIdOfResult(result);
     if (keyId !== undefined) notes.keyId = keyId;
   }
+  if (meta.observed !== undefined && notes.keyId !== undefined) meta.observed.keyId = notes.keyId;
   try {
     if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
   } catch (e) {

@@ -275,8 +275,12 @@ export function registerSeal(program: Command): void {
     .option('--passphrase-file <file>', 'current passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .option('--new-passphrase-file <file>', 'new passphrase (else KEYWARD_NEW_PASSPHRASE, else a prompt)')
     .action(async (flags: ServerFlags & NewSealFlags) => {
-      const { changePassphraseOffline, checkPassphrase, openInstallation } = await import('../../server.js');
+      const { changePassphraseOffline, checkPassphrase, openInstallation, runningServerPid } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
+      const pid = runningServerPid(config);
+      if (pid !== undefined) {
+        throw new UsageError(`a Keyward server (pid ${pid}) is running on ${config.dataDir}: stop it first, or change the passphrase online with \`keyward rekey\``);
+      }
       const current = await passphrase(flags);
       if (current === undefined) throw new UsageError('no current passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');
       const next = await newPassphrase(flags);
