@@ -28,6 +28,8 @@ export interface NewKey {
   readonly origin?: SupportedOrigin;
   /** Usage-bounded rotation: at most this many encryptions per version (scope keys). */
   readonly maxEncryptions?: number;
+  /** The key policy (already checked by the caller); absent: the default policy. */
+  readonly policy?: string;
 }
 
 /** How long imported material lasts (ImportKeyMaterial's ExpirationModel and ValidTo). */
@@ -96,6 +98,7 @@ export class Keys {
         rotation: { enabled: false, periodDays: 365 },
         tags: input.tags,
         ...(input.maxEncryptions !== undefined ? { maxEncryptions: input.maxEncryptions } : {}),
+        ...(input.policy !== undefined ? { policy: input.policy } : {}),
       };
       await this.barrier.transaction(async (tx) => {
         await adjustUsage(tx, tenant.id, { keys: 1 }, (t) => this.tenants.quotas(t));
@@ -322,7 +325,7 @@ export class Keys {
     return key;
   }
 
-  /** Deletes a key whose deletion window has passed: record, every version's material, aliases. */
+  /** Deletes a key whose deletion window has passed: record, every version's material, aliases, grants. */
   async purge(tenant: Tenant, keyId: string): Promise<boolean> {
     const purged = await withCasRetry(() => this.barrier.transaction(async (tx) => {
       const entry = await tx.get(paths.key(tenant.id, keyId));
@@ -335,6 +338,12 @@ export class Keys {
         if (key.maxEncryptions !== undefined) await tx.delete(paths.encryptionCount(tenant.id, keyId, v.version));
       }
       for (const t of (await tx.list(paths.importTokens(tenant.id, keyId), { limit: 1000 })).entries) await tx.delete(t.path);
+      for (let after: string | undefined; ;) {
+        const page = await tx.list(paths.grants(tenant.id, keyId), { ...(after !== undefined ? { after } : {}), limit: 1000 });
+        for (const g of page.entries) await tx.delete(g.path);
+        if (page.next === undefined) break;
+        after = page.next;
+      }
       for (let after: string | undefined; ;) {
         const page = await tx.list(paths.aliases(tenant.id), { ...(after !== undefined ? { after } : {}), limit: 1000 });
         for (const a of page.entries) {

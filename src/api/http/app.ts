@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { KeywardError } from '../../errors/index.js';
 import {
-  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, wipeResult, type Credentials, type Operation, type Services,
+  auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, sys, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
@@ -89,6 +89,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   };
 
   const run = async (req: FastifyRequest, reply: FastifyReply, op: Operation | undefined, name: string, body: unknown, credentials: Credentials | undefined, started: number, requestId: string) => {
+    if (op === undefined && isUnsupportedAwsTarget(name)) throw new KeywardError('UnsupportedOperationException', `${name.slice('TrentService.'.length)} is an AWS KMS operation Keyward does not support (custom key stores and multi-Region keys are not implemented).`);
     if (op === undefined) throw new KeywardError('UnknownOperationException', `Unknown operation ${name.slice(0, 128)}`);
     const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
     const json = toJson(result);

@@ -37,7 +37,7 @@ export interface DataKeyPair {
 
 /** A new key pair whose private key is encrypted under a symmetric key (GenerateDataKeyPair*). */
 export async function makeDataKeyPair(ctx: CallerContext, req: ReturnType<typeof readDataKeyPairRequest>, operation: string): Promise<DataKeyPair> {
-  const { key, arn } = await dataKeyTarget(ctx, req.keyId, operation);
+  const { key, arn } = await dataKeyTarget(ctx, req.keyId, operation, req.context);
   if (!isSupportedDataKeyPairSpec(req.spec)) throw new KeywardError('UnsupportedOperationException', `KeyPairSpec ${req.spec} is not supported by Keyward.`);
   dryRun(req.dryRun);
   const privateKey = await newMaterial(req.spec);
