@@ -1,4 +1,4 @@
-import { PrivateKeyHandle, randomId, zeroize } from '../crypto/index.js';
+import { loadAsymmetricLibraries, PrivateKeyHandle, randomId, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import type { Barrier, BarrierWriter } from '../barrier/index.js';
 import { BoundedCache, type CacheLimits } from './cache.js';
@@ -82,7 +82,7 @@ export class Keys {
     try {
       const now = this.clock().toISOString();
       const keyId = randomId();
-      const publicKey = material === undefined ? undefined : publicKeyOf(keySpec, material);
+      const publicKey = material === undefined ? undefined : await publicKeyOf(keySpec, material);
       const key: KeyRecord = {
         tenantId: tenant.id,
         keyId,
@@ -255,6 +255,7 @@ export class Keys {
   async privateKey(tenant: Tenant, key: KeyRecord, version: number): Promise<PrivateKeyHandle | undefined> {
     const type = asymmetricTypeOf(key.keySpec);
     if (type === undefined) throw new KeywardError('InvalidKeyUsageException', `${this.arn(tenant, key.keyId)} is not an asymmetric key.`);
+    await loadAsymmetricLibraries();
     const entry = await this.materialEntry(tenant, key.keyId, version);
     if (entry === undefined) return undefined;
     entry.handle ??= new PrivateKeyHandle(type, entry.key);
@@ -280,7 +281,7 @@ export class Keys {
     const arn = this.arn(tenant, keyId);
     const current = await this.require(tenant, keyId);
     const id = keyMaterialId(await this.tenants.masterKey(tenant), keyId, material);
-    const publicKey = publicKeyOf(current.keySpec, material);
+    const publicKey = await publicKeyOf(current.keySpec, material);
     const key = await this.update(tenant, keyId, (k, now) => {
       requireExternal(k, arn);
       if (k.keyState !== 'PendingImport') throw new KeywardError('KMSInvalidStateException', `${arn} is ${k.keyState}, not PendingImport.`);
@@ -390,8 +391,8 @@ function materialRef(tenant: Tenant, key: KeyRecord, version: number): MaterialR
 }
 
 /** The DER SubjectPublicKeyInfo (base64) of asymmetric material; undefined for symmetric and HMAC. */
-function publicKeyOf(spec: SupportedKeySpec, material: Buffer): string | undefined {
-  return publicKeyDer(spec, material)?.toString('base64');
+async function publicKeyOf(spec: SupportedKeySpec, material: Buffer): Promise<string | undefined> {
+  return (await publicKeyDer(spec, material))?.toString('base64');
 }
 
 function materialExpired(key: KeyRecord, now: Date): boolean {

@@ -126,9 +126,9 @@ describe('gRPC transport on loopback TCP', () => {
   it('names the field of bad input', async () => {
     const e = await grpcFailure(kms.Encrypt!({ key_id: keyId, plaintext: Buffer.alloc(5000) }));
     expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(e.details).toMatch(/^ValidationException: .*'Plaintext'.*4096/);
+    expect(e.details).toMatch(/^ValidationException: .*'plaintext'.*4096/);
     const missing = await grpcFailure(kms.Encrypt!({ plaintext: Buffer.from('x') }));
-    expect(missing.details).toMatch(/^ValidationException: .*'KeyId'/);
+    expect(missing.details).toMatch(/^ValidationException: .*'keyId'/);
     const notFound = await grpcFailure(kms.Encrypt!({ key_id: 'alias/none', plaintext: Buffer.from('x') }));
     expect(notFound.code).toBe(grpc.status.NOT_FOUND);
     expect(notFound.details).toMatch(/^NotFoundException: /);
