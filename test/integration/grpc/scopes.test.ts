@@ -163,7 +163,9 @@ describe('usage-bounded rotation on SQLite', () => {
       expect(Number(info.max_encryptions)).toBe(5);
       const keys = grpcClient(pkg, 'keyward.v1.Keys', again.server.grpcAddress!, { token: t.admin.token });
       try {
-        const rotations = (await keys.ListKeyRotations!({ key_id: 'alias/scope/bounded' })).rotations as Array<Record<string, unknown>>;
+        // ListKeyRotations takes a key id or ARN only (as AWS): the scope's key id from DescribeKey
+        const scopeKeyId = String(((await keys.DescribeKey!({ key_id: 'alias/scope/bounded' })).key_metadata as Record<string, unknown>).key_id);
+        const rotations = (await keys.ListKeyRotations!({ key_id: scopeKeyId })).rotations as Array<Record<string, unknown>>;
         expect(rotations.map((r) => r.rotation_type)).toEqual(['AUTOMATIC', 'AUTOMATIC', 'AUTOMATIC']);
       } finally {
         keys.close();
