@@ -6,9 +6,11 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildGrpcServer, ClientCertificateCredentials, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
+// gRPC (grpc-js, protobufjs, the protos) loads only when a gRPC listener is configured: ~15 MiB of idle RSS
+import type { ClientCertificateCredentials } from './api/grpc/index.js';
+import { parseBoundPrincipal } from './api/grpc/credentials.js';
+import { ListenerError, prepareSocketDirectory } from './api/grpc/socket-directory.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
-import { startK8sKmsPlugin } from './api/k8s/index.js';
 import { MiniKmsListener } from './api/minikms/index.js';
 import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
@@ -393,7 +395,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       chmodSync(socketPath, 0o600);
     }
     let grpcAddress: string | undefined;
+    const grpcApi = grpcListen !== undefined || config.grpcSocket !== undefined ? await import('./api/grpc/index.js') : undefined;
     if (grpcListen !== undefined) {
+      const { buildGrpcServer, ClientCertificateCredentials, listenTcp } = grpcApi!;
       const grpc = buildGrpcServer(grpcOptions);
       grpcServers.push(grpc);
       const mtls = tls !== undefined && config.tlsClientCa !== undefined ? new ClientCertificateCredentials(tls) : undefined;
@@ -403,6 +407,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     }
     let grpcSocketPath: string | undefined;
     if (config.grpcSocket !== undefined) {
+      const { buildGrpcServer, listenUnix } = grpcApi!;
       const grpc = buildGrpcServer({ ...grpcOptions, unixSocket: true, listener: boundPrincipal !== undefined ? { boundPrincipal } : {} });
       grpcServers.push(grpc);
       grpcSocketPath = await asConfigError(() => listenUnix(grpc, config.grpcSocket!));
@@ -426,6 +431,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     }
     let k8sKmsSocketPath: string | undefined;
     if (config.k8sKmsSocket !== undefined && config.k8sKmsKey !== undefined) {
+      const { startK8sKmsPlugin } = await import('./api/k8s/index.js'); // gRPC: loaded only when configured
       const plugin = await asConfigError(() => startK8sKmsPlugin({
         services: installation.services, log: installation.log, keyId: config.k8sKmsKey!, principal: k8sPrincipal,
         maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs,

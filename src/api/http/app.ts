@@ -11,6 +11,7 @@ import { discardBody } from './linger.js';
 import { type HttpMetrics } from './metrics.js';
 import { registerPkiRoutes, type PublicRoute } from './pki-routes.js';
 import { toJson } from './serialize.js';
+import { registerUiRoutes } from './ui-routes.js';
 
 export interface HttpAppOptions {
   readonly services: Services;
@@ -160,6 +161,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     });
   };
   registerPkiRoutes(publicRoute);
+
+  // the web console: static files that call the same API as every other client
+  registerUiRoutes(app);
 
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
