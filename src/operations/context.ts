@@ -71,6 +71,10 @@ export interface OperationContext {
 /** A context whose caller is known (every non-public operation runs with one). */
 export interface CallerContext extends OperationContext {
   readonly caller: Caller;
+  /** The operation being run (its name is the key policy action unless an operation names another). */
+  readonly operation: { readonly name: string; readonly plane: Plane };
+  /** The request's GrantTokens, if it has them: grants they name count at once. */
+  readonly grantTokens?: readonly string[];
   /**
    * Runs one item of a batch as a request of its own: authorised, validated, run and audited
    * like that operation sent alone (request id `<batch request id>#<index + 1>`). Failures the

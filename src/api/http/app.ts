@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { KeywardError, quote } from '../../errors/index.js';
 import {
-  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, pkiPublic, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
+  auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
@@ -158,6 +158,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   };
 
   const run = async (req: FastifyRequest, reply: FastifyReply, op: Operation | undefined, name: string, body: unknown, credentials: Credentials | undefined, started: number, requestId: string) => {
+    if (op === undefined && isUnsupportedAwsTarget(name)) throw new KeywardError('UnsupportedOperationException', `${name.slice('TrentService.'.length)} is an AWS KMS operation Keyward does not support (custom key stores and multi-Region keys are not implemented).`);
     if (op === undefined) throw new KeywardError('UnknownOperationException', name === '' ? 'The request has no X-Amz-Target header naming the operation.' : `Unknown operation ${quote(name)}.`);
     const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
     const json = toJson(result);
