@@ -2,7 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreConflictError, writeBatch, type BatchWrite, type Store } from '../storage/index.js';
 import { AuditKeys } from './audit-keys.js';
-import { chainIndexPath, checkpointPath, checkpointPrefix, headPath, recordPath } from './layout.js';
+import type { AnchorPoint } from './anchor.js';
+import { chainIndexPath, checkpointPath, checkpointPrefix, EPOCH_PATH, headPath, recordPath } from './layout.js';
 import { pruneChain, type PruneResult } from './retention.js';
 import { listChains, queryRecords, rawEntries, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
@@ -50,7 +51,15 @@ export interface AuditLogOptions {
   readonly exportDir: string;
   /** Prune records older than this many days automatically (checked hourly while unsealed). */
   readonly retentionDays?: number;
+  /**
+   * Called after a batch with a signed checkpoint is durable: the chain point it signed and the
+   * store epoch as this process last wrote it (the node-local anchor follows them).
+   */
+  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void;
 }
+
+/** How the audit log reads the store epoch: a number, none yet, or a record that is not Keyward's. */
+export type EpochReading = { readonly kind: 'none' } | { readonly kind: 'ok'; readonly epoch: number } | { readonly kind: 'forged' };
 
 /** The audit log's ability to write, reported on change (and periodically while failing). */
 export type AuditWriteState =
@@ -67,10 +76,12 @@ export class AuditWriteError extends Error {
 }
 
 interface Head { seq: number; hash: string; version: number }
-interface Pending { readonly event: AuditEvent; resolve(): void; reject(e: unknown): void }
+interface Pending { readonly event: AuditEvent; readonly stateChange: boolean; resolve(): void; reject(e: unknown): void }
 interface CheckpointRequest { readonly kind: 'periodic' | 'final'; readonly keys: AuditKeys | undefined; resolve(): void; reject(e: unknown): void }
 
 const DEFAULT_MAX_BATCH = 1000;
+/** Conflicts on the chain head or the store epoch (processes of one node, other nodes' epoch) retried this often. */
+const MAX_CONFLICT_RETRIES = 10;
 
 /**
  * The audit log writer: hash-chains records, commits them in groups (one store transaction per
@@ -85,6 +96,8 @@ const DEFAULT_MAX_BATCH = 1000;
 export class AuditLog {
   private keys: AuditKeys | undefined;
   private head: Head | undefined;
+  /** The store epoch as last read or written by this process (reloaded after a conflict). */
+  private epoch: { n: number; version: number } | undefined;
   /** Whether this process has loaded the chain's head yet (it announces a resumed chain once). */
   private headLoaded = false;
   private queue: Pending[] = [];
@@ -191,7 +204,7 @@ export class AuditLog {
   }
 
   /** Verifies the chains in the store (signatures with the given key, else this node's). */
-  verify(options: Omit<VerifyOptions, 'now'> & { readonly chain?: string }): Promise<VerifyReport> {
+  verify(options: Omit<VerifyOptions, 'now' | 'anchor'> & { readonly chain?: string; readonly anchors?: Readonly<Record<string, { seq: number; hash: string }>> }): Promise<VerifyReport> {
     const publicKey = options.publicKey ?? this.keys?.publicKey;
     return verifyStore(this.store, { ...options, ...(publicKey ? { publicKey } : {}), now: this.options.clock() });
   }
@@ -218,14 +231,28 @@ export class AuditLog {
     });
   }
 
-  /** Appends one record; resolves when it is durable in the store (and every sink). */
-  record(event: AuditEvent): Promise<void> {
+  /**
+   * Appends one record; resolves when it is durable in the store (and every sink). A record of a
+   * state change also advances the store epoch and is signed at once, in the same batch, so the
+   * node's anchor covers it before the request is answered.
+   */
+  record(event: AuditEvent, options: { readonly stateChange?: boolean } = {}): Promise<void> {
     if (!this.options.enabled) return Promise.resolve();
     if (this.closed) return Promise.reject(new AuditWriteError('the audit log is closed'));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
+      this.queue.push({ event, stateChange: options.stateChange === true, resolve, reject });
       this.kick();
     });
+  }
+
+  /** The store epoch as the store holds it now (its MAC checked: needs the keys). */
+  async readEpoch(): Promise<EpochReading> {
+    const keys = this.keys;
+    if (keys === undefined) throw new AuditWriteError('the store epoch cannot be checked while sealed');
+    const entry = await this.store.get(EPOCH_PATH);
+    if (entry === undefined) return { kind: 'none' };
+    const n = parseEpoch(entry.value, keys);
+    return n === undefined ? { kind: 'forged' } : { kind: 'ok', epoch: n };
   }
 
   /** Reopens file sinks (SIGHUP after log rotation). */
@@ -292,7 +319,7 @@ export class AuditLog {
         const batch = this.queue.splice(0, this.maxBatch);
         const cps = this.queue.length === 0 ? this.checkpointRequests.splice(0) : [];
         try {
-          await this.writeBatch(batch.map((p) => p.event), cps);
+          await this.writeBatch(batch.map((p) => p.event), cps, batch.some((p) => p.stateChange));
           this.writeSucceeded();
           for (const p of batch) p.resolve();
           for (const c of cps) c.resolve();
@@ -308,20 +335,22 @@ export class AuditLog {
     }
   }
 
-  private async writeBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+  private async writeBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[], stateChange: boolean): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.tryWriteBatch(events, cps);
+        await this.tryWriteBatch(events, cps, stateChange);
         return;
       } catch (e) {
-        // Another process appended to this chain (same node id): reload its head and rebuild.
+        // Another process appended to this chain (same node id) or advanced the epoch: reload and rebuild.
         this.head = undefined;
-        if (!(e instanceof StoreConflictError) || attempt >= 2) throw e;
+        this.epoch = undefined;
+        if (!(e instanceof StoreConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+        await nextTurn();
       }
     }
   }
 
-  private async tryWriteBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+  private async tryWriteBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[], stateChange: boolean): Promise<void> {
     const { chain } = this.options;
     const now = this.options.clock();
     let head = this.head;
@@ -355,7 +384,8 @@ export class AuditLog {
     let checkpoint: AuditCheckpoint | undefined;
     const wanted = cps.find((c) => c.kind === 'final') ?? cps[0];
     const signer = wanted?.keys ?? this.keys;
-    const due = wanted !== undefined || unsigned >= this.options.checkpointEveryRecords;
+    const advanceEpoch = stateChange && signer !== undefined && records.length > 0;
+    const due = wanted !== undefined || advanceEpoch || unsigned >= this.options.checkpointEveryRecords;
     if (due && signer !== undefined && seq > 0 && (unsigned > 0 || wanted?.kind === 'final')) {
       checkpoint = signer.sign({
         type: 'checkpoint', v: 1, chain, seq, head: prev, time: now.toISOString(), kind: wanted?.kind ?? 'periodic',
@@ -372,8 +402,15 @@ export class AuditLog {
     records.forEach((r, i) => ops.push({ key: recordPath(chain, r.seq), value: Buffer.from(encoded[i]!), ifVersion: 0 }));
     if (checkpoint !== undefined) ops.push({ key: checkpointPath(chain, checkpoint.seq), value: Buffer.from(encodeEntry(checkpoint)) });
     if (records.length > 0) ops.push({ key: headPath(chain), value: Buffer.from(JSON.stringify({ seq, hash: prev })), ifVersion: head.version });
+    let nextEpoch: number | undefined;
+    if (advanceEpoch) {
+      const current = this.epoch ?? await this.loadEpoch(signer);
+      nextEpoch = current.n + 1;
+      ops.push({ key: EPOCH_PATH, value: encodeEpoch(nextEpoch, signer), ifVersion: current.version });
+    }
     const versions = await writeBatch(this.store, ops);
-    const newVersion = records.length > 0 ? versions[versions.length - 1]! : head.version;
+    if (nextEpoch !== undefined) this.epoch = { n: nextEpoch, version: versions[versions.length - 1]! };
+    const newVersion = records.length > 0 ? versions[ops.findIndex((o) => o.key === headPath(chain))]! : head.version;
     this.head = { seq, hash: prev, version: newVersion };
     if (records.length > 0) this.headLoaded = true;
     if (checkpoint !== undefined) {
@@ -381,6 +418,14 @@ export class AuditLog {
       this.lastCheckpointAt = now.getTime();
     } else {
       this.sinceCheckpoint = unsigned;
+    }
+    if (checkpoint !== undefined) {
+      try {
+        this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
+      } catch (e) {
+        // the store has the batch; an anchor that lags behind it only detects less
+        this.options.onError?.(e);
+      }
     }
     const shipped: (AuditRecord | AuditCheckpoint)[] = checkpoint ? [...records, checkpoint] : records;
     const firstSeq = records[0]?.seq ?? seq + 1;
@@ -418,6 +463,14 @@ export class AuditLog {
     return out;
   }
 
+  private async loadEpoch(keys: AuditKeys): Promise<{ n: number; version: number }> {
+    const entry = await this.store.get(EPOCH_PATH);
+    if (entry === undefined) return { n: 0, version: 0 };
+    const n = parseEpoch(entry.value, keys);
+    if (n === undefined) throw new AuditWriteError(`the store epoch record ${EPOCH_PATH} was not written by this installation (tampered): state changes are refused`);
+    return { n, version: entry.version };
+  }
+
   private async loadHead(): Promise<Head> {
     const entry = await this.store.get(headPath(this.options.chain));
     if (entry === undefined) return { seq: 0, hash: GENESIS_HASH, version: 0 };
@@ -431,4 +484,19 @@ function resumeEvent(node: string): AuditEvent {
     requestId: 'none', transport: 'local', source: 'local', principal: null, tenant: null, credential: null,
     op: RESUME_OPERATION, keyId: null, keyVersion: null, result: 'OK', request: { node },
   };
+}
+
+/** The store epoch record: the number and its HMAC under the audit key (a store writer cannot forge a higher one). */
+function encodeEpoch(n: number, keys: AuditKeys): Buffer {
+  return Buffer.from(JSON.stringify({ epoch: n, mac: keys.hmac(`keyward store epoch v1:${n}`) }));
+}
+
+function parseEpoch(value: Buffer, keys: AuditKeys): number | undefined {
+  try {
+    const o = JSON.parse(value.toString('utf8')) as { epoch?: unknown; mac?: unknown };
+    if (typeof o.epoch !== 'number' || !Number.isSafeInteger(o.epoch) || o.epoch < 0 || typeof o.mac !== 'string') return undefined;
+    return keys.hmac(`keyward store epoch v1:${o.epoch}`) === o.mac ? o.epoch : undefined;
+  } catch {
+    return undefined;
+  }
 }

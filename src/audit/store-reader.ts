@@ -35,10 +35,13 @@ async function collect(gen: AsyncGenerator<RawEntry>): Promise<RawEntry[]> {
 }
 
 /** Verifies every chain in the store (or one), reporting the first break precisely. */
-export async function verifyStore(store: Store, options: VerifyOptions & { readonly chain?: string }): Promise<VerifyReport> {
-  const chains = options.chain !== undefined ? [options.chain] : await listChains(store);
+export async function verifyStore(store: Store, options: Omit<VerifyOptions, 'anchor'> & { readonly chain?: string; readonly anchors?: Readonly<Record<string, { seq: number; hash: string }>> }): Promise<VerifyReport> {
+  const listed = options.chain !== undefined ? [options.chain] : await listChains(store);
+  // a chain the anchor knows is verified even when its index entry is gone (a deleted chain)
+  const chains = options.chain !== undefined ? listed : [...new Set([...listed, ...Object.keys(options.anchors ?? {})])].sort();
   const results = [];
   for (const chain of chains) {
+    const anchor = options.anchors?.[chain];
     const from = options.from;
     const recordsAfter = from !== undefined && from > 1 ? recordPath(chain, from - 1) : undefined;
     const cpAfter = from !== undefined && from > 2 ? checkpointPath(chain, from - 2) : undefined;
@@ -46,7 +49,8 @@ export async function verifyStore(store: Store, options: VerifyOptions & { reado
       ...await collect(rawEntries(store, recordPrefix(chain), recordsAfter)),
       ...await collect(rawEntries(store, checkpointPrefix(chain), cpAfter)),
     ];
-    results.push(verifyChain(chain, entries, options));
+    const { anchors: _anchors, ...rest } = options;
+    results.push(verifyChain(chain, entries, { ...rest, ...(anchor !== undefined ? { anchor } : {}) }));
   }
   return combineReports(results);
 }

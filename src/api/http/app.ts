@@ -130,7 +130,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   };
   // Vault's health codes: 200 unsealed, 503 sealed (or draining, or the store unreachable), 501 not
   // initialised (load balancers read these).
-  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (r.store !== undefined || r.draining === true ? 503 : !r.initialized ? 501 : r.sealed ? 503 : 200));
+  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (r.store !== undefined || r.draining === true || r.rollback_detected === true ? 503 : !r.initialized ? 501 : r.sealed ? 503 : 200));
   sysRoute('GET', '/v1/sys/seal-status', sys.sealStatus);
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);

@@ -112,6 +112,27 @@ export function registerAudit(program: Command): void {
       OlderThanDays: positiveInt('--older-than-days', f.olderThanDays), ...(f.chain !== undefined ? { Chain: f.chain } : {}),
     }))));
 
+  audit.command('accept-rollback')
+    .description('after a restore (or a detected rollback you have investigated): accept the store as it is now; the node forgets its anchor and re-learns the store at its next check (run on the node, with its data directory; works while it runs)')
+    .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
+    .option('--store <store>', 'sqlite (default), sqlite:PATH or postgres://USER@HOST:PORT/DB (env KEYWARD_STORE)')
+    .option('--config <file>', 'JSON configuration file (env KEYWARD_CONFIG)')
+    .action(async (f: Flags) => {
+      const { configFrom } = await import('./server.js');
+      const { storeLabel } = await import('../../maintenance.js');
+      const { AnchorFile, anchorPath } = await import('../../audit-tools.js');
+      const { resolve } = await import('node:path');
+      const config = configFrom({ ...f, logLevel: 'silent' });
+      const label = storeLabel(config.store);
+      const anchor = new AnchorFile(anchorPath(resolve(config.dataDir), label), label);
+      const previous = anchor.accept(new Date());
+      printJson({
+        anchor: anchor.path, store: label, accepted: true,
+        previous: previous === undefined ? null : { epoch: previous.epoch, chains: previous.chains, updated: previous.updated },
+      });
+      process.stderr.write('the node accepts the store as it is at its next check (the next refused request, or within rollbackCheckMs)\n');
+    });
+
   sub('public-key', 'the Ed25519 public key (PEM) that verifies audit checkpoints')
     .action((f: Flags) => withClient(f, async (c) => {
       const r = await c.send<{ PublicKey: string }>('Keyward.GetAuditPublicKey');

@@ -19,6 +19,9 @@ export function sealStatusView(services: Services, s: SealStatus): Record<string
         rewrap: { running: s.barrier.rewrap.running, scanned: s.barrier.rewrap.scanned, rewrapped: s.barrier.rewrap.rewrapped },
       },
     } : {}),
+    ...(services.rollback?.state.kind === 'detected' ? {
+      rollback: { detected: true, since: services.rollback.state.since, findings: services.rollback.state.findings.map((f) => f.message) },
+    } : {}),
     version: services.version,
     node: services.nodeId,
   };
