@@ -195,8 +195,8 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const log = overrides.log ?? createLogger(config);
   const store = overrides.store ?? openStore(config);
   // every write under the barrier is a state change: the request that made it advances the store epoch
-  let stateWrites = 0;
-  const barrier = new Barrier(countingWrites(store, () => { stateWrites += 1; }), {
+  const stateWrites = { count: 0, covered: 0 };
+  const barrier = new Barrier(countingWrites(store, () => { stateWrites.count += 1; }), {
     rotateAfter: config.barrierRotateAfter,
     reserveBlock: config.barrierReserveBlock,
     rewrapBatch: config.barrierRewrapBatch,
@@ -241,7 +241,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const rollback = anchor === undefined ? undefined : new RollbackGuard(store, audit, anchor, {
     clock,
     intervalMs: config.rollbackCheckMs,
-    stateWrites: () => stateWrites,
+    stateWrites,
     onDetected: (findings) => log.error({ findings: findings.map((f) => f.message) }, 'ROLLBACK DETECTED: the store is older than this node\'s anchor; key operations are refused until an operator checks and runs `keyward audit accept-rollback`'),
     onAccepted: (at) => log.warn({ acceptedAt: at }, 'the operator accepted the store as it is (keyward audit accept-rollback): serving again'),
     onError: (e) => log.error({ err: e }, 'comparing the store with the node anchor failed'),
@@ -258,7 +258,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const services: Services = {
     keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
     scopeMaxEncryptions: config.scopeMaxEncryptions,
-    stateWrites: () => stateWrites,
+    stateWrites,
     ...(rollback !== undefined ? { rollback } : {}),
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };

@@ -245,6 +245,26 @@ export class AuditLog {
     });
   }
 
+  /**
+   * Advances the store epoch alone (state changed outside any request: the scheduler, a rotation);
+   * answers the new epoch. Retries when another process advanced it first.
+   */
+  async advanceEpoch(): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const keys = this.keys;
+      if (keys === undefined) throw new AuditWriteError('the store epoch cannot be advanced while sealed');
+      const current = await this.loadEpoch(keys);
+      try {
+        const version = await this.store.put(EPOCH_PATH, encodeEpoch(current.n + 1, keys), { ifVersion: current.version });
+        this.epoch = { n: current.n + 1, version };
+        return current.n + 1;
+      } catch (e) {
+        this.epoch = undefined;
+        if (!(e instanceof StoreConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+
   /** The store epoch as the store holds it now (its MAC checked: needs the keys). */
   async readEpoch(): Promise<EpochReading> {
     const keys = this.keys;
@@ -385,7 +405,8 @@ export class AuditLog {
     const wanted = cps.find((c) => c.kind === 'final') ?? cps[0];
     const signer = wanted?.keys ?? this.keys;
     const advanceEpoch = stateChange && signer !== undefined && records.length > 0;
-    const due = wanted !== undefined || advanceEpoch || unsigned >= this.options.checkpointEveryRecords;
+    const periodicDue = wanted !== undefined || unsigned >= this.options.checkpointEveryRecords;
+    const due = periodicDue || advanceEpoch;
     if (due && signer !== undefined && seq > 0 && (unsigned > 0 || wanted?.kind === 'final')) {
       checkpoint = signer.sign({
         type: 'checkpoint', v: 1, chain, seq, head: prev, time: now.toISOString(), kind: wanted?.kind ?? 'periodic',
@@ -413,7 +434,8 @@ export class AuditLog {
     const newVersion = records.length > 0 ? versions[ops.findIndex((o) => o.key === headPath(chain))]! : head.version;
     this.head = { seq, hash: prev, version: newVersion };
     if (records.length > 0) this.headLoaded = true;
-    if (checkpoint !== undefined) {
+    // a state change's extra checkpoint leaves the periodic cadence (every N records or T ms) as it was
+    if (checkpoint !== undefined && periodicDue) {
       this.sinceCheckpoint = 0;
       this.lastCheckpointAt = now.getTime();
     } else {

@@ -13,6 +13,11 @@ export interface RollbackFinding {
   readonly message: string;
 }
 
+export interface StateWrites {
+  count: number;
+  covered: number;
+}
+
 export type RollbackState =
   | { readonly kind: 'unchecked' }
   | { readonly kind: 'ok'; readonly checkedAt: string }
@@ -22,8 +27,11 @@ export interface RollbackGuardOptions {
   readonly clock: () => Date;
   /** How often the store is compared with the anchor while unsealed. */
   readonly intervalMs: number;
-  /** Local writes so far (every state change of the store by this process moves it). */
-  readonly stateWrites?: () => number;
+  /**
+   * This process's writes under the barrier (`count`), and how many of them a request's audit
+   * record already advanced the epoch for (`covered`); the rest (scheduler, rotations) the check does.
+   */
+  readonly stateWrites?: StateWrites;
   readonly onDetected?: (findings: readonly RollbackFinding[]) => void;
   readonly onAccepted?: (acceptedAt: string) => void;
   readonly onError?: (e: unknown) => void;
@@ -43,7 +51,6 @@ export class RollbackGuard {
   private current: RollbackState = { kind: 'unchecked' };
   private running: Promise<RollbackState> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private writesAtLastAdvance: number | undefined;
   /** The anchor's acceptance mark when the rollback was detected: a new one clears the detection. */
   private acceptedAtDetection: string | undefined;
 
@@ -179,7 +186,7 @@ export class RollbackGuard {
         // reported below as rewritten
       }
       if (hash !== point.hash) {
-        return { kind: 'rewritten', chain, message: `record ${point.seq} of the audit chain ${chain} is not the record this node saw there: the chain was rewritten` };
+        return { kind: 'rewritten', chain, message: `record ${point.seq} of the audit chain ${chain} is not the record this node saw there: the chain was cut back (or rewritten) and continued` };
       }
       return undefined;
     }
@@ -192,13 +199,14 @@ export class RollbackGuard {
 
   /** After a clean check: the anchor follows the store (and background state changes advance the epoch). */
   private async raise(): Promise<void> {
-    const writes = this.options.stateWrites?.();
-    if (writes !== undefined && this.writesAtLastAdvance !== undefined && writes !== this.writesAtLastAdvance && this.audit.enabled) {
-      // state changed outside requests (scheduler, rotations): advance the epoch for them too
-      await this.audit.record(systemEvent('StoreEpochAdvanced', {}), { stateChange: true });
+    const writes = this.options.stateWrites;
+    let epoch = await this.audit.readEpoch();
+    if (writes !== undefined && writes.count > writes.covered && epoch.kind !== 'forged') {
+      // state changed outside requests (scheduler, rotations): the epoch advances for it too
+      const upTo = writes.count;
+      epoch = { kind: 'ok', epoch: await this.audit.advanceEpoch() };
+      writes.covered = Math.max(writes.covered, upTo);
     }
-    this.writesAtLastAdvance = writes;
-    const epoch = await this.audit.readEpoch();
     const chains: Record<string, AnchorPoint> = {};
     for (const chain of await listChains(this.store)) {
       const head = await this.store.get(headPath(chain));

@@ -6,7 +6,7 @@ import {
 
 export type AuditBreakKind =
   | 'malformed' | 'edited' | 'chain' | 'deleted' | 'reordered' | 'truncated' | 'forged-checkpoint'
-  | 'checkpoint-mismatch' | 'appended' | 'unanchored' | 'missing-chain';
+  | 'checkpoint-mismatch' | 'appended' | 'unanchored' | 'missing-chain' | 'rolled-back';
 
 /** One place where the log is not what Keyward wrote. */
 export interface AuditBreak {
@@ -68,7 +68,7 @@ const DEFAULT_GRACE_MS = 60_000;
 /** Break kinds reported at the same sequence number: the more specific first. */
 const PRIORITY: Record<AuditBreakKind, number> = {
   malformed: 0, reordered: 1, edited: 2, deleted: 3, chain: 4, 'forged-checkpoint': 5, 'checkpoint-mismatch': 6,
-  truncated: 7, appended: 8, unanchored: 9, 'missing-chain': 10,
+  truncated: 7, appended: 8, unanchored: 9, 'missing-chain': 10, 'rolled-back': 11,
 };
 
 /**
@@ -191,9 +191,9 @@ export function verifyChain(chain: string, entries: Iterable<RawEntry>, options:
       add({ seq: seen.seq, kind: 'missing-chain', where: `chain ${chain}`, message: `the chain ${chain} is missing (deleted): this node's anchor saw it up to record ${seen.seq}` });
     } else if (lastSeq === null || lastSeq < seen.seq) {
       const end = lastSeq ?? 0;
-      add({ seq: end + 1, kind: 'truncated', where: `chain ${chain}`, message: `the log was truncated: it ends at record ${end}, but this node's anchor saw record ${seen.seq} (records ${end + 1}..${seen.seq} were removed and the head reset)` });
+      add({ seq: end + 1, kind: 'rolled-back', where: `chain ${chain}`, message: `the log was rolled back: it ends at record ${end}, but this node's anchor saw record ${seen.seq} (records ${end + 1}..${seen.seq} were removed and the head reset)` });
     } else if (r !== undefined && r.hash !== seen.hash) {
-      add({ seq: seen.seq, kind: 'checkpoint-mismatch', where: `chain ${chain}`, message: `record ${seen.seq} is not the record this node's anchor saw there: the chain was rewritten` });
+      add({ seq: seen.seq, kind: 'rolled-back', where: `chain ${chain}`, message: `record ${seen.seq} is not the record this node's anchor saw there: the chain was cut back (or rewritten) and has been continued since` });
     }
   }
 

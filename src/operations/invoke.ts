@@ -18,7 +18,7 @@ const audited = new WeakSet<object>();
  */
 export async function invoke(services: Services, operation: Operation, credentials: Credentials, body: unknown, meta: RequestMeta): Promise<unknown> {
   const notes: AuditNotes = {};
-  const writesBefore = services.stateWrites?.();
+  const writesBefore = services.stateWrites?.count;
   let caller: Caller | undefined;
   let result: unknown;
   try {
@@ -67,7 +67,7 @@ export async function invoke(services: Services, operation: Operation, credentia
 /** One batch item: the path of invoke() after authentication, with its own audit record. */
 async function runItem(services: Services, operation: AnyCallerOperation, credentials: Credentials, caller: Caller, body: unknown, meta: RequestMeta): Promise<ItemOutcome> {
   const notes: AuditNotes = {};
-  const writesBefore = services.stateWrites?.();
+  const writesBefore = services.stateWrites?.count;
   let result: unknown;
   try {
     takeRate(services, caller);
@@ -150,7 +150,11 @@ function isExpensive(operation: Operation, request: unknown): boolean {
 
 /** Whether this process wrote state since `before` (the request's own writes, or a concurrent one's). */
 function changed(services: Services, before: number | undefined): boolean {
-  return before !== undefined && services.stateWrites !== undefined && services.stateWrites() !== before;
+  const writes = services.stateWrites;
+  if (before === undefined || writes === undefined || writes.count === before) return false;
+  // this request's record advances the epoch for every write so far
+  writes.covered = Math.max(writes.covered, writes.count);
+  return true;
 }
 
 /** What a node that detected a rollback still answers: the audit log, to investigate it. */
