@@ -5,7 +5,9 @@ import { AuditKeys } from './audit-keys.js';
 import type { AnchorPoint } from './anchor.js';
 import { chainIndexPath, checkpointPath, checkpointPrefix, EPOCH_PATH, headPath, recordPath } from './layout.js';
 import { pruneChain, type PruneResult } from './retention.js';
-import { listChains, queryRecords, rawEntries, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
+import {
+  listChains, queryAllChains, queryRecords, rawEntries, tailAllChains, tailRecords, verifyStore, type AuditPage, type AuditQuery, type MergedAuditPage,
+} from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
   encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
@@ -213,8 +215,14 @@ export class AuditLog {
     return queryRecords(this.store, this.options.chain, q);
   }
 
+  /** Every chain's matching records, merged by time (search across nodes). */
+  queryAll(q: Parameters<typeof queryAllChains>[1]): Promise<MergedAuditPage> {
+    return queryAllChains(this.store, q);
+  }
+
+  /** The newest records of one chain, or of every chain merged by time when none is named. */
   tail(chain: string | undefined, count: number): Promise<AuditRecord[]> {
-    return tailRecords(this.store, chain ?? this.options.chain, count);
+    return chain === undefined ? tailAllChains(this.store, count) : tailRecords(this.store, chain, count);
   }
 
   chains(): Promise<string[]> {
@@ -226,7 +234,7 @@ export class AuditLog {
     const keys = this.keys;
     if (keys === undefined) throw new AuditWriteError('the audit log cannot prune while sealed (the anchor checkpoint must be signed)');
     return pruneChain(this.store, keys, {
-      chain: chain ?? this.options.chain, cutoff, exportDir: this.options.exportDir, now: this.options.clock(),
+      chain: chain ?? this.options.chain, cutoff, exportDir: this.options.exportDir, node: this.options.node, now: this.options.clock(),
       everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs,
     });
   }

@@ -64,7 +64,7 @@ export function registerAudit(program: Command): void {
       })));
     });
 
-  sub('tail', 'the newest records of this node\'s chain (or --chain)')
+  sub('tail', 'the newest records across every chain, i.e. every node (or only --chain)')
     .option('-n, --count <n>', 'how many records (default 20, at most 1000)')
     .option('--chain <chain>', 'chain (node id)')
     .action((f: Flags) => withClient(f, async (c) => {
@@ -74,7 +74,7 @@ export function registerAudit(program: Command): void {
       printJson(r.Records);
     }));
 
-  sub('search', 'records matching every filter given, oldest first')
+  sub('search', 'records matching every filter given, across every chain (every node) unless --chain, oldest first')
     .option('--principal <name>', 'principal name')
     .option('--key <key>', 'key id or key ARN')
     .option('--op <operation>', 'operation name, e.g. Decrypt')
@@ -105,7 +105,7 @@ export function registerAudit(program: Command): void {
       process.stdout.write(`${r.Hash}\n`);
     }));
 
-  sub('prune', 'export records older than an age to a file on the server and remove them (a signed anchor keeps the rest verifiable)')
+  sub('prune', 'export records older than an age to a file in the answering node\'s auditExportDir (the answer names the node) and remove them (a signed anchor keeps the rest verifiable)')
     .requiredOption('--older-than-days <n>', 'age in days')
     .option('--chain <chain>', 'chain (node id); default the server\'s own')
     .action((f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.PruneAudit', {
