@@ -22,6 +22,11 @@ export interface AuditSink {
   write(entries: readonly (AuditRecord | AuditCheckpoint)[]): Promise<void>;
   /** Starts writing to the path afresh (after log rotation; SIGHUP). */
   reopen?(): void;
+  /**
+   * Whether the next write starts a file (a new sink, or one reopened after rotation): it is then
+   * given a signed anchor checkpoint first, so the file verifies on its own from where it begins.
+   */
+  startsFile?(): boolean;
   close(): Promise<void>;
 }
 
@@ -465,13 +470,26 @@ export class AuditLog {
         // from the store, so the file stays a complete copy of the chain.
         const behind = this.sinkShipped.get(sink);
         const backlog = behind !== undefined && behind < firstSeq - 1 ? await this.entriesBetween(behind + 1, firstSeq - 1) : [];
-        await sink.write(backlog.length > 0 ? [...backlog, ...shipped] : shipped);
+        let entries = backlog.length > 0 ? [...backlog, ...shipped] : shipped;
+        const anchor = sink.startsFile?.() === true ? this.fileAnchor(entries, signer) : undefined;
+        if (anchor !== undefined) entries = [anchor, ...entries];
+        await sink.write(entries);
         this.sinkShipped.set(sink, seq);
       } catch (e) {
         if (!this.sinkShipped.has(sink)) this.sinkShipped.set(sink, firstSeq - 1);
         throw new AuditWriteError(`the audit sink ${sink.name} could not be written: ${(e as Error).message}`, { cause: e });
       }
     }
+  }
+
+  /** A signed `anchor` checkpoint over the record before the first one shipped (none when the file starts the chain). */
+  private fileAnchor(entries: readonly (AuditRecord | AuditCheckpoint)[], signer: AuditKeys | undefined): AuditCheckpoint | undefined {
+    const first = entries.find((e): e is AuditRecord => e.type === 'record');
+    if (first === undefined || first.seq <= 1 || signer === undefined) return undefined;
+    return signer.sign({
+      type: 'checkpoint', v: 1, chain: first.chain, seq: first.seq - 1, head: first.prev, time: this.options.clock().toISOString(), kind: 'anchor',
+      everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs, keyFingerprint: signer.fingerprint,
+    });
   }
 
   /** Records and checkpoints of this chain with from <= seq <= to, in log order. */

@@ -162,7 +162,8 @@ export function verifyChain(chain: string, entries: Iterable<RawEntry>, options:
     } else if (r.hash !== c.head) {
       add({ seq: c.seq, kind: 'checkpoint-mismatch', where, message: `record ${c.seq} is not the record its signed checkpoint covers: the chain up to ${c.seq} was rewritten after it was signed` });
     }
-    if (lastValid === undefined || c.seq >= lastValid.seq) lastValid = c;
+    // at one sequence number a final or periodic checkpoint says more than a file's anchor
+    if (lastValid === undefined || c.seq > lastValid.seq || (c.seq === lastValid.seq && c.kind !== 'anchor')) lastValid = c;
   }
 
   // What follows the last checkpoint.
