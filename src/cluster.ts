@@ -45,6 +45,9 @@ const RESTART_WINDOW_MS = 30_000;
 export async function runClusterPrimary(config: Config, workers: number, passphrase: string | undefined, onReady: (url: string) => void): Promise<void> {
   if (config.socket !== undefined) throw new ConfigError('--socket is not supported with --workers above 1 yet: use the TCP listener');
   if (config.grpcListen !== undefined || config.grpcSocket !== undefined) throw new ConfigError('gRPC listeners are not supported with --workers above 1 yet: run gRPC on a --workers 1 node');
+  if (config.minikmsListen !== undefined || config.minikmsSocket !== undefined || config.k8sKmsSocket !== undefined) {
+    throw new ConfigError('the mini-kms protocol and the Kubernetes KMS plugin are not supported with --workers above 1 yet: serve them from a --workers 1 node');
+  }
   const probe = openInstallation({ ...config, logLevel: 'silent' });
   const { initialized, type } = await probe.seal.status();
   await probe.close();

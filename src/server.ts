@@ -6,8 +6,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildGrpcServer, ClientCertificateCredentials, ListenerError, listenTcp, listenUnix, parseBoundPrincipal, prepareSocketDirectory } from './api/grpc/index.js';
+// gRPC (grpc-js, protobufjs, the protos) loads only when a gRPC listener is configured: ~15 MiB of idle RSS
+import type { ClientCertificateCredentials } from './api/grpc/index.js';
+import { parseBoundPrincipal } from './api/grpc/credentials.js';
+import { ListenerError, prepareSocketDirectory } from './api/grpc/socket-directory.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
+import { MiniKmsListener } from './api/minikms/index.js';
 import { AnchorFile, anchorPath, AuditLog, FileAuditSink, RollbackGuard, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
@@ -370,6 +374,11 @@ export interface RunningServer {
   /** host:port of the gRPC listener, when one is configured. */
   readonly grpcAddress?: string;
   readonly grpcSocketPath?: string;
+  /** host:port of the mini-kms protocol listener, when one is configured. */
+  readonly minikmsAddress?: string;
+  readonly minikmsSocketPath?: string;
+  /** The Kubernetes KMS v2 plugin's Unix socket, when one is configured. */
+  readonly k8sKmsSocketPath?: string;
   /** Stops: listeners closed once the requests in flight are answered (no deadline), then the installation. */
   close(): Promise<void>;
   /**
@@ -399,6 +408,16 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   } catch (e) {
     throw new ConfigError(`invalid grpcSocketPrincipal: ${(e as Error).message}`);
   }
+  const minikmsListen = config.minikmsListen === undefined ? undefined : parseListen(config.minikmsListen);
+  if (minikmsListen !== undefined && !isLoopback(minikmsListen.host) && tls === undefined) {
+    throw new ConfigError(`refusing to serve the mini-kms protocol on ${minikmsListen.host} without TLS: a non-loopback address needs --tls-cert and --tls-key`);
+  }
+  let k8sPrincipal: { tenantId: string; name: string };
+  try {
+    k8sPrincipal = parseBoundPrincipal(config.k8sKmsPrincipal);
+  } catch (e) {
+    throw new ConfigError(`invalid k8sKmsPrincipal: ${(e as Error).message}`);
+  }
   const installation = openInstallation(config, overrides);
   try {
     await installation.store.ready?.();
@@ -418,6 +437,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   };
   const apps: FastifyInstance[] = [];
   const grpcServers: GrpcServer[] = [];
+  let minikms: MiniKmsListener | undefined;
   const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls: { ...tls, requestClientCertificates: config.tlsClientCa !== undefined } } : {}) });
@@ -436,7 +456,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       chmodSync(socketPath, 0o600);
     }
     let grpcAddress: string | undefined;
+    const grpcApi = grpcListen !== undefined || config.grpcSocket !== undefined ? await import('./api/grpc/index.js') : undefined;
     if (grpcListen !== undefined) {
+      const { buildGrpcServer, ClientCertificateCredentials, listenTcp } = grpcApi!;
       const grpc = buildGrpcServer(grpcOptions);
       grpcServers.push(grpc);
       const mtls = tls !== undefined && config.tlsClientCa !== undefined ? new ClientCertificateCredentials(tls) : undefined;
@@ -446,19 +468,50 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     }
     let grpcSocketPath: string | undefined;
     if (config.grpcSocket !== undefined) {
+      const { buildGrpcServer, listenUnix } = grpcApi!;
       const grpc = buildGrpcServer({ ...grpcOptions, unixSocket: true, listener: boundPrincipal !== undefined ? { boundPrincipal } : {} });
       grpcServers.push(grpc);
       grpcSocketPath = await asConfigError(() => listenUnix(grpc, config.grpcSocket!));
     }
+    let minikmsAddress: string | undefined;
+    let minikmsSocketPath: string | undefined;
+    if (minikmsListen !== undefined || config.minikmsSocket !== undefined) {
+      minikms = new MiniKmsListener({
+        services: installation.services, log: installation.log, maxFrameBytes: config.minikmsMaxFrameBytes,
+        requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.keepAliveTimeoutMs, maxConnections: config.minikmsMaxConnections,
+      });
+      if (minikmsListen !== undefined) {
+        const minikmsPort = await minikms.listenTcp(minikmsListen.host, minikmsListen.port, tls);
+        minikmsAddress = `${minikmsListen.host.includes(':') ? `[${minikmsListen.host}]` : minikmsListen.host}:${minikmsPort}`;
+      }
+      if (config.minikmsSocket !== undefined) {
+        const path = resolve(config.minikmsSocket);
+        await asConfigError(() => prepareSocketDirectory(path));
+        minikmsSocketPath = await minikms.listenUnix(path);
+      }
+    }
+    let k8sKmsSocketPath: string | undefined;
+    if (config.k8sKmsSocket !== undefined && config.k8sKmsKey !== undefined) {
+      const { startK8sKmsPlugin } = await import('./api/k8s/index.js'); // gRPC: loaded only when configured
+      const plugin = await asConfigError(() => startK8sKmsPlugin({
+        services: installation.services, log: installation.log, keyId: config.k8sKmsKey!, principal: k8sPrincipal,
+        maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs,
+      }, config.k8sKmsSocket!));
+      grpcServers.push(plugin.server);
+      k8sKmsSocketPath = plugin.path;
+    }
     if (config.sigv4AllowMinimalSignedHeaders) {
       installation.log.warn('sigv4AllowMinimalSignedHeaders is on: SigV4 requests that do not sign x-amz-target and content-type are accepted, so a captured request can be replayed as another operation');
     }
-    installation.log.info({ url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, store: installation.store.kind }, 'listening');
+    installation.log.info({
+      url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, minikms: minikmsAddress, minikmsSocket: minikmsSocketPath,
+      k8sKmsSocket: k8sKmsSocketPath, store: installation.store.kind,
+    }, 'listening');
     let closing: Promise<void> | undefined;
     let draining: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
-        await Promise.all([...apps.map((a) => a.close()), ...grpcServers.map(shutdownGrpc)]);
+        await Promise.all([...apps.map((a) => a.close()), ...grpcServers.map(shutdownGrpc), minikms?.close()]);
         await installation.close();
       })();
       return closing;
@@ -469,10 +522,15 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       ...(socketPath !== undefined ? { socketPath } : {}),
       ...(grpcAddress !== undefined ? { grpcAddress } : {}),
       ...(grpcSocketPath !== undefined ? { grpcSocketPath } : {}),
+      ...(minikmsAddress !== undefined ? { minikmsAddress } : {}),
+      ...(minikmsSocketPath !== undefined ? { minikmsSocketPath } : {}),
+      ...(k8sKmsSocketPath !== undefined ? { k8sKmsSocketPath } : {}),
       close,
       drain() {
         // gRPC calls in flight finish within their own bound (shutdownGrpc) while HTTP drains
-        draining ??= Promise.all([drainApps(apps, installation, config.shutdownGraceMs), ...grpcServers.map(shutdownGrpc)]).then(close);
+        draining ??= Promise.all([
+          drainApps(apps, installation, config.shutdownGraceMs), ...grpcServers.map(shutdownGrpc), minikms?.drain(config.shutdownGraceMs),
+        ]).then(close);
         return draining;
       },
       reloadTls() {
@@ -485,7 +543,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       },
     };
   } catch (e) {
-    await Promise.all([...apps.map((a) => a.close().catch(() => undefined)), ...grpcServers.map(shutdownGrpc)]);
+    await Promise.all([...apps.map((a) => a.close().catch(() => undefined)), ...grpcServers.map(shutdownGrpc), minikms?.close()]);
     await installation.close();
     throw e;
   }

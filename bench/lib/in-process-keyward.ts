@@ -11,6 +11,8 @@ export interface InProcessKeyward {
   readonly client: KeywardClient;
   /** A fresh symmetric key's id. */
   readonly keyId: string;
+  /** The admin's SigV4 credentials (for child processes such as the CLI). */
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   close(): Promise<void>;
 }
 
@@ -24,10 +26,11 @@ export async function startInProcessKeyward(ctx: BenchContext): Promise<InProces
   const res = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', body: JSON.stringify({ passphrase: 'bench passphrase, scratch data only' }) });
   if (res.status !== 200) throw new Error(`init failed: HTTP ${res.status}`);
   const creds = (await res.json() as { credentials: { access_key_id: string; secret_access_key: string } }).credentials;
-  const client = new KeywardClient({ endpoint: server.url, credentials: { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key } });
+  const credentials = { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key };
+  const client = new KeywardClient({ endpoint: server.url, credentials });
   const keyId = (await client.send<{ KeyMetadata: { KeyId: string } }>('TrentService.CreateKey', {})).KeyMetadata.KeyId;
   return {
-    server, client, keyId,
+    server, client, keyId, credentials,
     async close() {
       client.close();
       await server.close();

@@ -28,7 +28,7 @@ export async function opensslGcm16k(seconds: number): Promise<number> {
   return (Number(m[1]) * 1000) / MiB;
 }
 
-async function writeRandomFile(path: string, bytes: number): Promise<void> {
+export async function writeRandomFile(path: string, bytes: number): Promise<void> {
   const block = randomBytes(CHUNK);
   const out = createWriteStream(path);
   for (let written = 0; written < bytes; written += CHUNK) {
@@ -38,7 +38,7 @@ async function writeRandomFile(path: string, bytes: number): Promise<void> {
   await new Promise<void>((r, j) => out.on('finish', () => r()).on('error', j));
 }
 
-function fsyncPath(path: string): void {
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

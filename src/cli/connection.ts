@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { KeywardClient, KeywardGrpcClient, credentialsFromEnv } from '../client/index.js';
+import { KeywardGrpcClient } from '../client/grpc-client.js';
+import { KeywardClient, credentialsFromEnv } from '../client/keyward-client.js';
 import { readSecretFile } from './secrets.js';
 
 export interface ConnectionFlags {

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
-import { InvalidCiphertextError, KeywardApiError, KeywardUsageError } from '../client/index.js';
+import { InvalidCiphertextError, KeywardApiError, KeywardUsageError } from '../client/errors.js';
 
 /** Prints a result as indented JSON on stdout. */
 export function printJson(value: unknown): void {

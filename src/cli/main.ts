@@ -1,38 +1,68 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
-import { registerAudit } from './commands/audit.js';
-import { registerData } from './commands/data.js';
-import { registerDev } from './commands/dev.js';
-import { registerFile } from './commands/file.js';
-import { registerInit } from './commands/init.js';
-import { registerAlias, registerKey, registerPrincipal, registerTenant } from './commands/key.js';
-import { registerScope } from './commands/scope.js';
-import { registerPki } from './commands/pki.js';
-import { registerSeal } from './commands/seal.js';
-import { registerServer } from './commands/server.js';
-import { registerStore } from './commands/store.js';
 import { reportError } from './io.js';
 
-export function buildProgram(): Command {
-  const program = new Command('keyward')
+type Register = (program: Command) => void;
+
+/**
+ * The command modules, in help order, each loaded only when needed: a command's module pulls in
+ * what it uses (the server and its config schema, the HTTP client and SigV4, gRPC, the progress
+ * bar), and a one-shot command such as `encrypt-file` or `--version` should not pay for the rest.
+ */
+const MODULES: ReadonlyArray<{ readonly commands: readonly string[]; readonly load: () => Promise<readonly Register[]> }> = [
+  { commands: ['server'], load: async () => [(await import('./commands/server.js')).registerServer] },
+  { commands: ['dev'], load: async () => [(await import('./commands/dev.js')).registerDev] },
+  { commands: ['init'], load: async () => [(await import('./commands/init.js')).registerInit] },
+  {
+    commands: ['status', 'unseal', 'seal', 'rekey', 'rotate-root', 'rotate-barrier', 'escrow', 'recover', 'change-passphrase', 'whoami'],
+    load: async () => [(await import('./commands/seal.js')).registerSeal],
+  },
+  {
+    commands: ['key', 'alias', 'principal', 'tenant'],
+    load: async () => {
+      const m = await import('./commands/key.js');
+      return [m.registerKey, m.registerAlias, m.registerPrincipal, m.registerTenant];
+    },
+  },
+  { commands: ['encrypt', 'decrypt', 're-encrypt', 'generate-data-key'], load: async () => [(await import('./commands/data.js')).registerData] },
+  { commands: ['scope'], load: async () => [(await import('./commands/scope.js')).registerScope] },
+  { commands: ['backup', 'restore', 'store'], load: async () => [(await import('./commands/store.js')).registerStore] },
+  { commands: ['audit'], load: async () => [(await import('./commands/audit.js')).registerAudit] },
+  { commands: ['encrypt-file', 'decrypt-file'], load: async () => [(await import('./commands/file.js')).registerFile] },
+  { commands: ['pki'], load: async () => [(await import('./commands/pki.js')).registerPki] },
+];
+
+/** Every command name, for tests that check the table against the registered commands. */
+export const COMMAND_NAMES: readonly string[] = MODULES.flatMap((m) => m.commands);
+
+function baseProgram(): Command {
+  return new Command('keyward')
     .description('Keyward: a self-hosted key management service that speaks the AWS KMS protocol')
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  registerServer(program);
-  registerDev(program);
-  registerInit(program);
-  registerSeal(program);
-  registerKey(program);
-  registerAlias(program);
-  registerPrincipal(program);
-  registerTenant(program);
-  registerData(program);
-  registerScope(program);
-  registerStore(program);
-  registerAudit(program);
-  registerFile(program);
-  registerPki(program);
+}
+
+/** The program with every command registered (help, completion, tests). */
+export async function buildProgram(): Promise<Command> {
+  const program = baseProgram();
+  for (const m of MODULES) for (const register of await m.load()) register(program);
+  return program;
+}
+
+/**
+ * The program for these arguments: only the named command's module when the first word is a
+ * known command; none for a bare `--version`; all of them otherwise (help, an unknown command
+ * and its suggestion).
+ */
+export async function programFor(argv: readonly string[]): Promise<Command> {
+  const args = argv.slice(2);
+  const word = args.find((a) => !a.startsWith('-'));
+  if (word === undefined && (args.includes('--version') || args.includes('-V'))) return baseProgram();
+  const module = word === undefined ? undefined : MODULES.find((m) => m.commands.includes(word));
+  if (module === undefined) return buildProgram();
+  const program = baseProgram();
+  for (const register of await module.load()) register(program);
   return program;
 }
 
@@ -40,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
   // Every file Keyward writes (store, credentials, sockets) is readable by its owner only.
   process.umask(0o077);
   try {
-    await buildProgram().parseAsync(argv);
+    await (await programFor(argv)).parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;

@@ -1,4 +1,4 @@
-import { canonicalContext } from '../format/index.js';
+import { canonicalContext } from '../format/encryption-context.js';
 import { KeywardUsageError } from './errors.js';
 import type { EncryptionContext } from './keyward-client.js';
 

@@ -1,4 +1,4 @@
-import { zeroize } from '../crypto/index.js';
+import { zeroize } from '../crypto/zeroize.js';
 
 /**
  * Limits on how long one data key may be reused for encryption. The defaults are safe for

@@ -1,11 +1,12 @@
 import type { Readable, Writable } from 'node:stream';
-import { GCM_TAG_BYTES, zeroize } from '../crypto/index.js';
-import { ALG_GCM_SEGMENTED, MAX_SEGMENTS, deriveSegmentKey, parseHeader } from '../format/index.js';
+import { GCM_TAG_BYTES } from '../crypto/aead.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { ALG_GCM_SEGMENTED, MAX_SEGMENTS, deriveSegmentKey, parseHeader } from '../format/envelope.js';
 import { contextBytes } from './context.js';
 import type { DecryptOptions, Envelope } from './envelope.js';
 import { InvalidCiphertextError, ciphertextGuard } from './errors.js';
 import { parallelFiles, streamThrough, threadsOf, withFiles, type FileOptions } from './file-io.js';
-import { runParallel } from './parallel-segments.js';
+import { startSegmentPool } from './parallel-segments.js';
 
 export interface DecryptFileOptions extends DecryptOptions, FileOptions {}
 
@@ -34,24 +35,31 @@ export async function decryptFile(envelope: Envelope, input: string | Readable, 
       // one-message envelopes are authenticated as a whole: the stream path buffers them
       return streamThrough(source.stream(), envelope.createDecryptStream(options), sink.stream(), options.onProgress);
     }
-    const lease = await envelope.provider.decryptionKey(header.source, options.context, canonical);
+    const body = size - header.bytes.length;
+    const wire = header.segmentSize + GCM_TAG_BYTES;
+    const segments = Math.max(1, Math.ceil(body / wire));
+    const lastBytes = body - (segments - 1) * wire;
+    if (lastBytes < GCM_TAG_BYTES || segments > MAX_SEGMENTS) throw new InvalidCiphertextError();
+    // the worker threads boot while the data key is fetched
+    const pool = startSegmentPool({ segments, segmentSize: header.segmentSize, threads, callingThread: options.callingThread === true });
     let key: Buffer;
     try {
-      key = ciphertextGuard(() => deriveSegmentKey(lease.key, header.salt));
-    } finally {
-      lease.done();
+      const lease = await envelope.provider.decryptionKey(header.source, options.context, canonical);
+      try {
+        key = ciphertextGuard(() => deriveSegmentKey(lease.key, header.salt));
+      } finally {
+        lease.done();
+      }
+    } catch (e) {
+      await pool.cancel();
+      throw e;
     }
     try {
-      const body = size - header.bytes.length;
-      const wire = header.segmentSize + GCM_TAG_BYTES;
-      const segments = Math.max(1, Math.ceil(body / wire));
-      const lastBytes = body - (segments - 1) * wire;
-      if (lastBytes < GCM_TAG_BYTES || segments > MAX_SEGMENTS) throw new InvalidCiphertextError();
       options.onProgress?.(header.bytes.length);
-      await runParallel({
+      await pool.run({
         mode: 'open', inFd: files.input.fd, outFd: files.output.fd, inBase: header.bytes.length, outBase: 0, segmentSize: header.segmentSize, segments,
         lastBytes, firstAad: Buffer.concat([header.bytes, canonical]), prefix: header.noncePrefix, key,
-      }, threads, options.onProgress).catch((e: unknown) => {
+      }, options.onProgress).catch((e: unknown) => {
         // a ciphertext file that shrank under the workers is a truncated ciphertext
         throw (e as { code?: unknown }).code === 'InputChanged' ? new InvalidCiphertextError() : e;
       });

@@ -1,11 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
-import { zeroize } from '../crypto/index.js';
-import { MAX_SEGMENTS, checkSegmentSize } from '../format/index.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { MAX_SEGMENTS, checkSegmentSize } from '../format/envelope.js';
 import { KeywardUsageError } from './errors.js';
 import { contextBytes } from './context.js';
 import type { EncryptStreamOptions, Envelope } from './envelope.js';
 import { parallelFiles, streamThrough, threadsOf, withFiles, type FileOptions } from './file-io.js';
-import { runParallel } from './parallel-segments.js';
+import { startSegmentPool } from './parallel-segments.js';
 import { newSegmentStream } from './segments.js';
 
 export interface EncryptFileOptions extends EncryptStreamOptions, FileOptions {}
@@ -28,22 +28,35 @@ export async function encryptFile(envelope: Envelope, input: string | Readable, 
     const files = parallelFiles(source, sink);
     if (files === undefined) return streamThrough(source.stream(), envelope.createEncryptStream({ ...options, segmentSize }), sink.stream(), options.onProgress);
     const { size } = files;
-    const lease = await envelope.provider.encryptionKey({ keyId: options.keyId, context: options.context, canonicalContext: canonical, bytes: 0 });
+    const segments = Math.max(1, Math.ceil(size / segmentSize));
+    // the worker threads boot while the data key is fetched
+    const pool = startSegmentPool({ segments, segmentSize, threads, callingThread: options.callingThread === true });
     let segmented: ReturnType<typeof newSegmentStream>;
     try {
-      segmented = newSegmentStream(lease.key, lease.encodedSource, segmentSize);
-    } finally {
-      lease.done();
+      const lease = await envelope.provider.encryptionKey({ keyId: options.keyId, context: options.context, canonicalContext: canonical, bytes: 0 });
+      try {
+        segmented = newSegmentStream(lease.key, lease.encodedSource, segmentSize);
+      } finally {
+        lease.done();
+      }
+    } catch (e) {
+      await pool.cancel();
+      throw e;
     }
     try {
       const { header, prefix, key } = segmented;
-      const { bytesWritten } = await files.output.write(header, 0, header.length, 0);
-      if (bytesWritten !== header.length) throw new Error('short write of the envelope header');
-      const segments = Math.max(1, Math.ceil(size / segmentSize));
-      await runParallel({
+      const { bytesWritten } = await files.output.write(header, 0, header.length, 0).catch(async (e: unknown) => {
+        await pool.cancel();
+        throw e;
+      });
+      if (bytesWritten !== header.length) {
+        await pool.cancel();
+        throw new Error('short write of the envelope header');
+      }
+      await pool.run({
         mode: 'seal', inFd: files.input.fd, outFd: files.output.fd, inBase: 0, outBase: header.length, segmentSize, segments,
         lastBytes: size - (segments - 1) * segmentSize, firstAad: Buffer.concat([header, canonical]), prefix, key,
-      }, threads, options.onProgress);
+      }, options.onProgress);
     } finally {
       zeroize(segmented.key);
     }

@@ -1,10 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
-import { GCM_NONCE_BYTES } from '../crypto/index.js';
-import {
-  ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, checkSegmentSize,
-  openMessage, parseHeader, sealMessage, type EnvelopeHeader,
-} from '../format/index.js';
+import { GCM_NONCE_BYTES } from '../crypto/aead.js';
+import { ALG_GCM_MESSAGE, ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, checkSegmentSize, openMessage, parseHeader, sealMessage, type EnvelopeHeader } from '../format/envelope.js';
 import type { DataKeyCacheLimits } from './data-key-cache.js';
 import { contextBytes } from './context.js';
 import { decryptFile, type DecryptFileOptions } from './decrypt-file.js';
@@ -91,7 +88,7 @@ export class Envelope {
   /**
    * Encrypts a file into a segmented envelope file: paths, or a Readable and a Writable (such as
    * stdin and stdout). Regular files of 32 MiB and more are sealed by worker threads in parallel
-   * (about 60 MiB of memory each; the threads run dist/client/file-worker.js, so this needs the
+   * (a few MiB of memory each; the threads run dist/client/file-worker.js, so this needs the
    * built package); a file output is written under a temporary name, fsynced, and renamed into
    * place only on success.
    */

@@ -13,6 +13,12 @@ export interface FileOptions {
   readonly threads?: number;
   /** Called as input bytes are consumed, with the bytes done since the last call. */
   readonly onProgress?: (bytes: number) => void;
+  /**
+   * The calling thread seals or opens a share of a parallel file itself, blocking its event loop
+   * meanwhile, with one worker thread fewer (none with threads: 1): for command-line tools, where
+   * that saves a thread's start and memory. Default false.
+   */
+  readonly callingThread?: boolean;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { KeySource } from '../format/index.js';
+import type { KeySource } from '../format/envelope.js';
 import type { EncryptionContext } from './keyward-client.js';
 
 /** A data key handed out for one encryption: use it synchronously, then call `done()`. */

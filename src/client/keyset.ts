@@ -1,8 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { AES_KEY_BYTES, randomBytes, zeroize } from '../crypto/index.js';
-import { encodeKeySource, type KeySource } from '../format/index.js';
+import { AES_KEY_BYTES } from '../crypto/aead.js';
+import { randomBytes } from '../crypto/random.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { encodeKeySource, type KeySource } from '../format/envelope.js';
 import { Envelope } from './envelope.js';
 import { InvalidCiphertextError, KeywardUsageError } from './errors.js';
 import type { DataKeyLease, EncryptionKeyRequest, KeyProvider } from './key-provider.js';

@@ -1,9 +1,8 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { KeywardApiError } from './errors.js';
-import { NodeSha256 } from './sha256.js';
+import { SigV4Signer } from './sigv4.js';
 
 export type Credentials =
   | { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
@@ -87,7 +86,7 @@ export class KeywardClient {
   readonly endpoint: URL;
   readonly region: string;
   private readonly credentials: Credentials | undefined;
-  private readonly signer: SignatureV4 | undefined;
+  private readonly signer: SigV4Signer | undefined;
   private readonly agent: HttpAgent;
   private readonly maxAttempts: number;
   /** Calls sent and retries made, for callers who watch their error budget. */
@@ -105,7 +104,7 @@ export class KeywardClient {
       ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) })
       : new HttpAgent({ keepAlive: true });
     if (this.credentials !== undefined && 'accessKeyId' in this.credentials) {
-      this.signer = new SignatureV4({ service: 'kms', region: this.region, credentials: this.credentials, sha256: NodeSha256 });
+      this.signer = new SigV4Signer(this.credentials, this.region, 'kms');
     }
   }
 
@@ -218,7 +217,7 @@ export class KeywardClient {
   private async exchange<T>(method: string, path: string, payload: string, headers: Record<string, string>, authenticated: boolean, sys = false): Promise<T> {
     const all: Record<string, string> = { ...headers, host: this.endpoint.host };
     if (payload !== '') all['content-length'] = String(Buffer.byteLength(payload));
-    if (authenticated) Object.assign(all, await this.authorize(method, path, payload, all));
+    if (authenticated) Object.assign(all, this.authorize(method, path, payload, all));
     const res = await this.roundTrip(method, path, payload, all);
     const text = res.body.toString('utf8');
     let parsed: Record<string, unknown> = {};
@@ -235,14 +234,10 @@ export class KeywardClient {
     return parsed as T;
   }
 
-  private async authorize(method: string, path: string, payload: string, headers: Record<string, string>): Promise<Record<string, string>> {
+  private authorize(method: string, path: string, payload: string, headers: Record<string, string>): Record<string, string> {
     if (this.credentials === undefined) return {};
     if ('token' in this.credentials) return { authorization: `Bearer ${this.credentials.token}` };
-    const signed = await this.signer!.sign({
-      method, protocol: this.endpoint.protocol, hostname: this.endpoint.hostname, path, headers, body: payload,
-      ...(this.endpoint.port !== '' ? { port: Number(this.endpoint.port) } : {}),
-    });
-    return signed.headers as Record<string, string>;
+    return this.signer!.sign({ method, path, headers, body: payload });
   }
 
   private roundTrip(method: string, path: string, payload: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers']; requestId: string | undefined }> {

@@ -1,5 +1,5 @@
-import { zeroize } from '../crypto/index.js';
-import { encodeKeySource, type KeySource } from '../format/index.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { encodeKeySource, type KeySource } from '../format/envelope.js';
 import { DataKeyCache, type CacheStats, type CachedKey, type DataKeyCacheLimits } from './data-key-cache.js';
 import { InvalidCiphertextError, KeywardApiError, KeywardUsageError } from './errors.js';
 import type { DataKeyLease, EncryptionKeyRequest, KeyProvider } from './key-provider.js';

@@ -1,97 +1,110 @@
 import { Worker } from 'node:worker_threads';
-import { zeroize } from '../crypto/index.js';
+import { zeroize } from '../crypto/zeroize.js';
 import { InvalidCiphertextError } from './errors.js';
+import { runShare, youngCollector, type SegmentWork, type WorkerReport } from './segment-share.js';
 
-/**
- * What one worker thread of the parallel file engine does: seal or open segments
- * `batch * worker`, then every `batch * workers` on, between two file descriptors of this process.
- */
-export interface SegmentWork {
-  readonly mode: 'seal' | 'open';
-  readonly inFd: number;
-  readonly outFd: number;
-  /** Where segment 0 starts in the input (0 when sealing, the header length when opening). */
-  readonly inBase: number;
-  /** Where segment 0 goes in the output (the header length when sealing, 0 when opening). */
-  readonly outBase: number;
-  readonly segmentSize: number;
-  readonly segments: number;
-  /** Input bytes of the last segment (plaintext when sealing, ciphertext || tag when opening). */
-  readonly lastBytes: number;
-  /** Segments per read and write: about 1 MiB of I/O whatever the segment size. */
-  readonly batch: number;
-  readonly firstAad: Uint8Array;
-  readonly prefix: Uint8Array;
-  /** The stream key, in an ArrayBuffer of its own that is moved (not copied) to the worker. */
-  readonly key: ArrayBuffer;
-  readonly worker: number;
-  readonly workers: number;
-}
-
-export type WorkerReport =
-  | { readonly kind: 'progress'; readonly bytes: number }
-  | { readonly kind: 'done'; readonly bytes: number }
-  | { readonly kind: 'failed'; readonly code: string | undefined; readonly message: string };
+export type { SegmentWork, WorkerReport } from './segment-share.js';
 
 export type ParallelJob = Omit<SegmentWork, 'key' | 'worker' | 'workers' | 'batch'> & { readonly key: Buffer };
 
 /** Bytes of I/O per batch of segments. */
 const BATCH_BYTES = 1024 * 1024;
 
+export interface PoolShape {
+  readonly segments: number;
+  readonly segmentSize: number;
+  readonly threads: number;
+  /**
+   * The calling thread runs one of the shares itself (blocking its event loop meanwhile): one
+   * worker thread fewer, which is what a command-line tool wants (a worker costs ~12 MiB and
+   * 20-30 ms to start). Off for the SDK, whose callers keep their event loop.
+   */
+  readonly callingThread: boolean;
+}
+
 /**
- * Runs a job on up to `threads` worker threads (never more than there are batches). Resolves when
- * every segment is written; on the first failure the other workers are stopped (a stopped worker
- * frees its key copy without wiping it: terminate() skips its finally) and it rejects:
- * InvalidCiphertextError for a segment that does not authenticate, else the worker's error.
- * `onProgress` gets input bytes done, as they accumulate. The caller zeroizes `job.key`.
+ * Worker threads for one file job, started before the job's key is known so that they boot
+ * while the data key is fetched; `run` hands each its share, `cancel` stops them unused.
  */
-export async function runParallel(job: ParallelJob, threads: number, onProgress?: (bytes: number) => void): Promise<void> {
-  const batch = Math.max(1, Math.floor(BATCH_BYTES / job.segmentSize));
-  const workers = Math.max(1, Math.min(threads, Math.ceil(job.segments / batch)));
-  const started: Worker[] = [];
-  let failure: { error: unknown } | undefined;
-  const fail = (error: unknown) => {
-    if (failure !== undefined) return;
-    failure = { error };
-    for (const w of started) void w.terminate();
-  };
-  const exits: Array<Promise<void>> = [];
-  for (let worker = 0; worker < workers && failure === undefined; worker++) {
-    // own buffers: a Buffer may be a view of Node's shared pool, which cloning would copy whole
-    const key = new Uint8Array(job.key);
-    const work: SegmentWork = { ...job, prefix: new Uint8Array(job.prefix), firstAad: new Uint8Array(job.firstAad), key: key.buffer, batch, worker, workers };
-    let w: Worker;
+export interface SegmentPool {
+  run(job: ParallelJob, onProgress?: (bytes: number) => void): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+/**
+ * Starts up to `threads` shares' workers (never more than there are batches; one fewer when the
+ * calling thread takes a share). Nothing is sent to them until run().
+ */
+export function startSegmentPool(shape: PoolShape): SegmentPool {
+  const batch = Math.max(1, Math.floor(BATCH_BYTES / shape.segmentSize));
+  const shares = Math.max(1, Math.min(shape.threads, Math.ceil(shape.segments / batch)));
+  const own = shape.callingThread ? 1 : 0;
+  const workers: Worker[] = [];
+  let startError: unknown;
+  for (let i = own; i < shares; i++) {
     try {
-      w = new Worker(new URL('./file-worker.js', import.meta.url), { workerData: work, transferList: [key.buffer] });
+      workers.push(new Worker(new URL('./file-worker.js', import.meta.url)));
     } catch (e) {
-      // the thread could not start (thread or memory limits): the key copy was not moved
-      zeroize(key);
-      fail(e);
+      // the thread could not start (thread or memory limits): reported by run()
+      startError = e;
       break;
     }
-    started.push(w);
-    let done = false;
-    w.on('message', (report: WorkerReport) => {
-      if (report.kind === 'failed') {
-        fail(report.code === 'InvalidCiphertextException' ? new InvalidCiphertextError() : Object.assign(new Error(report.message), { code: report.code }));
-        return;
-      }
-      if (report.kind === 'done') done = true;
-      if (report.bytes === 0 || failure !== undefined || onProgress === undefined) return;
-      try {
-        onProgress(report.bytes);
-      } catch (e) {
-        fail(e);
-      }
-    });
-    w.on('error', fail);
-    exits.push(new Promise((resolve) => w.once('exit', (code) => {
-      if (!done) fail(new Error(`a file encryption worker thread exited (code ${code}) before it finished`));
-      resolve();
-    })));
   }
-  // settled only once every started worker has exited: the caller closes the descriptors next,
-  // and a worker still writing to a closed (perhaps reused) descriptor would corrupt another file
-  await Promise.all(exits);
-  if (failure !== undefined) throw failure.error;
+  const stopAll = () => Promise.all(workers.map((w) => w.terminate())).then(() => undefined);
+  return {
+    cancel: stopAll,
+    async run(job: ParallelJob, onProgress?: (bytes: number) => void): Promise<void> {
+      if (job.segments !== shape.segments || job.segmentSize !== shape.segmentSize) throw new Error('the job does not match the pool it was started for');
+      if (startError !== undefined) {
+        await stopAll();
+        throw startError;
+      }
+      let failure: { error: unknown } | undefined;
+      const fail = (error: unknown) => {
+        if (failure !== undefined) return;
+        failure = { error };
+        for (const w of workers) void w.terminate();
+      };
+      const onReport = (report: WorkerReport, done: () => void) => {
+        if (report.kind === 'failed') {
+          fail(report.code === 'InvalidCiphertextException' ? new InvalidCiphertextError() : Object.assign(new Error(report.message), { code: report.code }));
+          return;
+        }
+        if (report.kind === 'done') done();
+        if (report.bytes === 0 || failure !== undefined || onProgress === undefined) return;
+        try {
+          onProgress(report.bytes);
+        } catch (e) {
+          fail(e);
+        }
+      };
+      const workOf = (share: number): SegmentWork => {
+        // own buffers: a Buffer may be a view of Node's shared pool, which cloning would copy whole
+        const key = new Uint8Array(job.key);
+        return { ...job, prefix: new Uint8Array(job.prefix), firstAad: new Uint8Array(job.firstAad), key: key.buffer, batch, worker: share, workers: shares };
+      };
+      const exits = workers.map((w, i) => {
+        let done = false;
+        const exited = new Promise<void>((resolve) => w.once('exit', (code) => {
+          if (!done) fail(new Error(`a file encryption worker thread exited (code ${code}) before it finished`));
+          resolve();
+        }));
+        w.on('message', (report: WorkerReport) => onReport(report, () => { done = true; }));
+        w.on('error', fail);
+        const work = workOf(i + own);
+        try {
+          w.postMessage(work, [work.key]);
+        } catch (e) {
+          zeroize(new Uint8Array(work.key));
+          fail(e);
+        }
+        return exited;
+      });
+      if (shape.callingThread) runShare(workOf(0), (report) => onReport(report, () => undefined), youngCollector());
+      // settled only once every worker has exited: the caller closes the descriptors next, and a
+      // worker still writing to a closed (perhaps reused) descriptor would corrupt another file
+      await Promise.all(exits);
+      if (failure !== undefined) throw failure.error;
+    },
+  };
 }

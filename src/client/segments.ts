@@ -1,8 +1,7 @@
-import { GCM_TAG_BYTES, randomBytes, zeroize } from '../crypto/index.js';
-import {
-  ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, NONCE_PREFIX_BYTES, SEGMENT_SALT_BYTES, checkSegmentSize, deriveSegmentKey,
-  encodeHeader, openSegment, sealSegment, type EnvelopeHeader,
-} from '../format/index.js';
+import { GCM_TAG_BYTES } from '../crypto/aead.js';
+import { randomBytes } from '../crypto/random.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { ALG_GCM_SEGMENTED, DEFAULT_SEGMENT_SIZE, NONCE_PREFIX_BYTES, SEGMENT_SALT_BYTES, checkSegmentSize, deriveSegmentKey, encodeHeader, openSegment, sealSegment, type EnvelopeHeader } from '../format/envelope.js';
 import { InvalidCiphertextError } from './errors.js';
 
 /** A FIFO of buffers from which fixed-size pieces are taken, copying only when a piece spans chunks. */

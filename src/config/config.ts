@@ -27,6 +27,20 @@ const schema = z.object({
   grpcSocketPrincipal: z.string().min(1).max(200).optional(),
   /** Largest gRPC request message accepted, in bytes. */
   grpcMaxMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** mini-kms's NDJSON protocol on TCP, HOST:PORT (loopback, or TLS with tlsCert); off unless set. */
+  minikmsListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'minikmsListen must be HOST:PORT').optional(),
+  /** mini-kms's NDJSON protocol on a Unix socket (0600, in a 0700 directory). */
+  minikmsSocket: z.string().min(1).optional(),
+  /** Longest mini-kms request line, in bytes (mini-kms's default, 1 MiB); longer answers FrameTooLarge and closes. */
+  minikmsMaxFrameBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Open mini-kms connections per listener; more are closed at accept. */
+  minikmsMaxConnections: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+  /** The Kubernetes KMS v2 plugin (v2.KeyManagementService) on this Unix socket; off unless set. */
+  k8sKmsSocket: z.string().min(1).optional(),
+  /** The key the plugin encrypts under: alias/NAME (or a key id) in the bound principal's tenant. */
+  k8sKmsKey: z.string().min(1).max(2048).optional(),
+  /** The principal the plugin's calls act as (NAME or TENANT/NAME; the socket's mode is the credential). */
+  k8sKmsPrincipal: z.string().min(1).max(200).default('k8s-kms'),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'region must look like us-east-1').default('us-east-1'),
@@ -178,6 +192,9 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   }
   if (result.data.grpcSocketPrincipal !== undefined && result.data.grpcSocket === undefined) {
     throw new ConfigError('invalid configuration: grpcSocketPrincipal binds the gRPC Unix socket, so it needs grpcSocket');
+  }
+  if (result.data.k8sKmsSocket !== undefined && result.data.k8sKmsKey === undefined) {
+    throw new ConfigError('invalid configuration: k8sKmsSocket needs k8sKmsKey (alias/NAME of the key Secrets are encrypted under)');
   }
   return result.data;
 }

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { AES_KEY_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES, hkdfSha256 } from '../crypto/index.js';
+import { AES_KEY_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES } from '../crypto/aead.js';
+import { hkdfSha256 } from '../crypto/hkdf.js';
 import { invalidCiphertext } from '../errors/index.js';
 
 /**

@@ -1,4 +1,7 @@
-import { aesGcmOpen, aesGcmSeal, GCM_NONCE_BYTES, GCM_TAG_BYTES, hkdfSha256, randomNonce, zeroize } from '../crypto/index.js';
+import { aesGcmOpen, aesGcmSeal, GCM_NONCE_BYTES, GCM_TAG_BYTES } from '../crypto/aead.js';
+import { hkdfSha256 } from '../crypto/hkdf.js';
+import { randomNonce } from '../crypto/random.js';
+import { zeroize } from '../crypto/zeroize.js';
 
 /**
  * A barrier-encrypted record as it lies in the store (docs/formats.md, "Stored record").

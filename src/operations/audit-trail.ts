@@ -28,8 +28,14 @@ const CLEAR = new Set([
   'Tenant', 'TenantId', 'Name', 'SigningAlgorithm', 'MessageType', 'MacAlgorithm', 'KeyAgreementAlgorithm', 'KeyPairSpec',
   'WrappingAlgorithm', 'WrappingKeySpec', 'ExpirationModel', 'ValidTo', 'ImportType', 'KeyMaterialId',
   'KeyVersionId', 'SourceKeyVersionId', 'ImplicitCreate',
-  'SerialNumber', 'Reason', 'Generation', 'Delta', 'ValidityDays',
+  'SerialNumber', 'Generation', 'Delta', 'ValidityDays',
 ]);
+/**
+ * Fields that are an enum value for one operation and free text for another (a certificate's
+ * revocation reason vs a tenant's suspension reason): in the clear only as a bare identifier.
+ */
+const CLEAR_IF_IDENTIFIER = new Set(['Reason']);
+const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 /** Key reference fields: in the clear when a key id or key ARN, digested when an alias. */
 const KEY_REFS = new Set(['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId']);
 const MAX_FIELDS = 64;
@@ -101,6 +107,8 @@ export function requestFields(body: unknown, digest: (v: string) => string): Rec
       put(field, isAlias(value) ? digest(value) : value.slice(0, MAX_CLEAR_LENGTH));
     } else if (CLEAR.has(field) && (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')) {
       put(field, String(value).slice(0, MAX_CLEAR_LENGTH));
+    } else if (CLEAR_IF_IDENTIFIER.has(field) && typeof value === 'string' && IDENTIFIER.test(value)) {
+      put(field, value);
     } else if (typeof value === 'string') {
       put(field, digest(value));
     } else if (Array.isArray(value)) {

@@ -46,7 +46,7 @@ export interface NodeLifecycle {
 export interface RequestMeta {
   readonly requestId: string;
   readonly sourceAddress: string;
-  readonly transport: 'http' | 'grpc' | 'local';
+  readonly transport: 'http' | 'grpc' | 'minikms' | 'local';
 }
 
 /** What an operation tells the audit record about the key it used (filled as it goes). */

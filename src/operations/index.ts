@@ -1,7 +1,9 @@
 export * from './context.js';
 export { invoke, auditRejected, auditServed } from './invoke.js';
 export { authenticate, credentialsFromAuthorization, type Credentials } from './authenticate.js';
-export { operationForTarget, targetsOf, sys, pkiPublic } from './registry.js';
+export { operationForTarget, targetsOf, sys, pkiPublic, keyGroups } from './registry.js';
+export { DEFAULT_KEY_GROUP } from './common/key-group.js';
+export { versionOf as ciphertextKeyVersion } from './common/scope.js';
 export { MAX_PLAINTEXT_BYTES } from './encrypt.js';
 export { INITIAL_ADMIN } from './init.js';
 export { Input } from './common/input.js';

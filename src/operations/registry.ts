@@ -62,6 +62,9 @@ import { listCertificates } from './list-certificates.js';
 import { listKeyRotations } from './list-key-rotations.js';
 import { listKeyVersions } from './list-key-versions.js';
 import { listKeys } from './list-keys.js';
+import { createKeyGroupOperation } from './create-key-group.js';
+import { listKeyGroups } from './list-key-groups.js';
+import { provisionDefaultKeyGroup } from './provision-default-key-group.js';
 import { listPrincipals } from './list-principals.js';
 import { listResourceTags } from './list-resource-tags.js';
 import { listTenants } from './list-tenants.js';
@@ -125,3 +128,9 @@ export const pkiPublic = { getRootCA, getTenantCA, getCRL, respondOCSP } as cons
 
 /** The seal lifecycle, served under /v1/sys/* (and callable in-process by the CLI). */
 export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, rotateBarrier, escrow } as const;
+
+/**
+ * Key groups (mini-kms's model, served by api/minikms): a key behind alias/<group>. Not wire
+ * targets of their own: the AWS protocol reaches the same keys through their aliases.
+ */
+export const keyGroups = { createKeyGroup: createKeyGroupOperation, listKeyGroups, provisionDefaultKeyGroup } as const;

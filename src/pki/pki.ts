@@ -248,7 +248,7 @@ export class Pki {
   // --- member certificates -------------------------------------------------------------------
 
   async issue(tenant: Tenant, request: IssueRequest): Promise<Issued> {
-    const { x509, generateMemberKey, readCsr, stringExtension } = await engine();
+    const { x509, generateMemberKey, keyIdentifier, readCsr, signCertificate, stringExtension } = await engine();
     checkPrincipalName(request.principal);
     if (!ROLE.test(request.role)) throw new KeywardError('ValidationException', 'Role must be 1-64 characters of A-Z, a-z, 0-9, _ and - (admin or user to authenticate to Keyward).');
     if (request.email !== undefined && !EMAIL.test(request.email)) throw new KeywardError('ValidationException', 'Email must be an e-mail address.');
@@ -259,48 +259,50 @@ export class Pki {
     if (caCert.notAfter.getTime() <= now.getTime()) {
       throw new KeywardError('KMSInvalidStateException', `The CA of tenant ${tenant.id} has expired; rotate it (RotateTenantCA).`);
     }
-    const notAfter = earliest(new Date(now.getTime() + (request.validityDays ?? this.options.memberDays) * DAY_MS), caCert.notAfter);
+    // X.509 times are whole seconds: the record says what the certificate says
+    const notBefore = wholeSeconds(now);
+    const notAfter = wholeSeconds(earliest(new Date(now.getTime() + (request.validityDays ?? this.options.memberDays) * DAY_MS), caCert.notAfter));
     const serialNumber = randomSerial();
     const key = await this.caKey(tenant, ca);
-    const cert = await x509.X509CertificateGenerator.create({
+    const subject = new x509.Name([{ O: ['Keyward'] }, { OU: [tenant.id] }, { CN: [request.principal] }]);
+    const spki = subjectKey.publicKey.rawData;
+    const certificate = signCertificate({
       serialNumber,
-      subject: [{ O: ['Keyward'] }, { OU: [tenant.id] }, { CN: [request.principal] }],
-      issuer: caCert.subjectName,
-      publicKey: subjectKey.publicKey,
-      signingKey: key.signing,
-      signingAlgorithm: CA_ALGORITHM,
-      notBefore: now,
+      subject,
+      issuerCertificate: caCert.rawData,
+      publicKey: spki,
+      notBefore,
       notAfter,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (subjectKey.keySpec.startsWith('RSA') ? x509.KeyUsageFlags.keyEncipherment : 0), true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        await x509.SubjectKeyIdentifierExtension.create(subjectKey.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
+        new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
+        new x509.AuthorityKeyIdentifierExtension(keyIdentifier(caCert.publicKey.rawData)),
         ...(request.email !== undefined ? [new x509.SubjectAlternativeNameExtension([{ type: 'email', value: request.email }])] : []),
         stringExtension(OID.member, request.principal),
         stringExtension(OID.tenant, tenant.id),
         stringExtension(OID.role, request.role),
         ...this.publicUrls(x509, tenant.id, ca.generation),
       ],
-    });
+    }, key.keyObject);
     const record: CertificateRecord = {
       tenantId: tenant.id,
       serialNumber,
       caGeneration: ca.generation,
-      subject: cert.subject,
+      subject: subject.toString(),
       principal: request.principal,
       role: request.role,
       ...(request.email !== undefined ? { email: request.email } : {}),
       keySource: request.csr !== undefined ? 'CSR' : 'GENERATED',
       keySpec: subjectKey.keySpec,
-      notBefore: cert.notBefore.toISOString(),
-      notAfter: cert.notAfter.toISOString(),
-      certificate: toBuffer(cert.rawData).toString('base64'),
+      notBefore: notBefore.toISOString(),
+      notAfter: notAfter.toISOString(),
+      certificate: certificate.toString('base64'),
       createdAt: now.toISOString(),
     };
     await this.keyring.barrier.put(paths.pkiCertificate(tenant.id, serialNumber), encodeRecord(record), { ifVersion: 0 });
-    const certificatePem = pem(cert.rawData, 'CERTIFICATE');
+    const certificatePem = pem(certificate, 'CERTIFICATE');
     return {
       record,
       certificatePem,
@@ -600,3 +602,7 @@ function earliest(a: Date, b: Date): Date {
   return a.getTime() <= b.getTime() ? a : b;
 }
 
+
+function wholeSeconds(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000);
+}

@@ -39,8 +39,9 @@ describeShort('HTTP API fuzz (short)', () => {
       if (problem !== undefined) throw new Error(problem);
     }), { numRuns: 1000 });
     await alive();
-    // The fuzzer reaches deep as well as shallow: successes and several kinds of rejection.
-    expect(statuses.get(200) ?? 0).toBeGreaterThan(40);
+    // The fuzzer reaches deep as well as shallow: successes and several kinds of rejection
+    // (about 60 successes per 1,000 on average; 30 is four standard deviations below).
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(30);
     expect(statuses.get(400) ?? 0).toBeGreaterThan(200);
   }, 120_000);
 });

@@ -1,17 +1,13 @@
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import { prepareSocketDirectory } from './socket-directory.js';
+
+export { ListenerError, prepareSocketDirectory } from './socket-directory.js';
 
 export interface TlsFiles {
   readonly cert: Buffer;
   readonly key: Buffer;
-}
-
-export class ListenerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ListenerError';
-  }
 }
 
 function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
@@ -57,15 +53,4 @@ export async function listenUnix(server: Server, socketPath: string): Promise<st
   await bind(server, `unix:${path}`, ServerCredentials.createInsecure());
   chmodSync(path, 0o600);
   return path;
-}
-
-/** The socket lives in a directory only the owner may enter (0700); a stale socket is replaced. */
-export function prepareSocketDirectory(socketPath: string): void {
-  const dir = dirname(socketPath);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const mode = statSync(dir).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new ListenerError(`the socket directory ${dir} is accessible to others (mode ${mode.toString(8)}); use a directory with mode 0700`);
-  }
-  if (existsSync(socketPath)) rmSync(socketPath);
 }

@@ -19,7 +19,11 @@ export interface GrpcEnv {
  * the work through invoke (which audits it). A failure before or outside invoke is audited here,
  * and every failure answers with the registry's gRPC status.
  */
-export function unaryCall<Req, Res>(env: GrpcEnv, operation: string, handle: (request: Req, credentials: Credentials, meta: RequestMeta) => Promise<Res>): handleUnaryCall<Req, Res> {
+export function unaryCall<Req, Res>(
+  env: GrpcEnv, operation: string, handle: (request: Req, credentials: Credentials, meta: RequestMeta) => Promise<Res>,
+  /** What the caller is told instead of an (already audited) error: a protocol's own flattening (no oracle). */
+  answerFor: (e: unknown) => unknown = (e) => e,
+): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const meta = requestMeta(call.getPeer(), env.unixSocket);
     let credentials: Credentials | undefined;
@@ -29,7 +33,7 @@ export function unaryCall<Req, Res>(env: GrpcEnv, operation: string, handle: (re
     };
     respond().catch(async (e: unknown) => {
       const err = await auditRejected(env.services, meta, operation, e, credentials);
-      callback(failure(env, err, meta.requestId, operation));
+      callback(failure(env, answerFor(err), meta.requestId, operation));
     });
   };
 }

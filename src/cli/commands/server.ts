@@ -11,6 +11,11 @@ export interface ServerFlags {
   readonly grpcListen?: string;
   readonly grpcSocket?: string;
   readonly grpcSocketPrincipal?: string;
+  readonly minikmsListen?: string;
+  readonly minikmsSocket?: string;
+  readonly k8sKmsSocket?: string;
+  readonly k8sKmsKey?: string;
+  readonly k8sKmsPrincipal?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsClientCa?: string;
@@ -57,6 +62,11 @@ export function serverFlags(cmd: Command): Command {
     .option('--grpc-listen <host:port>', 'also serve gRPC (Keyward and miniKMS services) here (env KEYWARD_GRPC_LISTEN)')
     .option('--grpc-socket <path>', 'also serve gRPC on this Unix socket (0600, in a 0700 directory)')
     .option('--grpc-socket-principal <name>', 'calls on --grpc-socket without a token act as this principal (NAME or TENANT/NAME)')
+    .option('--minikms-listen <host:port>', "also serve mini-kms's NDJSON protocol here (loopback, or TLS with --tls-cert)")
+    .option('--minikms-socket <path>', "also serve mini-kms's NDJSON protocol on this Unix socket (0600, in a 0700 directory)")
+    .option('--k8s-kms-socket <path>', 'serve the Kubernetes KMS v2 plugin API on this Unix socket (0600, in a 0700 directory)')
+    .option('--k8s-kms-key <alias/NAME>', 'the key the Kubernetes KMS plugin encrypts under')
+    .option('--k8s-kms-principal <name>', 'the principal the Kubernetes KMS plugin acts as (NAME or TENANT/NAME; default k8s-kms)')
     .option('--tls-cert <file>', 'TLS certificate (PEM), for HTTPS and gRPC; required for a non-loopback --listen or --grpc-listen')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--tls-client-ca <auto|file>', 'mTLS: accept member certificates chaining to Keyward\'s root CA (auto) or to this root (PEM)')
@@ -69,6 +79,8 @@ export function configFrom(flags: ServerFlags, extra: ConfigInput = {}) {
   return loadConfig({
     dataDir: flags.dataDir, store: flags.store, listen: flags.listen, socket: flags.socket, tlsCert: flags.tlsCert,
     grpcListen: flags.grpcListen, grpcSocket: flags.grpcSocket, grpcSocketPrincipal: flags.grpcSocketPrincipal,
+    minikmsListen: flags.minikmsListen, minikmsSocket: flags.minikmsSocket,
+    k8sKmsSocket: flags.k8sKmsSocket, k8sKmsKey: flags.k8sKmsKey, k8sKmsPrincipal: flags.k8sKmsPrincipal,
     tlsKey: flags.tlsKey, tlsClientCa: flags.tlsClientCa, region: flags.region, logLevel: flags.logLevel,
     rootKeyFile: flags.rootKeyFile, pkcs11Module: flags.pkcs11Module, pkcs11TokenLabel: flags.pkcs11TokenLabel,
     pkcs11Slot: flags.pkcs11Slot, pkcs11KeyLabel: flags.pkcs11KeyLabel, pkcs11PinFile: flags.pkcs11PinFile,
@@ -108,6 +120,9 @@ export function stopOnSignals(server: RunningServer): void {
 export function announceGrpc(server: RunningServer): void {
   const where = [server.grpcAddress, server.grpcSocketPath].filter((x) => x !== undefined);
   if (where.length > 0) process.stderr.write(`keyward gRPC listening on ${where.join(' and ')}\n`);
+  const minikms = [server.minikmsAddress, server.minikmsSocketPath].filter((x) => x !== undefined);
+  if (minikms.length > 0) process.stderr.write(`keyward mini-kms protocol listening on ${minikms.join(' and ')}\n`);
+  if (server.k8sKmsSocketPath !== undefined) process.stderr.write(`keyward Kubernetes KMS v2 plugin listening on ${server.k8sKmsSocketPath}\n`);
 }
 
 /** A failed unseal at start leaves the server up and sealed, with the reason on stderr and in the log. */

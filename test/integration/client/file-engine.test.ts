@@ -111,6 +111,39 @@ describe('Envelope.encryptFile / decryptFile: the parallel file engine (built SD
     });
   });
 
+  it('callingThread: the calling thread takes a share (alone with threads: 1), byte-compatible both ways, and a bad segment still fails', async () => {
+    const plain = randomBytes(PARALLEL + 5 * MiB + 3);
+    writeFileSync(file('ct.plain'), plain);
+    for (const threads of [1, 3]) {
+      await env.encryptFile(file('ct.plain'), file('ct.kwe'), { keyId, context: CONTEXT, threads, callingThread: true });
+      await env.decryptFile(file('ct.kwe'), file('ct.back'), { context: CONTEXT, threads: 2 });
+      expect(readFileSync(file('ct.back')).equals(plain)).toBe(true);
+      await env.encryptFile(file('ct.plain'), file('ct2.kwe'), { keyId, context: CONTEXT, threads: 2 });
+      let progress = 0;
+      await env.decryptFile(file('ct2.kwe'), file('ct.back'), { context: CONTEXT, threads, callingThread: true, onProgress: (n) => { progress += n; } });
+      expect(readFileSync(file('ct.back')).equals(plain)).toBe(true);
+      expect(progress).toBe(statSync(file('ct2.kwe')).size);
+      // a flipped byte in the calling thread's share (the first batch) and in the last segment
+      for (const at of [200, statSync(file('ct2.kwe')).size - 3]) {
+        const bad = readFileSync(file('ct2.kwe'));
+        bad[at]! ^= 1;
+        writeFileSync(file('ct-bad.kwe'), bad);
+        const e = await failure(env.decryptFile(file('ct-bad.kwe'), file('ct.out'), { context: CONTEXT, threads, callingThread: true }));
+        expect(e).toBeInstanceOf(sdk.InvalidCiphertextError);
+        expect(existsSync(file('ct.out'))).toBe(false);
+      }
+    }
+    expect(leftovers()).toEqual([]);
+  }, 240_000);
+
+  it('worker threads started before the data key arrives are stopped when the key call fails, and nothing is left', async () => {
+    writeFileSync(file('k.plain'), randomBytes(PARALLEL));
+    const e = await failure(env.encryptFile(file('k.plain'), file('k.kwe'), { keyId: 'alias/no-such-key', threads: 3 }));
+    expect((e as { code?: string }).code).toBe('NotFoundException');
+    expect(existsSync(file('k.kwe'))).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
   it('writes to the null device directly (never a temporary file beside it, never a rename over it)', async () => {
     writeFileSync(file('n.plain'), randomBytes(PARALLEL + 1));
     await env.encryptFile(file('n.plain'), devNull, { keyId });

@@ -183,9 +183,10 @@ describe.runIf(hasOpenssl)('PKI: CA hierarchy, CRL, OCSP and mTLS', () => {
       expect(e.__type, JSON.stringify(body).slice(0, 80)).toBe('ValidationException');
       expect(e.message).toMatch(message);
     }
-    // allowed kinds: RSA 2048, P-384, Ed25519
-    for (const args of [['-newkey', 'rsa:2048'], ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'], ['-newkey', 'ed25519']]) {
-      const c = csrFromOpenssl(files, `ok-${args[1]!.replace(/\W/g, '')}`, args);
+    // allowed kinds: RSA 2048 (signed with PKCS#1 v1.5 and with PSS), P-384, Ed25519
+    const pss = ['-newkey', 'rsa:2048', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'];
+    for (const args of [['-newkey', 'rsa:2048'], pss, ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'], ['-newkey', 'ed25519']]) {
+      const c = csrFromOpenssl(files, `ok-${args.join('').replace(/\W/g, '')}`, args);
       const r = await ok('IssueCertificate', { Principal: 'svc', Csr: readFileSync(c.csr, 'utf8') }, acmeAdmin) as { CertificateMetadata: { KeySpec: string } };
       expect(r.CertificateMetadata.KeySpec).toMatch(/^(RSA_2048|EC_P384|ED25519)$/);
     }
@@ -195,7 +196,7 @@ describe.runIf(hasOpenssl)('PKI: CA hierarchy, CRL, OCSP and mTLS', () => {
     expect((await errorOf('RevokeCertificate', { SerialNumber: member.serial, Reason: 7 }, acmeAdmin)).__type).toBe('ValidationException');
     expect((await errorOf('RevokeCertificate', { SerialNumber: member.serial, Reason: 'bogus' }, acmeAdmin)).__type).toBe('ValidationException');
     const after = (await ok('ListCertificates', {}, acmeAdmin) as { Certificates: unknown[] }).Certificates.length;
-    expect(after).toBe(before + 3);
+    expect(after).toBe(before + 4);
     const status = await ok('GetCertificateStatus', { Tenant: 'acme', SerialNumber: member.serial });
     expect(status.Status).toBe('GOOD');
   });

@@ -24,14 +24,15 @@ async function initDataDir(dataDir: string): Promise<string> {
   return (JSON.parse(init.stdout) as { token: string }).token;
 }
 
-/** A request whose last body byte is held back: it is in flight until finish() sends it. */
+/** A request whose last byte is held back: it is in flight until finish() sends it. */
 interface HeldRequest {
   finish(): void;
   /** Everything the server sent back, once it closed the connection. */
   readonly answer: Promise<string>;
 }
 
-async function holdRequest(url: string, head: string, body: string): Promise<HeldRequest> {
+/** Sends all of `raw` (a whole HTTP request) but its last byte. */
+async function holdRequest(url: string, raw: string): Promise<HeldRequest> {
   const u = new URL(url);
   const socket: Socket = connect({ host: u.hostname, port: Number(u.port) });
   await new Promise<void>((r, j) => { socket.once('connect', () => r()); socket.once('error', j); });
@@ -39,9 +40,23 @@ async function holdRequest(url: string, head: string, body: string): Promise<Hel
   socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
   socket.on('error', () => undefined);
   const answer = new Promise<string>((r) => socket.once('close', () => r(received)));
-  socket.write(`${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, -1)}`);
   // write, not end: a half-closed request is abandoned by Node's HTTP server
-  return { finish: () => socket.write(body.slice(-1)), answer };
+  socket.write(raw.slice(0, -1));
+  return { finish: () => socket.write(raw.slice(-1)), answer };
+}
+
+function withBody(head: string, body: string): string {
+  return `${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/**
+ * Resolves once the server has read every byte written to it before the call: a whole request on
+ * a fresh connection is answered only after the event loop went past the earlier, already readable
+ * sockets. A connection whose first bytes the server has not read yet counts as idle and is
+ * closed at once by a drain, which is not what the tests mean to hold.
+ */
+async function serverHasRead(url: string): Promise<void> {
+  expect((await fetch(`${url}/v1/sys/health`)).status).toBe(200);
 }
 
 function refusesConnections(url: string): Promise<boolean> {
@@ -71,9 +86,11 @@ describe('SIGTERM drains a keyward server', () => {
     expect(key.status).toBe(200);
     const keyId = (key.body.KeyMetadata as { KeyId: string }).KeyId;
     const head = (target: string) => `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: ${target}\r\nAuthorization: Bearer ${token}\r\n`;
-    const held = await Promise.all(Array.from({ length: 8 }, (_, i) => holdRequest(server.url, head('TrentService.Encrypt'), JSON.stringify({ KeyId: keyId, Plaintext: Buffer.from(`in flight ${i}`).toString('base64') }))));
-    // a health probe in flight too: it is answered after SIGTERM, so it must say 503
-    const probe = await holdRequest(server.url, 'GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n', '{}');
+    const held = await Promise.all(Array.from({ length: 8 }, (_, i) => holdRequest(server.url, withBody(head('TrentService.Encrypt'), JSON.stringify({ KeyId: keyId, Plaintext: Buffer.from(`in flight ${i}`).toString('base64') })))));
+    // a health probe in flight too (its header block unfinished: a GET is answered as soon as its
+    // headers are read); it is answered after SIGTERM, so it must say 503
+    const probe = await holdRequest(server.url, 'GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await serverHasRead(server.url);
 
     server.proc.kill('SIGTERM');
     expect(await eventually(() => refusesConnections(server.url), 10_000, 50)).toBe(true);
@@ -95,7 +112,8 @@ describe('SIGTERM drains a keyward server', () => {
     const dataDir = join(dir, 'grace');
     await initDataDir(dataDir);
     const server = await procs.spawn(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { ...FAST, KEYWARD_SHUTDOWN_GRACE_MS: '1000' });
-    const stuck = await holdRequest(server.url, 'POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.GenerateRandom\r\n', '{"NumberOfBytes":8}');
+    const stuck = await holdRequest(server.url, withBody('POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.GenerateRandom\r\n', '{"NumberOfBytes":8}'));
+    await serverHasRead(server.url);
     server.proc.kill('SIGTERM');
     // never finished by the client: the grace period ends it
     expect(await stuck.answer).toBe('');

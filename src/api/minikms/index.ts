@@ -1,0 +1,2 @@
+export { MiniKmsListener, type MiniKmsListenerOptions } from './listener.js';
+export { MiniKmsHandler } from './handler.js';

@@ -1,0 +1,133 @@
+import { readSync, writevSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { GCM_TAG_BYTES } from '../crypto/aead.js';
+import { zeroize } from '../crypto/zeroize.js';
+import { openSegment, sealSegment } from '../format/envelope.js';
+
+/**
+ * One share of a parallel file job: seal or open segments `batch * share`, then every
+ * `batch * shares` on, between two file descriptors of this process. A worker thread runs one
+ * (file-worker.ts), and so may the calling thread (parallel-segments.ts).
+ */
+export interface SegmentWork {
+  readonly mode: 'seal' | 'open';
+  readonly inFd: number;
+  readonly outFd: number;
+  /** Where segment 0 starts in the input (0 when sealing, the header length when opening). */
+  readonly inBase: number;
+  /** Where segment 0 goes in the output (the header length when sealing, 0 when opening). */
+  readonly outBase: number;
+  readonly segmentSize: number;
+  readonly segments: number;
+  /** Input bytes of the last segment (plaintext when sealing, ciphertext || tag when opening). */
+  readonly lastBytes: number;
+  /** Segments per read and write: about 1 MiB of I/O whatever the segment size. */
+  readonly batch: number;
+  readonly firstAad: Uint8Array;
+  readonly prefix: Uint8Array;
+  /** The stream key, in an ArrayBuffer of its own (moved, not copied, to a worker). */
+  readonly key: ArrayBuffer;
+  readonly worker: number;
+  readonly workers: number;
+}
+
+export type WorkerReport =
+  | { readonly kind: 'progress'; readonly bytes: number }
+  | { readonly kind: 'done'; readonly bytes: number }
+  | { readonly kind: 'failed'; readonly code: string | undefined; readonly message: string };
+
+/** Progress is reported in steps of at least this many input bytes. */
+const REPORT_BYTES = 16 * 1024 * 1024;
+
+/** A young-generation collection after this many input bytes (see youngCollector). */
+const COLLECT_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Every cipher update returns a fresh buffer, whose memory V8 frees only when a collection finds
+ * it dead; a loop of updates allocates almost nothing on the JavaScript heap, so V8 collects only
+ * once its external-memory limit (64 MiB per isolate) is reached, and each thread of a file job
+ * held 40-50 MiB of dead cipher output. A minor collection every 2 MiB bounds that to a few MiB
+ * (about 0.1 ms each, against some 1.5 ms of AES-GCM per 2 MiB). V8 hands out its gc function only
+ * with --expose-gc; the flag set at run time takes effect in contexts made afterwards, so the
+ * function comes from a new context. Returns undefined where that does not work.
+ */
+export function youngCollector(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    if (typeof gc !== 'function') return undefined;
+    return () => (gc as (options: { type: string }) => void)({ type: 'minor' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs one share to its end; every outcome goes to `report`, which is never left uncalled. */
+export function runShare(work: SegmentWork, report: (r: WorkerReport) => void, collect: (() => void) | undefined): void {
+  const key = Buffer.from(work.key);
+  const prefix = Buffer.from(work.prefix);
+  const firstAad = Buffer.from(work.firstAad);
+  const sealing = work.mode === 'seal';
+  const inSize = sealing ? work.segmentSize : work.segmentSize + GCM_TAG_BYTES;
+  const outSize = sealing ? work.segmentSize + GCM_TAG_BYTES : work.segmentSize;
+  const lastIn = work.lastBytes;
+  const buffer = Buffer.allocUnsafe(inSize * work.batch);
+  let unreported = 0;
+  let uncollected = 0;
+  try {
+    for (let first = work.worker * work.batch; first < work.segments; first += work.workers * work.batch) {
+      const end = Math.min(work.segments, first + work.batch);
+      const bytes = (end - first - 1) * inSize + (end === work.segments ? lastIn : inSize);
+      readFully(work.inFd, buffer, bytes, work.inBase + first * inSize);
+      const pieces: Buffer[] = [];
+      for (let i = first; i < end; i++) {
+        const segment = buffer.subarray((i - first) * inSize, Math.min(bytes, (i - first + 1) * inSize));
+        const aad = i === 0 ? firstAad : undefined;
+        const last = i === work.segments - 1;
+        for (const p of sealing ? sealSegment(key, prefix, i, last, segment, aad) : openSegment(key, prefix, i, last, segment, aad)) pieces.push(p);
+      }
+      writeFully(work.outFd, pieces, work.outBase + first * outSize);
+      unreported += bytes;
+      uncollected += bytes;
+      if (collect !== undefined && uncollected >= COLLECT_BYTES) {
+        pieces.length = 0;
+        collect();
+        uncollected = 0;
+      }
+      if (unreported >= REPORT_BYTES) {
+        report({ kind: 'progress', bytes: unreported });
+        unreported = 0;
+      }
+    }
+    report({ kind: 'done', bytes: unreported });
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    report({ kind: 'failed', code: typeof code === 'string' ? code : undefined, message: (e as Error).message });
+  } finally {
+    zeroize(key, new Uint8Array(work.key));
+  }
+}
+
+/** pread until `bytes` are in; a short file means the input changed since its size was taken. */
+function readFully(fd: number, buffer: Buffer, bytes: number, position: number): void {
+  for (let got = 0; got < bytes;) {
+    const n = readSync(fd, buffer, got, bytes - got, position + got);
+    if (n === 0) throw Object.assign(new Error('the input file became shorter while it was being read'), { code: 'InputChanged' });
+    got += n;
+  }
+}
+
+/** pwritev until every piece is written (a write may be partial). */
+function writeFully(fd: number, pieces: Buffer[], position: number): void {
+  let rest = pieces;
+  let at = position;
+  while (rest.length > 0) {
+    let n = writevSync(fd, rest, at);
+    at += n;
+    let i = 0;
+    while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
+  }
+}
