@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import cluster from 'node:cluster';
 import { hostname } from 'node:os';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
@@ -241,7 +242,10 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const nodeId = nodeIdOf(config);
   // the node-local anchor: outside the store, so a store-only attacker cannot roll it back
   const anchor = store.kind !== 'memory' && config.audit === 'on' ? new AnchorFile(anchorPath(resolve(config.dataDir), storeLabel(config.store)), storeLabel(config.store)) : undefined;
-  const audit = openAuditLog(config, store, nodeId, clock, log, anchor);
+  // the workers of one node each keep a chain (no contention on one head); worker ids restart at 1
+  // with the node, so the names are stable across restarts (a replaced worker starts a new one)
+  const chain = cluster.isWorker && cluster.worker !== undefined ? `${nodeId}-w${cluster.worker.id}` : nodeId;
+  const audit = openAuditLog(config, store, chain, clock, log, anchor);
   const rollback = anchor === undefined ? undefined : new RollbackGuard(store, audit, anchor, {
     clock,
     intervalMs: config.rollbackCheckMs,
@@ -331,16 +335,16 @@ function readCertificateFile(path: string): Buffer {
   }
 }
 
-/** The audit log: one chain per node id, in the store, plus the optional JSON-lines file. */
-function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined): AuditLog {
+/** The audit log: one chain per node id (per worker), in the store, plus the optional JSON-lines file. */
+function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined): AuditLog {
   const sinks: AuditSink[] = [];
   if (config.audit === 'on' && config.auditFile !== undefined) {
     sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
   }
   return new AuditLog(store, {
     enabled: config.audit === 'on',
-    chain: nodeId,
-    node: nodeId,
+    chain,
+    node: chain,
     clock,
     checkpointEveryRecords: config.auditCheckpointRecords,
     checkpointEveryMs: config.auditCheckpointMs,
