@@ -94,5 +94,5 @@ describe.skipIf(!available)('audit across two nodes on PostgreSQL', () => {
       await db.drop();
       for (const d of [shared, bDir, dirname(sinkFile)]) rmSync(d, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });

@@ -130,7 +130,7 @@ export function describeRollback(label: string, open: () => Promise<RollbackBack
         rmSync(dataDir, { recursive: true, force: true });
         await backend.cleanup();
       }
-    });
+    }, 180_000);
 
     it('a whole audit chain deleted (its rows and its index entry) is detected as missing', async () => {
       const backend = await open();
@@ -172,7 +172,7 @@ export function describeRollback(label: string, open: () => Promise<RollbackBack
         rmSync(otherDir, { recursive: true, force: true });
         await backend.cleanup();
       }
-    });
+    }, 180_000);
   });
 }
 
