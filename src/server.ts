@@ -264,7 +264,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   };
     const lifecycle: NodeLifecycle = { draining: false };
   const services: Services = {
-    keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
+    keyring, pki, seal, clock, signingKeys, audit, nodeId: chain, version: VERSION, rateLimits, lifecycle, sigv4,
     scopeMaxEncryptions: config.scopeMaxEncryptions,
     stateWrites,
     ...(rollback !== undefined ? { rollback } : {}),
