@@ -1,5 +1,6 @@
-import { X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import cluster from 'node:cluster';
 import { hostname } from 'node:os';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { parseBoundPrincipal } from './api/grpc/credentials.js';
 import { ListenerError, prepareSocketDirectory } from './api/grpc/socket-directory.js';
 import { buildHttpApp, HttpMetrics } from './api/http/index.js';
 import { MiniKmsListener } from './api/minikms/index.js';
-import { AuditLog, FileAuditSink, type AuditSink } from './audit/index.js';
+import { AnchorFile, anchorPath, AuditLog, FileAuditSink, RollbackGuard, type AuditSink } from './audit/index.js';
 import { SigningKeyCache } from './authz/index.js';
 import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
@@ -21,7 +22,7 @@ import { Pki } from './pki/index.js';
 import { AuditCoalescer, Input, invoke, networkKey, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
-import { MemoryStore, PostgresStore, SqliteStore, StoreTimings, type Store } from './storage/index.js';
+import { countingWrites, MemoryStore, PostgresStore, SqliteStore, StoreTimings, type Store } from './storage/index.js';
 import { backupStore, storeLabel } from './maintenance.js';
 import { VERSION } from './version.js';
 
@@ -39,6 +40,8 @@ export interface Installation {
   readonly seal: SealManager;
   readonly keyring: Keyring;
   readonly audit: AuditLog;
+  /** Compares the store with the node-local anchor (absent for the memory store or with audit off). */
+  readonly rollback: RollbackGuard | undefined;
   readonly services: Services;
   readonly log: Logger;
   /** Seals (zeroizing every cached key), stops background work and closes the store. */
@@ -141,7 +144,7 @@ export function createLogger(config: Config): Logger {
   // Keyward never logs request bodies or headers; the redaction is a second line of defence.
   return pino({
     level: config.logLevel,
-    base: { node: config.nodeId ?? defaultNodeId() },
+    base: { node: nodeIdOf(config) },
     redact: {
       paths: ['*.passphrase', '*.Plaintext', '*.plaintext', '*.token', '*.Token', '*.secretAccessKey', '*.SecretAccessKey', '*.authorization', 'headers.authorization'],
       censor: '[redacted]',
@@ -149,8 +152,49 @@ export function createLogger(config: Config): Logger {
   });
 }
 
-function defaultNodeId(): string {
-  return `${hostname()}-${process.pid}`;
+const NODE_ID_FILE = 'node-id';
+const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The node id names this node's audit chain, so it must outlive restarts: the configured one, else
+ * the one persisted in the data directory (made once: the host name and a random suffix). Every
+ * worker of a node reads the same file, so they share one id (and one chain).
+ */
+export function nodeIdOf(config: Pick<Config, 'nodeId' | 'dataDir'>): string {
+  if (config.nodeId !== undefined) return config.nodeId;
+  const dir = resolve(config.dataDir);
+  const file = join(dir, NODE_ID_FILE);
+  const existing = readNodeId(file);
+  if (existing !== undefined) return existing;
+  const made = `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 48) || 'node'}-${randomBytes(4).toString('hex')}`;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const fd = openSync(file, 'wx', 0o600);
+    try {
+      writeSync(fd, `${made}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return made;
+  } catch (e) {
+    // another process of this node made it first: use theirs
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readNodeId(file) ?? made;
+    throw new ConfigError(`cannot persist the node id in ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set nodeId instead)`);
+  }
+}
+
+function readNodeId(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read the node id file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (text === '') return undefined;
+  if (!NODE_ID_PATTERN.test(text)) throw new ConfigError(`the node id file ${file} does not hold a node id (letters, digits, . _ -; at most 64)`);
+  return text;
 }
 
 /** The SQLite file of the configured store, or undefined for other stores. */
@@ -220,7 +264,9 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const log = overrides.log ?? createLogger(config);
   const storeTimings = new StoreTimings();
   const store = storeTimings.wrap(overrides.store ?? openStore(config));
-  const barrier = new Barrier(store, {
+  // every write under the barrier is a state change: the request that made it advances the store epoch
+  const stateWrites = { count: 0, covered: 0 };
+  const barrier = new Barrier(countingWrites(store, () => { stateWrites.count += 1; }), {
     rotateAfter: config.barrierRotateAfter,
     reserveBlock: config.barrierReserveBlock,
     rewrapBatch: config.barrierRewrapBatch,
@@ -258,8 +304,21 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     ...(config.tlsClientCa !== undefined && config.tlsClientCa !== 'auto' ? { clientTrustRoot: readCertificateFile(config.tlsClientCa) } : {}),
   });
   const signingKeys = new SigningKeyCache();
-  const nodeId = config.nodeId ?? defaultNodeId();
-  const audit = openAuditLog(config, store, nodeId, clock, log);
+  const nodeId = nodeIdOf(config);
+  // the node-local anchor: outside the store, so a store-only attacker cannot roll it back
+  const anchor = store.kind !== 'memory' && config.audit === 'on' ? new AnchorFile(anchorPath(resolve(config.dataDir), storeLabel(config.store)), storeLabel(config.store)) : undefined;
+  // the workers of one node each keep a chain (no contention on one head); worker ids restart at 1
+  // with the node, so the names are stable across restarts (a replaced worker starts a new one)
+  const chain = cluster.isWorker && cluster.worker !== undefined ? `${nodeId}-w${cluster.worker.id}` : nodeId;
+  const audit = openAuditLog(config, store, chain, clock, log, anchor);
+  const rollback = anchor === undefined ? undefined : new RollbackGuard(store, audit, anchor, {
+    clock,
+    intervalMs: config.rollbackCheckMs,
+    stateWrites,
+    onDetected: (findings) => log.error({ findings: findings.map((f) => f.message) }, 'ROLLBACK DETECTED: the store is older than this node\'s anchor; key operations are refused until an operator checks and runs `keyward audit accept-rollback`'),
+    onAccepted: (at) => log.warn({ acceptedAt: at }, 'the operator accepted the store as it is (keyward audit accept-rollback): serving again'),
+    onError: (e) => log.error({ err: e }, 'comparing the store with the node anchor failed'),
+  });
   const rateLimits = new RateLimits({
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
@@ -288,15 +347,18 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   };
     const lifecycle: NodeLifecycle = { draining: false };
   const services: Services = {
-    keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
+    keyring, pki, seal, clock, signingKeys, audit, nodeId: chain, version: VERSION, rateLimits, lifecycle, sigv4,
     ...(auditCoalescer !== undefined ? { auditCoalescer } : {}),
     scopeMaxEncryptions: config.scopeMaxEncryptions,
     storeTimings,
+    stateWrites,
+    ...(rollback !== undefined ? { rollback } : {}),
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
 
   seal.onUnsealed(() => {
     audit.unlock(barrier.auditKey());
+    if (overrides.background !== false) rollback?.start();
     if (overrides.background !== false) {
       keyring.scheduler.start(config.schedulerIntervalMs);
       void keyring.scheduler.tick().catch((e: unknown) => log.error({ err: e }, 'scheduler failed'));
@@ -308,16 +370,18 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     keyring.clear();
     pki.clear();
     signingKeys.clear();
+    rollback?.stop();
     audit.lock();
     log.info('sealed');
   });
 
   let closed = false;
   return {
-    config, lifecycle, store, barrier, seal, keyring, audit, services, log,
+    config, lifecycle, store, barrier, seal, keyring, audit, rollback, services, log,
     async close() {
       if (closed) return;
       closed = true;
+      rollback?.stop();
       // Counted requests are written before the final checkpoint, which is signed while the keys are still there.
       await auditCoalescer?.close();
       await audit.close();
@@ -357,22 +421,23 @@ function readCertificateFile(path: string): Buffer {
   }
 }
 
-/** The audit log: one chain per node id, in the store, plus the optional JSON-lines file. */
-function openAuditLog(config: Config, store: Store, nodeId: string, clock: Clock, log: Logger): AuditLog {
+/** The audit log: one chain per node id (per worker), in the store, plus the optional JSON-lines file. */
+function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined): AuditLog {
   const sinks: AuditSink[] = [];
   if (config.audit === 'on' && config.auditFile !== undefined) {
     sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
   }
   return new AuditLog(store, {
     enabled: config.audit === 'on',
-    chain: nodeId,
-    node: nodeId,
+    chain,
+    node: chain,
     clock,
     checkpointEveryRecords: config.auditCheckpointRecords,
     checkpointEveryMs: config.auditCheckpointMs,
     sinks,
     exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
     ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
+    ...(anchor !== undefined ? { onAnchor: (chain: string, point: { seq: number; hash: string }, epoch: number | undefined) => { anchor.advance(epoch ?? 0, { [chain]: point }, clock()); } } : {}),
     onError: (e) => log.error({ err: e }, 'audit log background work failed'),
     // one line when writes start failing, a summary a minute while they do, one when they recover
     onWriteState: (state) => {

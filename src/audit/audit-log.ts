@@ -2,9 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreConflictError, writeBatch, type BatchWrite, type Store } from '../storage/index.js';
 import { AuditKeys } from './audit-keys.js';
-import { chainIndexPath, checkpointPath, checkpointPrefix, headPath, recordPath } from './layout.js';
+import type { AnchorPoint } from './anchor.js';
+import { chainIndexPath, checkpointPath, checkpointPrefix, EPOCH_PATH, headPath, recordPath } from './layout.js';
 import { pruneChain, type PruneResult } from './retention.js';
-import { listChains, queryRecords, rawEntries, tailRecords, verifyStore, type AuditPage, type AuditQuery } from './store-reader.js';
+import {
+  listChains, queryAllChains, queryRecords, rawEntries, tailAllChains, tailRecords, verifyStore, type AuditPage, type AuditQuery, type MergedAuditPage,
+} from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
   encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
@@ -19,6 +22,11 @@ export interface AuditSink {
   write(entries: readonly (AuditRecord | AuditCheckpoint)[]): Promise<void>;
   /** Starts writing to the path afresh (after log rotation; SIGHUP). */
   reopen?(): void;
+  /**
+   * Whether the next write starts a file (a new sink, or one reopened after rotation): it is then
+   * given a signed anchor checkpoint first, so the file verifies on its own from where it begins.
+   */
+  startsFile?(): boolean;
   close(): Promise<void>;
 }
 
@@ -50,7 +58,15 @@ export interface AuditLogOptions {
   readonly exportDir: string;
   /** Prune records older than this many days automatically (checked hourly while unsealed). */
   readonly retentionDays?: number;
+  /**
+   * Called after a batch with a signed checkpoint is durable: the chain point it signed and the
+   * store epoch as this process last wrote it (the node-local anchor follows them).
+   */
+  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void;
 }
+
+/** How the audit log reads the store epoch: a number, none yet, or a record that is not Keyward's. */
+export type EpochReading = { readonly kind: 'none' } | { readonly kind: 'ok'; readonly epoch: number } | { readonly kind: 'forged' };
 
 /** The audit log's ability to write, reported on change (and periodically while failing). */
 export type AuditWriteState =
@@ -67,10 +83,12 @@ export class AuditWriteError extends Error {
 }
 
 interface Head { seq: number; hash: string; version: number }
-interface Pending { readonly event: AuditEvent; resolve(): void; reject(e: unknown): void }
+interface Pending { readonly event: AuditEvent; readonly stateChange: boolean; resolve(): void; reject(e: unknown): void }
 interface CheckpointRequest { readonly kind: 'periodic' | 'final'; readonly keys: AuditKeys | undefined; resolve(): void; reject(e: unknown): void }
 
 const DEFAULT_MAX_BATCH = 1000;
+/** Conflicts on the chain head or the store epoch (processes of one node, other nodes' epoch) retried this often. */
+const MAX_CONFLICT_RETRIES = 10;
 
 /**
  * The audit log writer: hash-chains records, commits them in groups (one store transaction per
@@ -85,6 +103,8 @@ const DEFAULT_MAX_BATCH = 1000;
 export class AuditLog {
   private keys: AuditKeys | undefined;
   private head: Head | undefined;
+  /** The store epoch as last read or written by this process (reloaded after a conflict). */
+  private epoch: { n: number; version: number } | undefined;
   /** Whether this process has loaded the chain's head yet (it announces a resumed chain once). */
   private headLoaded = false;
   private queue: Pending[] = [];
@@ -199,7 +219,7 @@ export class AuditLog {
   }
 
   /** Verifies the chains in the store (signatures with the given key, else this node's). */
-  verify(options: Omit<VerifyOptions, 'now'> & { readonly chain?: string }): Promise<VerifyReport> {
+  verify(options: Omit<VerifyOptions, 'now' | 'anchor'> & { readonly chain?: string; readonly anchors?: Readonly<Record<string, { seq: number; hash: string }>> }): Promise<VerifyReport> {
     const publicKey = options.publicKey ?? this.keys?.publicKey;
     return verifyStore(this.store, { ...options, ...(publicKey ? { publicKey } : {}), now: this.options.clock() });
   }
@@ -208,8 +228,14 @@ export class AuditLog {
     return queryRecords(this.store, this.options.chain, q);
   }
 
+  /** Every chain's matching records, merged by time (search across nodes). */
+  queryAll(q: Parameters<typeof queryAllChains>[1]): Promise<MergedAuditPage> {
+    return queryAllChains(this.store, q);
+  }
+
+  /** The newest records of one chain, or of every chain merged by time when none is named. */
   tail(chain: string | undefined, count: number): Promise<AuditRecord[]> {
-    return tailRecords(this.store, chain ?? this.options.chain, count);
+    return chain === undefined ? tailAllChains(this.store, count) : tailRecords(this.store, chain, count);
   }
 
   chains(): Promise<string[]> {
@@ -221,19 +247,53 @@ export class AuditLog {
     const keys = this.keys;
     if (keys === undefined) throw new AuditWriteError('the audit log cannot prune while sealed (the anchor checkpoint must be signed)');
     return pruneChain(this.store, keys, {
-      chain: chain ?? this.options.chain, cutoff, exportDir: this.options.exportDir, now: this.options.clock(),
+      chain: chain ?? this.options.chain, cutoff, exportDir: this.options.exportDir, node: this.options.node, now: this.options.clock(),
       everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs,
     });
   }
 
-  /** Appends one record; resolves when it is durable in the store (and every sink). */
-  record(event: AuditEvent): Promise<void> {
+  /**
+   * Appends one record; resolves when it is durable in the store (and every sink). A record of a
+   * state change also advances the store epoch and is signed at once, in the same batch, so the
+   * node's anchor covers it before the request is answered.
+   */
+  record(event: AuditEvent, options: { readonly stateChange?: boolean } = {}): Promise<void> {
     if (!this.options.enabled) return Promise.resolve();
     if (this.closed) return Promise.reject(new AuditWriteError('the audit log is closed'));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
+      this.queue.push({ event, stateChange: options.stateChange === true, resolve, reject });
       this.kick();
     });
+  }
+
+  /**
+   * Advances the store epoch alone (state changed outside any request: the scheduler, a rotation);
+   * answers the new epoch. Retries when another process advanced it first.
+   */
+  async advanceEpoch(): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const keys = this.keys;
+      if (keys === undefined) throw new AuditWriteError('the store epoch cannot be advanced while sealed');
+      const current = await this.loadEpoch(keys);
+      try {
+        const version = await this.store.put(EPOCH_PATH, encodeEpoch(current.n + 1, keys), { ifVersion: current.version });
+        this.epoch = { n: current.n + 1, version };
+        return current.n + 1;
+      } catch (e) {
+        this.epoch = undefined;
+        if (!(e instanceof StoreConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+
+  /** The store epoch as the store holds it now (its MAC checked: needs the keys). */
+  async readEpoch(): Promise<EpochReading> {
+    const keys = this.keys;
+    if (keys === undefined) throw new AuditWriteError('the store epoch cannot be checked while sealed');
+    const entry = await this.store.get(EPOCH_PATH);
+    if (entry === undefined) return { kind: 'none' };
+    const n = parseEpoch(entry.value, keys);
+    return n === undefined ? { kind: 'forged' } : { kind: 'ok', epoch: n };
   }
 
   /** Reopens file sinks (SIGHUP after log rotation). */
@@ -300,7 +360,7 @@ export class AuditLog {
         const batch = this.queue.splice(0, this.maxBatch);
         const cps = this.queue.length === 0 ? this.checkpointRequests.splice(0) : [];
         try {
-          await this.writeBatch(batch.map((p) => p.event), cps);
+          await this.writeBatch(batch.map((p) => p.event), cps, batch.some((p) => p.stateChange));
           this.writeSucceeded();
           for (const p of batch) p.resolve();
           for (const c of cps) c.resolve();
@@ -316,20 +376,22 @@ export class AuditLog {
     }
   }
 
-  private async writeBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+  private async writeBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[], stateChange: boolean): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.tryWriteBatch(events, cps);
+        await this.tryWriteBatch(events, cps, stateChange);
         return;
       } catch (e) {
-        // Another process appended to this chain (same node id): reload its head and rebuild.
+        // Another process appended to this chain (same node id) or advanced the epoch: reload and rebuild.
         this.head = undefined;
-        if (!(e instanceof StoreConflictError) || attempt >= 2) throw e;
+        this.epoch = undefined;
+        if (!(e instanceof StoreConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+        await nextTurn();
       }
     }
   }
 
-  private async tryWriteBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[]): Promise<void> {
+  private async tryWriteBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[], stateChange: boolean): Promise<void> {
     const { chain } = this.options;
     const now = this.options.clock();
     let head = this.head;
@@ -363,7 +425,9 @@ export class AuditLog {
     let checkpoint: AuditCheckpoint | undefined;
     const wanted = cps.find((c) => c.kind === 'final') ?? cps[0];
     const signer = wanted?.keys ?? this.keys;
-    const due = wanted !== undefined || unsigned >= this.options.checkpointEveryRecords;
+    const advanceEpoch = stateChange && signer !== undefined && records.length > 0;
+    const periodicDue = wanted !== undefined || unsigned >= this.options.checkpointEveryRecords;
+    const due = periodicDue || advanceEpoch;
     if (due && signer !== undefined && seq > 0 && (unsigned > 0 || wanted?.kind === 'final')) {
       checkpoint = signer.sign({
         type: 'checkpoint', v: 1, chain, seq, head: prev, time: now.toISOString(), kind: wanted?.kind ?? 'periodic',
@@ -380,15 +444,31 @@ export class AuditLog {
     records.forEach((r, i) => ops.push({ key: recordPath(chain, r.seq), value: Buffer.from(encoded[i]!), ifVersion: 0 }));
     if (checkpoint !== undefined) ops.push({ key: checkpointPath(chain, checkpoint.seq), value: Buffer.from(encodeEntry(checkpoint)) });
     if (records.length > 0) ops.push({ key: headPath(chain), value: Buffer.from(JSON.stringify({ seq, hash: prev })), ifVersion: head.version });
+    let nextEpoch: number | undefined;
+    if (advanceEpoch) {
+      const current = this.epoch ?? await this.loadEpoch(signer);
+      nextEpoch = current.n + 1;
+      ops.push({ key: EPOCH_PATH, value: encodeEpoch(nextEpoch, signer), ifVersion: current.version });
+    }
     const versions = await writeBatch(this.store, ops);
-    const newVersion = records.length > 0 ? versions[versions.length - 1]! : head.version;
+    if (nextEpoch !== undefined) this.epoch = { n: nextEpoch, version: versions[versions.length - 1]! };
+    const newVersion = records.length > 0 ? versions[ops.findIndex((o) => o.key === headPath(chain))]! : head.version;
     this.head = { seq, hash: prev, version: newVersion };
     if (records.length > 0) this.headLoaded = true;
-    if (checkpoint !== undefined) {
+    // a state change's extra checkpoint leaves the periodic cadence (every N records or T ms) as it was
+    if (checkpoint !== undefined && periodicDue) {
       this.sinceCheckpoint = 0;
       this.lastCheckpointAt = now.getTime();
     } else {
       this.sinceCheckpoint = unsigned;
+    }
+    if (checkpoint !== undefined) {
+      try {
+        this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
+      } catch (e) {
+        // the store has the batch; an anchor that lags behind it only detects less
+        this.options.onError?.(e);
+      }
     }
     const shipped: (AuditRecord | AuditCheckpoint)[] = checkpoint ? [...records, checkpoint] : records;
     const firstSeq = records[0]?.seq ?? seq + 1;
@@ -398,13 +478,26 @@ export class AuditLog {
         // from the store, so the file stays a complete copy of the chain.
         const behind = this.sinkShipped.get(sink);
         const backlog = behind !== undefined && behind < firstSeq - 1 ? await this.entriesBetween(behind + 1, firstSeq - 1) : [];
-        await sink.write(backlog.length > 0 ? [...backlog, ...shipped] : shipped);
+        let entries = backlog.length > 0 ? [...backlog, ...shipped] : shipped;
+        const anchor = sink.startsFile?.() === true ? this.fileAnchor(entries, signer) : undefined;
+        if (anchor !== undefined) entries = [anchor, ...entries];
+        await sink.write(entries);
         this.sinkShipped.set(sink, seq);
       } catch (e) {
         if (!this.sinkShipped.has(sink)) this.sinkShipped.set(sink, firstSeq - 1);
         throw new AuditWriteError(`the audit sink ${sink.name} could not be written: ${(e as Error).message}`, { cause: e });
       }
     }
+  }
+
+  /** A signed `anchor` checkpoint over the record before the first one shipped (none when the file starts the chain). */
+  private fileAnchor(entries: readonly (AuditRecord | AuditCheckpoint)[], signer: AuditKeys | undefined): AuditCheckpoint | undefined {
+    const first = entries.find((e): e is AuditRecord => e.type === 'record');
+    if (first === undefined || first.seq <= 1 || signer === undefined) return undefined;
+    return signer.sign({
+      type: 'checkpoint', v: 1, chain: first.chain, seq: first.seq - 1, head: first.prev, time: this.options.clock().toISOString(), kind: 'anchor',
+      everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs, keyFingerprint: signer.fingerprint,
+    });
   }
 
   /** Records and checkpoints of this chain with from <= seq <= to, in log order. */
@@ -426,6 +519,14 @@ export class AuditLog {
     return out;
   }
 
+  private async loadEpoch(keys: AuditKeys): Promise<{ n: number; version: number }> {
+    const entry = await this.store.get(EPOCH_PATH);
+    if (entry === undefined) return { n: 0, version: 0 };
+    const n = parseEpoch(entry.value, keys);
+    if (n === undefined) throw new AuditWriteError(`the store epoch record ${EPOCH_PATH} was not written by this installation (tampered): state changes are refused`);
+    return { n, version: entry.version };
+  }
+
   private async loadHead(): Promise<Head> {
     const entry = await this.store.get(headPath(this.options.chain));
     if (entry === undefined) return { seq: 0, hash: GENESIS_HASH, version: 0 };
@@ -439,4 +540,19 @@ function resumeEvent(node: string): AuditEvent {
     requestId: 'none', transport: 'local', source: 'local', principal: null, tenant: null, credential: null,
     op: RESUME_OPERATION, keyId: null, keyVersion: null, result: 'OK', request: { node },
   };
+}
+
+/** The store epoch record: the number and its HMAC under the audit key (a store writer cannot forge a higher one). */
+function encodeEpoch(n: number, keys: AuditKeys): Buffer {
+  return Buffer.from(JSON.stringify({ epoch: n, mac: keys.hmac(`keyward store epoch v1:${n}`) }));
+}
+
+function parseEpoch(value: Buffer, keys: AuditKeys): number | undefined {
+  try {
+    const o = JSON.parse(value.toString('utf8')) as { epoch?: unknown; mac?: unknown };
+    if (typeof o.epoch !== 'number' || !Number.isSafeInteger(o.epoch) || o.epoch < 0 || typeof o.mac !== 'string') return undefined;
+    return keys.hmac(`keyward store epoch v1:${o.epoch}`) === o.mac ? o.epoch : undefined;
+  } catch {
+    return undefined;
+  }
 }

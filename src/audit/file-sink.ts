@@ -28,6 +28,8 @@ export class FileAuditSink implements AuditSink {
   private inode = 0;
   private lastSync = 0;
   private dirty = false;
+  /** Nothing written to the open file yet (it gets an anchor checkpoint first). */
+  private fresh = true;
 
   constructor(private readonly options: FileSinkOptions) {
     this.name = `file ${options.path}`;
@@ -43,12 +45,18 @@ export class FileAuditSink implements AuditSink {
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     this.dirty = true;
+    this.fresh = false;
     const now = Date.now();
     if (this.options.fsync === 'always' || (this.options.fsync === 'interval' && now - this.lastSync >= (this.options.fsyncIntervalMs ?? 1000))) {
       fsyncSync(fd);
       this.lastSync = now;
       this.dirty = false;
     }
+  }
+
+  startsFile(): boolean {
+    if (this.moved()) this.reopen();
+    return this.fresh;
   }
 
   /** Closes and reopens the path (after rotation: a new file is started). */
@@ -65,6 +73,7 @@ export class FileAuditSink implements AuditSink {
     mkdirSync(dirname(this.options.path), { recursive: true, mode: 0o700 });
     const fd = openSync(this.options.path, 'a', 0o600);
     this.fd = fd;
+    this.fresh = true;
     this.inode = fstatSync(fd).ino;
     return fd;
   }

@@ -6,3 +6,5 @@ export * from './verify.js';
 export * from './store-reader.js';
 export * from './file-sink.js';
 export * from './retention.js';
+export * from './anchor.js';
+export * from './rollback-guard.js';

@@ -5,6 +5,8 @@
  */
 export const AUDIT_PREFIX = 'audit/';
 export const CHAIN_INDEX_PREFIX = 'audit-chains/';
+/** The store epoch: advanced, with a signed checkpoint, by every state change (see anchor.ts). */
+export const EPOCH_PATH = 'audit-state/epoch';
 const SEQ_DIGITS = 15;
 
 export function chainPrefix(chain: string): string {

@@ -13,6 +13,8 @@ export interface PruneResult {
   readonly recordsPruned: number;
   /** The JSON-lines file holding what was pruned (verifiable on its own with the public key). */
   readonly exportFile: string | null;
+  /** The node that pruned and wrote the export (its name is in the file name too). */
+  readonly node: string;
 }
 
 const DELETE_BATCH = 500;
@@ -27,6 +29,8 @@ export async function pruneChain(store: Store, keys: AuditKeys, options: {
   readonly chain: string;
   readonly cutoff: Date;
   readonly exportDir: string;
+  /** The node writing the export (named in the file name: exports of many nodes may share a directory). */
+  readonly node: string;
   readonly now: Date;
   readonly everyRecords: number;
   readonly everyMs: number;
@@ -55,7 +59,7 @@ export async function pruneChain(store: Store, keys: AuditKeys, options: {
     const prev = old[old.length - 1];
     lastOld = prev === undefined || prev.type !== 'record' ? undefined : { seq: prev.seq, hash: prev.hash };
   }
-  if (lastOld === undefined) return { chain, prunedThrough: null, recordsPruned: 0, exportFile: null };
+  if (lastOld === undefined) return { chain, prunedThrough: null, recordsPruned: 0, exportFile: null, node: options.node };
   const through = lastOld.seq;
 
   const checkpoints: AuditCheckpoint[] = [];
@@ -72,7 +76,7 @@ export async function pruneChain(store: Store, keys: AuditKeys, options: {
   // The export, in log order: each checkpoint after the record it signs.
   mkdirSync(options.exportDir, { recursive: true, mode: 0o700 });
   const first = old[0]!.seq;
-  const exportFile = join(options.exportDir, `audit-${encodeURIComponent(chain)}-${first}-${through}-${options.now.getTime()}.jsonl`);
+  const exportFile = join(options.exportDir, `audit-${encodeURIComponent(chain)}-${first}-${through}-${options.now.getTime()}-by-${encodeURIComponent(options.node)}.jsonl`);
   const bySeq = new Map<number, AuditCheckpoint[]>();
   for (const c of [...checkpoints, anchor]) bySeq.set(c.seq, [...(bySeq.get(c.seq) ?? []), c]);
   const fd = openSync(exportFile, 'wx', 0o600);
@@ -94,5 +98,5 @@ export async function pruneChain(store: Store, keys: AuditKeys, options: {
       for (const k of slice) await tx.delete(k);
     });
   }
-  return { chain, prunedThrough: through, recordsPruned: old.length, exportFile };
+  return { chain, prunedThrough: through, recordsPruned: old.length, exportFile, node: options.node };
 }

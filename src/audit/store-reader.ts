@@ -35,10 +35,13 @@ async function collect(gen: AsyncGenerator<RawEntry>): Promise<RawEntry[]> {
 }
 
 /** Verifies every chain in the store (or one), reporting the first break precisely. */
-export async function verifyStore(store: Store, options: VerifyOptions & { readonly chain?: string }): Promise<VerifyReport> {
-  const chains = options.chain !== undefined ? [options.chain] : await listChains(store);
+export async function verifyStore(store: Store, options: Omit<VerifyOptions, 'anchor'> & { readonly chain?: string; readonly anchors?: Readonly<Record<string, { seq: number; hash: string }>> }): Promise<VerifyReport> {
+  const listed = options.chain !== undefined ? [options.chain] : await listChains(store);
+  // a chain the anchor knows is verified even when its index entry is gone (a deleted chain)
+  const chains = options.chain !== undefined ? listed : [...new Set([...listed, ...Object.keys(options.anchors ?? {})])].sort();
   const results = [];
   for (const chain of chains) {
+    const anchor = options.anchors?.[chain];
     const from = options.from;
     const recordsAfter = from !== undefined && from > 1 ? recordPath(chain, from - 1) : undefined;
     const cpAfter = from !== undefined && from > 2 ? checkpointPath(chain, from - 2) : undefined;
@@ -46,7 +49,8 @@ export async function verifyStore(store: Store, options: VerifyOptions & { reado
       ...await collect(rawEntries(store, recordPrefix(chain), recordsAfter)),
       ...await collect(rawEntries(store, checkpointPrefix(chain), cpAfter)),
     ];
-    results.push(verifyChain(chain, entries, options));
+    const { anchors: _anchors, ...rest } = options;
+    results.push(verifyChain(chain, entries, { ...rest, ...(anchor !== undefined ? { anchor } : {}) }));
   }
   return combineReports(results);
 }
@@ -117,4 +121,49 @@ export async function tailRecords(store: Store, chain: string, count: number): P
   const fromSeq = Math.max(1, seq - count + 1);
   const page = await queryRecords(store, chain, { chain, afterSeq: fromSeq - 1, limit: count });
   return [...page.records];
+}
+
+/** Oldest first across chains: by time, then chain, then sequence number. */
+function byTime(a: AuditRecord, b: AuditRecord): number {
+  return a.time < b.time ? -1 : a.time > b.time ? 1 : a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : a.seq - b.seq;
+}
+
+export interface MergedAuditPage {
+  readonly records: readonly AuditRecord[];
+  /** Per chain, the last sequence number returned: pass back as `after` to continue. */
+  readonly next?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Records of every chain matching the filters, merged oldest first (by time). Each chain is read
+ * up to `offset + limit` matches; what is returned is a prefix of each chain's matches, so the
+ * per-chain position of the last one returned is a correct cursor.
+ */
+export async function queryAllChains(store: Store, q: Omit<AuditQuery, 'chain' | 'afterSeq'> & { readonly after?: Readonly<Record<string, number>> }): Promise<MergedAuditPage> {
+  const chains = await listChains(store);
+  const want = (q.offset ?? 0) + q.limit;
+  const all: AuditRecord[] = [];
+  let more = false;
+  for (const chain of chains) {
+    const afterSeq = q.after?.[chain];
+    const { offset: _o, after: _a, ...filters } = q;
+    const page = await queryRecords(store, chain, { ...filters, chain, limit: want, ...(afterSeq !== undefined ? { afterSeq } : {}) });
+    if (page.nextSeq !== undefined) more = true;
+    all.push(...page.records);
+  }
+  all.sort(byTime);
+  const records = all.slice(q.offset ?? 0, want);
+  if (records.length < all.length - (q.offset ?? 0)) more = true;
+  if (!more || records.length === 0) return { records };
+  const next: Record<string, number> = { ...(q.after ?? {}) };
+  for (const r of all.slice(0, want)) next[r.chain] = Math.max(next[r.chain] ?? 0, r.seq);
+  return { records, next };
+}
+
+/** The newest `count` records across every chain, oldest first. */
+export async function tailAllChains(store: Store, count: number): Promise<AuditRecord[]> {
+  const all: AuditRecord[] = [];
+  for (const chain of await listChains(store)) all.push(...await tailRecords(store, chain, count));
+  all.sort(byTime);
+  return all.slice(Math.max(0, all.length - count));
 }

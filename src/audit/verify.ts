@@ -6,7 +6,7 @@ import {
 
 export type AuditBreakKind =
   | 'malformed' | 'edited' | 'chain' | 'deleted' | 'reordered' | 'truncated' | 'forged-checkpoint'
-  | 'checkpoint-mismatch' | 'appended' | 'unanchored';
+  | 'checkpoint-mismatch' | 'appended' | 'unanchored' | 'missing-chain' | 'rolled-back';
 
 /** One place where the log is not what Keyward wrote. */
 export interface AuditBreak {
@@ -59,6 +59,8 @@ export interface VerifyOptions {
   readonly now: Date;
   /** Extra time allowed beyond the checkpoint interval before an unsigned tail is stale. */
   readonly graceMs?: number;
+  /** A record this node's anchor saw on the chain: the chain must still hold it (not truncated or rewritten). */
+  readonly anchor?: { readonly seq: number; readonly hash: string };
 }
 
 const MAX_BREAKS = 100;
@@ -66,7 +68,7 @@ const DEFAULT_GRACE_MS = 60_000;
 /** Break kinds reported at the same sequence number: the more specific first. */
 const PRIORITY: Record<AuditBreakKind, number> = {
   malformed: 0, reordered: 1, edited: 2, deleted: 3, chain: 4, 'forged-checkpoint': 5, 'checkpoint-mismatch': 6,
-  truncated: 7, appended: 8, unanchored: 9,
+  truncated: 7, appended: 8, unanchored: 9, 'missing-chain': 10, 'rolled-back': 11,
 };
 
 /**
@@ -160,7 +162,8 @@ export function verifyChain(chain: string, entries: Iterable<RawEntry>, options:
     } else if (r.hash !== c.head) {
       add({ seq: c.seq, kind: 'checkpoint-mismatch', where, message: `record ${c.seq} is not the record its signed checkpoint covers: the chain up to ${c.seq} was rewritten after it was signed` });
     }
-    if (lastValid === undefined || c.seq >= lastValid.seq) lastValid = c;
+    // at one sequence number a final or periodic checkpoint says more than a file's anchor
+    if (lastValid === undefined || c.seq > lastValid.seq || (c.seq === lastValid.seq && c.kind !== 'anchor')) lastValid = c;
   }
 
   // What follows the last checkpoint.
@@ -178,6 +181,20 @@ export function verifyChain(chain: string, entries: Iterable<RawEntry>, options:
       if (age > limitMs) {
         add({ seq: tailFrom, kind: 'unanchored', where: `record ${tailFrom}`, message: `records ${tailFrom}..${lastSeq} are not covered by a signed checkpoint although the policy (every ${lastValid.everyRecords} records or ${lastValid.everyMs} ms) would have signed them: they were appended, or the node stopped (or stayed sealed) before signing` });
       }
+    }
+  }
+
+  // What the node-local anchor saw of this chain.
+  const seen = options.anchor;
+  if (seen !== undefined) {
+    const r = bySeq.get(seen.seq);
+    if (lastSeq === null && checkpoints.length === 0) {
+      add({ seq: seen.seq, kind: 'missing-chain', where: `chain ${chain}`, message: `the chain ${chain} is missing (deleted): this node's anchor saw it up to record ${seen.seq}` });
+    } else if (lastSeq === null || lastSeq < seen.seq) {
+      const end = lastSeq ?? 0;
+      add({ seq: end + 1, kind: 'rolled-back', where: `chain ${chain}`, message: `the log was rolled back: it ends at record ${end}, but this node's anchor saw record ${seen.seq} (records ${end + 1}..${seen.seq} were removed and the head reset)` });
+    } else if (r !== undefined && r.hash !== seen.hash) {
+      add({ seq: seen.seq, kind: 'rolled-back', where: `chain ${chain}`, message: `record ${seen.seq} is not the record this node's anchor saw there: the chain was cut back (or rewritten) and has been continued since` });
     }
   }
 

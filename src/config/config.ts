@@ -119,8 +119,13 @@ const schema = z.object({
   auditFile: z.string().min(1).optional(),
   /** When the audit file is fsynced: after every batch, at most every second, or never. */
   auditFileFsync: z.enum(['always', 'interval', 'never']).default('always'),
-  /** Where retention writes the audit records it prunes (default: <dataDir>/audit-export). */
+  /**
+   * Where retention writes the audit records it prunes (default: <dataDir>/audit-export). With many
+   * nodes, point every node at one shared location: each file names the node that wrote it.
+   */
   auditExportDir: z.string().min(1).optional(),
+  /** How often each node compares the store with its anchor file (besides at every unseal). */
+  rollbackCheckMs: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
   /** Export and prune audit records older than this many days (hourly check); unset: keep all. */
   auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
   /** Requests per second each principal may send (token bucket); 0 turns the limit off. */

@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   SealUnavailableException: { http: 503, grpc: 'UNAVAILABLE', fault: 'server', meaning: 'The seal cannot be used: the HSM module, token, PIN or key, the outer KMS of a transit seal, or the static key is missing, unreachable or refused; Keyward stays sealed and nothing was changed.' },
   IntegrityException: { http: 500, grpc: 'DATA_LOSS', fault: 'server', meaning: 'A stored record failed its integrity check (edited, moved or swapped in the store); it was not used.' },
   DependencyTimeoutException: { http: 503, grpc: 'UNAVAILABLE', fault: 'server', meaning: 'The store (or another dependency) is unreachable or timed out; the request was not applied.' },
+  RollbackDetectedException: { http: 503, grpc: 'FAILED_PRECONDITION', fault: 'server', meaning: 'The store is older than this node\'s anchor (rolled back, an audit chain truncated or missing): key operations are refused until an operator checks and runs `keyward audit accept-rollback`.' },
   AuditUnavailableException: { http: 503, grpc: 'UNAVAILABLE', fault: 'server', meaning: 'The audit log could not durably record the request (store read-only, full or unreachable), so the request was refused (fail closed).' },
   KMSInternalException: { http: 500, grpc: 'INTERNAL', fault: 'server', meaning: 'An unexpected internal error; the message carries a request id and the detail is in the log.' },
 } as const satisfies Record<string, ErrorCodeSpec>;

@@ -1,4 +1,4 @@
-import type { AuditLog } from '../audit/index.js';
+import type { AuditLog, RollbackGuard, StateWrites } from '../audit/index.js';
 import type { KeywardError } from '../errors/index.js';
 import type { Caller, Plane, SigningKeyCache, SigV4Policy } from '../authz/index.js';
 import type { Clock, Keyring } from '../keyring/index.js';
@@ -32,6 +32,10 @@ export interface Services {
   readonly sigv4?: SigV4Policy;
   /** Where the node is in its life: draining (stopping) makes health answer 503. */
   readonly lifecycle?: NodeLifecycle;
+  /** This process's writes under the barrier so far: a request that moves the count changed state. */
+  readonly stateWrites?: StateWrites;
+  /** The node-local anchor check: while it reports a rollback, key operations are refused. */
+  readonly rollback?: RollbackGuard;
   /** Whether the store answers, from what it already knows (no round trip); absent: always. */
   readonly storeHealth?: () => StoreHealth;
   /** Times every store call (the store latency metric); absent: not timed. */

@@ -30,6 +30,8 @@ export const health = defineOperation({
       node: services.nodeId,
       server_time_utc: Math.floor(services.clock().getTime() / 1000),
       ...(services.lifecycle?.draining ? { draining: true } : {}),
+      // refusing key operations: out of the load balancer until an operator accepts the store
+      ...(services.rollback?.state.kind === 'detected' ? { rollback_detected: true } : {}),
     };
   },
 });

@@ -18,6 +18,7 @@ const audited = new WeakSet<object>();
  */
 export async function invoke(services: Services, operation: Operation, credentials: Credentials, body: unknown, meta: RequestMeta): Promise<unknown> {
   const notes: AuditNotes = {};
+  const writesBefore = services.stateWrites?.count;
   let caller: Caller | undefined;
   let result: unknown;
   try {
@@ -27,6 +28,7 @@ export async function invoke(services: Services, operation: Operation, credentia
         ? new KeywardError('SealedException', 'Keyward is sealed; unseal it (keyward unseal or POST /v1/sys/unseal) first.')
         : new KeywardError('NotInitializedException', 'Keyward is not initialized; run keyward init or POST /v1/sys/init.');
     }
+    await refuseAfterRollback(services, operation);
     if (operation.plane === 'public') {
       // anyone may call these: they draw on the unauthenticated buckets (health probes excepted)
       if (!operation.unaudited) services.rateLimits?.takeUnauthenticated(meta.sourceAddress);
@@ -49,7 +51,7 @@ export async function invoke(services: Services, operation: Operation, credentia
     // A request that failed stays failed with its own error (more useful than the audit's) even
     // if its record cannot be written: fail closed is about never succeeding unaudited.
     if (meta.observed !== undefined && notes.keyId !== undefined) meta.observed.keyId = notes.keyId;
-    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
+    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }, changed(services, writesBefore)).catch(() => undefined);
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
   }
@@ -59,7 +61,7 @@ export async function invoke(services: Services, operation: Operation, credentia
   }
   if (meta.observed !== undefined && notes.keyId !== undefined) meta.observed.keyId = notes.keyId;
   try {
-    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
+    if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' }, changed(services, writesBefore));
   } catch (e) {
     wipeResult(result);
     throw e;
@@ -70,6 +72,7 @@ export async function invoke(services: Services, operation: Operation, credentia
 /** One batch item: the path of invoke() after authentication, with its own audit record. */
 async function runItem(services: Services, operation: AnyCallerOperation, credentials: Credentials, caller: Caller, body: unknown, meta: RequestMeta): Promise<ItemOutcome> {
   const notes: AuditNotes = {};
+  const writesBefore = services.stateWrites?.count;
   let result: unknown;
   try {
     takeRate(services, caller);
@@ -77,7 +80,7 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
     const request: unknown = operation.parse(new Input(body));
     result = await operation.run({ services, meta, audit: notes, caller, subrequest: noNestedBatches, ...accessOf(operation, request) }, request);
   } catch (e) {
-    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }, changed(services, writesBefore)).catch(() => undefined);
     if (!isKeywardError(e)) throw e;
     return { ok: false, error: e };
   }
@@ -86,7 +89,7 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
     if (keyId !== undefined) notes.keyId = keyId;
   }
   try {
-    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
+    await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' }, changed(services, writesBefore));
   } catch (e) {
     wipeResult(result);
     if (!isKeywardError(e)) throw e;
@@ -153,7 +156,7 @@ export async function auditServed(services: Services, meta: RequestMeta, operati
   await record(services, meta, { operation, credentials, caller: undefined, notes: {}, body: undefined, result: 'OK' });
 }
 
-async function record(services: Services, meta: RequestMeta, outcome: Parameters<typeof auditEvent>[2]): Promise<void> {
+async function record(services: Services, meta: RequestMeta, outcome: Parameters<typeof auditEvent>[2], stateChange = false): Promise<void> {
   if (!services.audit.enabled) return;
   // Without an authenticated caller a record is bounded: past a threshold it becomes a count in
   // its source's summary. Secret checks (init, unseal) stay one record each: their own limits bound them.
@@ -162,7 +165,7 @@ async function record(services: Services, meta: RequestMeta, outcome: Parameters
     if (!services.auditCoalescer.admit(source, outcome.operation, outcome.result, meta.transport)) return;
   }
   try {
-    await services.audit.record(auditEvent(services.audit, meta, outcome));
+    await services.audit.record(auditEvent(services.audit, meta, outcome), { stateChange });
   } catch (e) {
     const err = auditFailure(e, meta.requestId);
     audited.add(err);
@@ -188,4 +191,40 @@ function keyIdOfResult(result: unknown): string | undefined {
 function isExpensive(operation: Operation, request: unknown): boolean {
   const e = operation.expensive;
   return typeof e === 'function' ? e(request) : e === true;
+}
+
+/** Whether this process wrote state since `before` (the request's own writes, or a concurrent one's). */
+function changed(services: Services, before: number | undefined): boolean {
+  const writes = services.stateWrites;
+  if (before === undefined || writes === undefined || writes.count === before) return false;
+  // this request's record advances the epoch for every write so far
+  writes.covered = Math.max(writes.covered, writes.count);
+  return true;
+}
+
+/** What a node that detected a rollback still answers: the audit log, to investigate it. */
+const SERVED_AFTER_ROLLBACK = new Set(['VerifyAudit', 'ListAuditRecords', 'GetAuditPublicKey', 'ListAuditPublicKeys', 'AuditHash']);
+
+/**
+ * Refuses while the store is behind this node's anchor (RollbackDetected): a rolled-back store
+ * could bring back a deleted principal or a destroyed key version. Waits for the check after an
+ * unseal once; afterwards it is a field read.
+ */
+async function refuseAfterRollback(services: Services, operation: Operation): Promise<void> {
+  const guard = services.rollback;
+  if (guard === undefined || operation.plane === 'public' || SERVED_AFTER_ROLLBACK.has(operation.name)) return;
+  let state = guard.state;
+  if (state.kind === 'unchecked') {
+    try {
+      state = await guard.ready();
+    } catch {
+      throw new KeywardError('DependencyTimeoutException', 'The store could not be compared with this node\'s anchor (it did not answer); retry.');
+    }
+  }
+  // an operator may have accepted the store since (the anchor file says so): look again
+  if (state.kind === 'detected') state = await guard.check().catch(() => state);
+  if (state.kind === 'detected') {
+    const first = state.findings[0]?.message ?? 'the store is behind this node\'s anchor';
+    throw new KeywardError('RollbackDetectedException', `Rollback detected since ${state.since}: ${first}${state.findings.length > 1 ? ` (and ${state.findings.length - 1} more)` : ''}. Key operations are refused until an operator checks the store and runs keyward audit accept-rollback on this node.`);
+  }
 }

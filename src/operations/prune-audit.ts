@@ -24,6 +24,7 @@ export const pruneAudit = defineOperation({
     } catch (e) {
       throw new KeywardError('KMSInvalidStateException', `Audit retention refused: ${(e as Error).message}`);
     }
-    return { Chain: r.chain, PrunedThrough: r.prunedThrough, RecordsPruned: r.recordsPruned, ExportFile: r.exportFile };
+    // the export is on the disk of the node that answered (auditExportDir may be shared storage): say which
+    return { Chain: r.chain, PrunedThrough: r.prunedThrough, RecordsPruned: r.recordsPruned, ExportFile: r.exportFile, Node: r.node };
   },
 });

@@ -31,6 +31,8 @@ export const verifyAudit = defineOperation({
       ...(req.chain !== undefined ? { chain: req.chain } : {}),
       ...(req.from !== undefined ? { from: req.from } : {}),
       ...(req.publicKey !== undefined ? { publicKey: req.publicKey } : {}),
+      // what this node's anchor saw: truncation past it and deleted chains are breaks too
+      ...(ctx.services.rollback !== undefined ? { anchors: ctx.services.rollback.anchoredChains() } : {}),
     });
     return report as unknown as Record<string, unknown>;
   },

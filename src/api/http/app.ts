@@ -209,7 +209,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // initialised (load balancers read these); Vault's query parameters choose other codes.
   sysRoute('GET', '/v1/sys/health', sys.health, (r, req) => {
     const q = healthQuery(req.query);
-    if (r.store !== undefined || r.draining === true) return 503;
+    if (r.store !== undefined || r.draining === true || r.rollback_detected === true) return 503;
     if (!r.initialized) return q.uninitcode ?? 501;
     if (r.sealed) return q.sealedcode ?? 503;
     return q.activecode ?? 200;

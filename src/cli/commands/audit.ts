@@ -64,7 +64,7 @@ export function registerAudit(program: Command): void {
       })));
     });
 
-  sub('tail', 'the newest records of this node\'s chain (or --chain)')
+  sub('tail', 'the newest records across every chain, i.e. every node (or only --chain)')
     .option('-n, --count <n>', 'how many records (default 20, at most 1000)')
     .option('--chain <chain>', 'chain (node id)')
     .action((f: Flags) => withClient(f, async (c) => {
@@ -74,7 +74,7 @@ export function registerAudit(program: Command): void {
       printJson(r.Records);
     }));
 
-  sub('search', 'records matching every filter given, oldest first')
+  sub('search', 'records matching every filter given, across every chain (every node) unless --chain, oldest first')
     .option('--principal <name>', 'principal name')
     .option('--key <key>', 'key id or key ARN')
     .option('--op <operation>', 'operation name, e.g. Decrypt')
@@ -105,12 +105,33 @@ export function registerAudit(program: Command): void {
       process.stdout.write(`${r.Hash}\n`);
     }));
 
-  sub('prune', 'export records older than an age to a file on the server and remove them (a signed anchor keeps the rest verifiable)')
+  sub('prune', 'export records older than an age to a file in the answering node\'s auditExportDir (the answer names the node) and remove them (a signed anchor keeps the rest verifiable)')
     .requiredOption('--older-than-days <n>', 'age in days')
     .option('--chain <chain>', 'chain (node id); default the server\'s own')
     .action((f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.PruneAudit', {
       OlderThanDays: positiveInt('--older-than-days', f.olderThanDays), ...(f.chain !== undefined ? { Chain: f.chain } : {}),
     }))));
+
+  audit.command('accept-rollback')
+    .description('after a restore (or a detected rollback you have investigated): accept the store as it is now; the node forgets its anchor and re-learns the store at its next check (run on the node, with its data directory; works while it runs)')
+    .option('--data-dir <dir>', 'data directory (env KEYWARD_DATA_DIR, default ./.keyward)')
+    .option('--store <store>', 'sqlite (default), sqlite:PATH or postgres://USER@HOST:PORT/DB (env KEYWARD_STORE)')
+    .option('--config <file>', 'JSON configuration file (env KEYWARD_CONFIG)')
+    .action(async (f: Flags) => {
+      const { configFrom } = await import('./server.js');
+      const { storeLabel } = await import('../../maintenance.js');
+      const { AnchorFile, anchorPath } = await import('../../audit-tools.js');
+      const { resolve } = await import('node:path');
+      const config = configFrom({ ...f, logLevel: 'silent' });
+      const label = storeLabel(config.store);
+      const anchor = new AnchorFile(anchorPath(resolve(config.dataDir), label), label);
+      const previous = anchor.accept(new Date());
+      printJson({
+        anchor: anchor.path, store: label, accepted: true,
+        previous: previous === undefined ? null : { epoch: previous.epoch, chains: previous.chains, updated: previous.updated },
+      });
+      process.stderr.write('the node accepts the store as it is at its next check (the next refused request, or within rollbackCheckMs)\n');
+    });
 
   sub('public-key', 'the Ed25519 public key (PEM) that verifies audit checkpoints')
     .action((f: Flags) => withClient(f, async (c) => {

@@ -29,6 +29,9 @@ export function sealStatusView(services: Services, s: SealStatus): Record<string
       warnings: [`The escrow shares issued at ${s.escrow.issuedAt} recover nothing since the root key was rotated at ${s.escrow.staleSince}: issue new ones with \`keyward escrow\`.`],
     } : {}),
     ...(s.autoUnseal !== undefined ? { auto_unseal: s.autoUnseal.replace(/-/g, '_') } : {}),
+    ...(services.rollback?.state.kind === 'detected' ? {
+      rollback: { detected: true, since: services.rollback.state.since, findings: services.rollback.state.findings.map((f) => f.message) },
+    } : {}),
     version: services.version,
     node: services.nodeId,
   };
