@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -115,6 +115,23 @@ interface Fixture {
   readonly blobB: string;
   readonly blobC: string;
   readonly userToken: string;
+  /** The node's rollback anchor files as they were with the untouched store (see withTampered). */
+  readonly anchors: ReadonlyMap<string, Buffer>;
+}
+
+const isAnchor = (name: string) => /^anchor-.*\.json$/.test(name);
+
+function readAnchors(dataDir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dataDir).filter(isAnchor).map((f) => [f, readFileSync(join(dataDir, f))]));
+}
+
+/**
+ * Puts the node's anchor back with the store: these cases tamper with rows, not with time; a store
+ * restored under a newer anchor is a rollback, which test/integration/audit/rollback-*.test.ts covers.
+ */
+function restoreAnchors(fx: Fixture): void {
+  for (const f of readdirSync(fx.dataDir).filter(isAnchor)) rmSync(join(fx.dataDir, f));
+  for (const [f, bytes] of fx.anchors) writeFileSync(join(fx.dataDir, f), bytes, { mode: 0o600 });
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -140,7 +157,7 @@ async function makeFixture(dataDir: string, backend: Backend): Promise<Fixture> 
   const blobC = (await ok('TrentService.Encrypt', { KeyId: c, Plaintext: b64('under C') }, otherAdmin)).CiphertextBlob as string;
   await t.close();
   await backend.snapshot();
-  return { dataDir, backend, admin: t.admin, otherAdmin, a, b, c, blobA, blobB, blobC, userToken };
+  return { dataDir, backend, admin: t.admin, otherAdmin, a, b, c, blobA, blobB, blobC, userToken, anchors: readAnchors(dataDir) };
 }
 
 type Call = (target: string, body: unknown, as?: { token: string }) => Promise<{ status: number; body: Record<string, unknown> }>;
@@ -148,6 +165,7 @@ type Call = (target: string, body: unknown, as?: { token: string }) => Promise<{
 /** Restores the untouched store, applies `tamper` to its rows, restarts and unseals a server. */
 async function withTampered(fx: Fixture, tamper: (rows: Rows) => Promise<void>, check: (call: Call) => Promise<void>) {
   await fx.backend.restore(tamper);
+  restoreAnchors(fx);
   const t = await startTestServer({ dataDir: fx.dataDir, init: false, admin: fx.admin, config: fx.backend.config });
   try {
     const res = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
