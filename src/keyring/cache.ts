@@ -19,8 +19,12 @@ export class BoundedCache<V extends object> {
   private readonly inflight = new Map<string, Promise<V | undefined>>();
 
   constructor(limits: CacheLimits, dispose?: (value: V) => void) {
+    // Bounded by count through maxSize (each entry weighs 1), not `max`: lru-cache preallocates
+    // arrays of `max` slots in its constructor (~3 MiB and tens of ms for 100k with a TTL, per
+    // cache, at every start); with maxSize they grow with the entries, up to the same bound.
     this.lru = new LRUCache<string, V>({
-      max: limits.max,
+      maxSize: limits.max,
+      sizeCalculation: one,
       ttl: limits.ttlMs,
       ...(dispose ? { dispose: (value: V) => void setImmediate(() => dispose(value)) } : {}),
     });
@@ -72,3 +76,5 @@ export class BoundedCache<V extends object> {
     return this.lru.size;
   }
 }
+
+const one = (): number => 1;
