@@ -1,10 +1,10 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['vitest.config.ts', 'eslint.config.js', 'dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'bench/.build/**', 'bench/.cache/**', '.keyward/**'] },
+  { ignores: ['vitest.config.ts', 'eslint.config.js', 'dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**', 'bench/.build/**', 'bench/.cache/**', '.keyward/**', 'src/ui/vite.config.ts'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
     },
@@ -15,6 +15,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': ['error', { allow: ['error', 'warn'] }],
+    },
+  },
+  {
+    // the web console: browser code with its own tsconfig (DOM, JSX for Preact)
+    files: ['src/ui/**/*.ts', 'src/ui/**/*.tsx'],
+    languageOptions: {
+      parserOptions: { project: './src/ui/tsconfig.json', tsconfigRootDir: import.meta.dirname },
     },
   },
   {

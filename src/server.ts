@@ -18,7 +18,7 @@ import { Barrier } from './barrier/index.js';
 import { ConfigError, isLoopback, parseListen, type Config } from './config/index.js';
 import { Keyring, refuseDefaultTenant, systemClock, tenantPathMatcher, type Clock } from './keyring/index.js';
 import { Pki } from './pki/index.js';
-import { Input, invoke, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
+import { AuditCoalescer, Input, invoke, networkKey, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
 import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
@@ -198,7 +198,25 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const rateLimits = new RateLimits({
     principal: { tokens: config.rateLimitPerSecond, intervalMs: 1000, burst: config.rateLimitBurst },
     expensive: { tokens: config.unsealRatePerMinute, intervalMs: 60_000, burst: config.unsealBurst },
+    secretFailures: {
+      global: { tokens: config.secretFailuresPerMinute, intervalMs: 60_000, burst: config.secretFailuresBurst },
+      network: { tokens: config.secretFailuresPerNetworkPerMinute, intervalMs: 60_000, burst: config.secretFailuresNetworkBurst },
+    },
+    unauthenticated: {
+      address: { tokens: config.unauthenticatedPerSecond, intervalMs: 1000, burst: config.unauthenticatedBurst },
+      global: { tokens: config.unauthenticatedGlobalPerSecond, intervalMs: 1000, burst: config.unauthenticatedGlobalBurst },
+    },
+    // one line per failed passphrase or share check (the audit record says UnsealFailedException)
+    onSecretFailure: (f) => log.warn({ operation: f.operation, source: f.sourceAddress || 'local', network: networkKey(f.sourceAddress), requestId: f.requestId }, 'failed secret check: a wrong passphrase or share'),
   });
+  const auditCoalescer = config.audit === 'on' && config.auditCoalesceGlobal > 0 ? new AuditCoalescer({
+    perSource: config.auditCoalescePerSource,
+    global: config.auditCoalesceGlobal,
+    intervalMs: config.auditCoalesceIntervalMs,
+    now: clock,
+    write: (event) => audit.record(event),
+    onError: (e) => log.error({ err: e }, 'writing the coalesced audit record of unauthenticated requests failed'),
+  }) : undefined;
   const sigv4 = {
     regions: new Set([config.region, ...(config.sigv4Regions?.split(',') ?? [])]),
     allowMinimalSignedHeaders: config.sigv4AllowMinimalSignedHeaders,
@@ -206,6 +224,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     const lifecycle: NodeLifecycle = { draining: false };
   const services: Services = {
     keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
+    ...(auditCoalescer !== undefined ? { auditCoalescer } : {}),
     scopeMaxEncryptions: config.scopeMaxEncryptions,
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
@@ -233,7 +252,8 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     async close() {
       if (closed) return;
       closed = true;
-      // The final checkpoint is signed while the keys are still there.
+      // Counted requests are written before the final checkpoint, which is signed while the keys are still there.
+      await auditCoalescer?.close();
       await audit.close();
       await seal.seal();
       pki.close();
@@ -373,6 +393,10 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     headersTimeoutMs: config.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    allowedOrigins: new Set([
+      ...(config.sysAllowedOrigins?.split(',') ?? []),
+      ...(config.pkiPublicUrl !== undefined ? [new URL(config.pkiPublicUrl).origin] : []),
+    ]),
   };
   const apps: FastifyInstance[] = [];
   const grpcServers: GrpcServer[] = [];

@@ -23,7 +23,7 @@ export interface InProcessKeyward {
 export async function startInProcessKeyward(ctx: BenchContext): Promise<InProcessKeyward> {
   const dataDir = mkdtempSync(join(ctx.tmpDir, 'keyward-'));
   const server = await startServer(loadConfig({ dataDir, listen: '127.0.0.1:0', logLevel: 'silent', argon2MemoryKiB: 1024, argon2Iterations: 1 }, {}));
-  const res = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', body: JSON.stringify({ passphrase: 'bench passphrase, scratch data only' }) });
+  const res = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'bench passphrase, scratch data only' }) });
   if (res.status !== 200) throw new Error(`init failed: HTTP ${res.status}`);
   const creds = (await res.json() as { credentials: { access_key_id: string; secret_access_key: string } }).credentials;
   const credentials = { accessKeyId: creds.access_key_id, secretAccessKey: creds.secret_access_key };

@@ -18,11 +18,11 @@ export const unseal: BenchScenario = {
       const cycles = Math.max(3, ctx.rounds * 2 + 1);
       for (let i = 0; i < cycles; i++) {
         const t0 = performance.now();
-        const res = await fetch(`${kw.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: BENCH_PASSPHRASE }) });
+        const res = await fetch(`${kw.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: BENCH_PASSPHRASE }) });
         const elapsed = (performance.now() - t0) / 1000;
         if (res.status !== 200) throw new Error(`unseal answered ${res.status}: ${await res.text()}`);
         times.push(elapsed);
-        const sealed = await fetch(`${kw.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${kw.admin.token}` }, body: '{}' });
+        const sealed = await fetch(`${kw.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${kw.admin.token}` }, body: '{}' });
         if (sealed.status !== 200) throw new Error(`seal answered ${sealed.status}: ${await sealed.text()}`);
       }
       const value = median(times);

@@ -55,8 +55,9 @@ const schema = z.object({
   bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeId: z.string().min(1).max(64).optional(),
-  argon2MemoryKiB: z.coerce.number().int().min(8).max(4 * 1024 * 1024).default(64 * 1024),
-  argon2Iterations: z.coerce.number().int().min(1).max(100).default(3),
+  /** Bounded as the seal bounds what it reads from the store (seal/passphrase-seal.ts ARGON2_LIMITS). */
+  argon2MemoryKiB: z.coerce.number().int().min(8).max(1024 * 1024).default(64 * 1024),
+  argon2Iterations: z.coerce.number().int().min(1).max(16).default(3),
   argon2Parallelism: z.coerce.number().int().min(1).max(16).default(1),
   metadataCacheMax: z.coerce.number().int().min(1).default(100_000),
   metadataCacheTtlMs: z.coerce.number().int().min(0).default(5 * 60_000),
@@ -136,6 +137,34 @@ const schema = z.object({
   unsealRatePerMinute: z.coerce.number().min(0).default(10),
   unsealBurst: z.coerce.number().int().min(1).default(10),
   /**
+   * Failed secret checks (a wrong passphrase or shares for unseal, escrow, rekey, rotate-root) the
+   * whole node allows per minute, whatever the source address (0: off), and the bucket's size ...
+   */
+  secretFailuresPerMinute: z.coerce.number().min(0).default(6),
+  secretFailuresBurst: z.coerce.number().int().min(1).default(20),
+  /** ... and per source network (/24 for IPv4, /64 for IPv6). */
+  secretFailuresPerNetworkPerMinute: z.coerce.number().min(0).default(3),
+  secretFailuresNetworkBurst: z.coerce.number().int().min(1).default(10),
+  /** Requests without an authenticated caller (none, or failing) per second from one address (0: off) ... */
+  unauthenticatedPerSecond: z.coerce.number().min(0).default(50),
+  unauthenticatedBurst: z.coerce.number().int().min(1).default(200),
+  /** ... and from all addresses together. */
+  unauthenticatedGlobalPerSecond: z.coerce.number().min(0).default(500),
+  unauthenticatedGlobalBurst: z.coerce.number().int().min(1).default(2000),
+  /**
+   * Audit records of requests without an authenticated caller: per interval, the first this many
+   * of each source (and auditCoalesceGlobal of all) are recorded one by one, the rest counted in
+   * one CoalescedRequests record per source at the end of the interval. auditCoalesceGlobal 0: off.
+   */
+  auditCoalescePerSource: z.coerce.number().int().min(0).default(20),
+  auditCoalesceGlobal: z.coerce.number().int().min(0).default(1000),
+  auditCoalesceIntervalMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /**
+   * Browser origins (scheme://host[:port], comma-separated) besides the listener's own that may
+   * call /v1/sys/* (a console served elsewhere). Requests with any other Origin are refused.
+   */
+  sysAllowedOrigins: z.string().regex(/^https?:\/\/[^,\s/]+(,https?:\/\/[^,\s/]+)*$/, 'sysAllowedOrigins must be origins like https://console.example.com, comma-separated').optional(),
+  /**
    * mTLS: the HTTPS (and gRPC) listeners request client certificates and accept member
    * certificates chaining to this root: `auto` (Keyward's own root CA) or a PEM file.
    */
@@ -184,6 +213,13 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   }
   if (result.data.tlsClientCa !== undefined && result.data.tlsCert === undefined) {
     throw new ConfigError('invalid configuration: tlsClientCa (mTLS) needs TLS: set tlsCert and tlsKey too');
+  }
+  if (result.data.transitEndpoint !== undefined) {
+    const endpoint = new URL(result.data.transitEndpoint);
+    // the root key travels to the outer KMS and back: in the clear only on this machine
+    if (endpoint.protocol !== 'https:' && !(endpoint.protocol === 'http:' && isLoopback(endpoint.hostname.replace(/^\[(.*)\]$/, '$1')))) {
+      throw new ConfigError(`invalid configuration: transitEndpoint ${endpoint.origin} is plain http to a non-loopback address; the transit seal needs https there (http only to 127.0.0.1, ::1 or localhost)`);
+    }
   }
   if (result.data.grpcSocketPrincipal !== undefined && result.data.grpcSocket === undefined) {
     throw new ConfigError('invalid configuration: grpcSocketPrincipal binds the gRPC Unix socket, so it needs grpcSocket');

@@ -5,7 +5,7 @@
 export type GrpcStatusName =
   | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED'
   | 'FAILED_PRECONDITION' | 'ABORTED' | 'UNIMPLEMENTED' | 'INTERNAL' | 'UNAVAILABLE' | 'DATA_LOSS'
-  | 'UNAUTHENTICATED';
+  | 'UNAUTHENTICATED' | 'DEADLINE_EXCEEDED';
 
 export interface ErrorCodeSpec {
   readonly http: number;
@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   UnrecognizedClientException: { http: 400, grpc: 'UNAUTHENTICATED', fault: 'client', meaning: 'The access key id or bearer token is unknown or revoked.' },
   ThrottlingException: { http: 400, grpc: 'RESOURCE_EXHAUSTED', fault: 'client', meaning: 'The caller, or its tenant as a whole, exceeded its request rate.' },
   RequestEntityTooLargeException: { http: 413, grpc: 'RESOURCE_EXHAUSTED', fault: 'client', meaning: 'The request body (or gRPC message) exceeds the configured limit.' },
+  RequestHeaderFieldsTooLargeException: { http: 431, grpc: 'RESOURCE_EXHAUSTED', fault: 'client', meaning: 'The HTTP request headers exceed what the server accepts (16 KiB in all); the connection is closed.' },
+  RequestTimeoutException: { http: 408, grpc: 'DEADLINE_EXCEEDED', fault: 'client', meaning: 'The HTTP request (its headers, or all of it) did not arrive within headersTimeoutMs / requestTimeoutMs; the connection is closed.' },
   ConflictException: { http: 409, grpc: 'ABORTED', fault: 'client', meaning: 'A concurrent change to the same resource won; retry the request.' },
   NotInitializedException: { http: 503, grpc: 'FAILED_PRECONDITION', fault: 'server', meaning: 'Keyward has not been initialised yet (keyward init or POST /v1/sys/init).' },
   AlreadyInitializedException: { http: 400, grpc: 'ALREADY_EXISTS', fault: 'client', meaning: 'Init was called on an installation that is already initialised.' },

@@ -1,4 +1,4 @@
-import { KeywardError } from '../errors/index.js';
+import { KeywardError, quote } from '../errors/index.js';
 import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier/index.js';
 import { BoundedCache, type CacheLimits } from './cache.js';
 import type { Clock } from './clock.js';
@@ -14,7 +14,11 @@ export function checkAliasName(name: string): void {
     throw new KeywardError('ValidationException', "AliasName must be 'alias/' followed by 1-250 characters of a-z, A-Z, 0-9, '/', '_' and '-'.");
   }
   if (name.startsWith('alias/aws/')) {
-    throw new KeywardError('InvalidAliasNameException', `Alias ${name} is reserved: names beginning with alias/aws/ belong to AWS managed keys.`);
+    throw new KeywardError('InvalidAliasNameException', `Alias ${quote(name)} is reserved: names beginning with alias/aws/ belong to AWS managed keys.`);
+  }
+  // alias//x, alias/x/ and the like: an empty name part, which AWS refuses as not a valid alias name
+  if (name.slice('alias/'.length).split('/').some((part) => part === '')) {
+    throw new KeywardError('InvalidAliasNameException', `Alias ${quote(name)} is not a valid alias name: it has an empty part between slashes (or ends with a slash).`);
   }
 }
 
@@ -34,7 +38,7 @@ export class Aliases {
     try {
       await (within ?? this.barrier).put(paths.alias(tenant.id, aliasName), encodeRecord(record), { ifVersion: 0 });
     } catch (e) {
-      if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `An alias with the name ${aliasName} already exists`);
+      if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `An alias with the name ${quote(aliasName)} already exists`);
       throw e;
     }
     this.invalidate(tenant.id, aliasName);

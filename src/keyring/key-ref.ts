@@ -1,4 +1,4 @@
-import { KeywardError } from '../errors/index.js';
+import { KeywardError, MAX_QUOTED } from '../errors/index.js';
 import type { Tenant } from './types.js';
 
 /** What a KeyId parameter names: a key (by id or ARN) or an alias (by name or ARN). */
@@ -19,14 +19,22 @@ export function aliasArn(region: string, tenant: Tenant, aliasName: string): str
   return `arn:aws:kms:${region}:${tenant.accountId}:${aliasName}`;
 }
 
+/**
+ * The caller's text inside AWS's single quotes: a key ARN whole (a fixed shape), anything else at
+ * most MAX_QUOTED characters, escaped.
+ */
 function shown(input: string): string {
-  return input.length > 256 ? `${input.slice(0, 256)}...` : input;
+  if (KEY_ARN.test(input)) return input;
+  const cut = input.length > MAX_QUOTED;
+  return `${JSON.stringify(cut ? input.slice(0, MAX_QUOTED) : input).slice(1, -1)}${cut ? '...' : ''}`;
 }
 
 /**
  * Parses a KeyId parameter. An ARN of another region or another tenant's account names nothing
  * here: NotFoundException, the same answer as for a key that does not exist.
  */
+const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:\d{12}:key\/[0-9a-f-]{36}$/;
+
 export function parseKeyRef(input: string, region: string, tenant: Tenant): KeyRef {
   if (UUID.test(input)) return { kind: 'key', keyId: input };
   if (input.startsWith('alias/')) return { kind: 'alias', aliasName: input };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/index.js';
-import { KeywardError } from '../errors/index.js';
+import { KeywardError, quote } from '../errors/index.js';
 import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier/index.js';
 import { BoundedCache, type CacheLimits } from './cache.js';
 import type { Clock } from './clock.js';
@@ -67,7 +67,7 @@ export class Principals {
       };
       await (within ? write(within) : this.barrier.transaction(write));
     } catch (e) {
-      if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `Principal ${name} already exists in tenant ${tenant.id}.`);
+      if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `Principal ${quote(name)} already exists in tenant ${tenant.id}.`);
       throw e;
     }
     return {
@@ -98,7 +98,7 @@ export class Principals {
       await tx.delete(entry.path, { ifVersion: entry.version });
       return p;
     });
-    if (deleted === undefined) throw new KeywardError('NotFoundException', `Principal ${name} does not exist in tenant ${tenantId}.`);
+    if (deleted === undefined) throw new KeywardError('NotFoundException', `Principal ${quote(name)} does not exist in tenant ${tenantId}.`);
     this.byCredential.delete(`ak/${deleted.accessKeyId}`);
     this.byCredential.delete(`tk/${deleted.tokenId}`);
     this.byCredential.delete(`nm/${tenantId}/${name}`);

@@ -50,6 +50,14 @@ export interface AuditOutcome {
   readonly result: string;
 }
 
+/**
+ * The audit fields of a request whose target names no operation: the caller's text only as a
+ * SHA-256 digest (it is chosen by whoever sent it; the record's `op` is a fixed name).
+ */
+export function unknownTargetFields(target: string): Record<string, string> {
+  return { Target: `sha256:${sha256Hex(target).slice(0, 32)}`, TargetLength: String(target.length) };
+}
+
 /** The error code a thrown value answers with (as the transports map it). */
 export function resultCode(e: unknown): string {
   if (isKeywardError(e)) return e.code;

@@ -1,5 +1,5 @@
 import { isSigV4, parseAuthorization, verifySigV4, type Caller, type SignedRequest } from '../authz/index.js';
-import { KeywardError } from '../errors/index.js';
+import { KeywardError, quote } from '../errors/index.js';
 import type { PrincipalRecord } from '../keyring/index.js';
 import type { Services } from './context.js';
 
@@ -55,7 +55,7 @@ export async function authenticate(services: Services, credentials: Credentials)
     case 'certificate': {
       const id = await services.pki.identify(credentials.certificate);
       if (id.role !== 'admin' && id.role !== 'user') {
-        throw new KeywardError('AccessDeniedException', `Client certificate refused: its role ${JSON.stringify(id.role)} is not a Keyward role (admin or user).`);
+        throw new KeywardError('AccessDeniedException', `Client certificate refused: its role ${quote(id.role)} is not a Keyward role (admin or user).`);
       }
       const record = await principals.byName(id.tenantId, id.principal);
       if (record === undefined) {

@@ -6,6 +6,7 @@ import type { Pki } from '../pki/index.js';
 import type { SealManager } from '../seal/index.js';
 import type { StoreHealth } from '../storage/index.js';
 import type { Input } from './common/input.js';
+import type { AuditCoalescer } from './common/audit-coalescer.js';
 import type { RateLimits } from './common/rate-limits.js';
 
 /** Everything an operation may use: wired once by the composition root (src/server.ts). */
@@ -23,6 +24,8 @@ export interface Services {
   readonly version: string;
   /** Per-principal and per-address request rates; absent means unlimited. */
   readonly rateLimits?: RateLimits;
+  /** Bounds the audit records of requests without an authenticated caller; absent: one record each. */
+  readonly auditCoalescer?: AuditCoalescer;
   /** Scopes: the usage limit per version that new scope keys get. */
   readonly scopeMaxEncryptions: number;
   /** What SigV4 signatures must cover (regions, bound headers); absent: the strict defaults. */

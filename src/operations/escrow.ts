@@ -1,4 +1,5 @@
 import { MAX_SHARES } from '../seal/index.js';
+import { checkingSecret } from './common/secret-check.js';
 import { parseSealAuthorization } from './common/seal-spec.js';
 import { defineOperation } from './context.js';
 
@@ -19,7 +20,7 @@ export const escrow = defineOperation({
     },
   }),
   async run(ctx, req) {
-    const shares = await ctx.services.seal.escrow(req.auth, req.layout);
+    const shares = await checkingSecret(ctx, 'Escrow', () => ctx.services.seal.escrow(req.auth, req.layout));
     return { escrow_shares: shares, escrow_threshold: req.layout.threshold };
   },
 });

@@ -1,11 +1,13 @@
 export * from './context.js';
 export { invoke, auditRejected, auditServed } from './invoke.js';
 export { authenticate, credentialsFromAuthorization, type Credentials } from './authenticate.js';
-export { operationForTarget, targetsOf, sys, pkiPublic, keyGroups } from './registry.js';
+export { operationForTarget, targetsOf, sys, pkiPublic, keyGroups, OPERATION_NAMES } from './registry.js';
 export { DEFAULT_KEY_GROUP } from './common/key-group.js';
 export { versionOf as ciphertextKeyVersion } from './common/scope.js';
 export { MAX_PLAINTEXT_BYTES } from './encrypt.js';
 export { INITIAL_ADMIN } from './init.js';
 export { Input } from './common/input.js';
 export { wipeResult } from './common/wipe.js';
-export { RateLimits, type RateLimitOptions, type BucketSpec } from './common/rate-limits.js';
+export { RateLimits, networkKey, type RateLimitOptions, type BucketSpec, type SecretFailure } from './common/rate-limits.js';
+export { AuditCoalescer, COALESCED_OPERATION, type AuditCoalescerOptions } from './common/audit-coalescer.js';
+export { unknownTargetFields } from './audit-trail.js';

@@ -28,12 +28,14 @@ export async function invoke(services: Services, operation: Operation, credentia
         : new KeywardError('NotInitializedException', 'Keyward is not initialized; run keyward init or POST /v1/sys/init.');
     }
     if (operation.plane === 'public') {
+      // anyone may call these: they draw on the unauthenticated buckets (health probes excepted)
+      if (!operation.unaudited) services.rateLimits?.takeUnauthenticated(meta.sourceAddress);
       const request = operation.parse(new Input(body));
       // Charged once the request is valid: only attempts that reach Argon2 cost a token.
       if (isExpensive(operation, request)) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
-      caller = await authenticate(services, credentials);
+      caller = await authenticateOrCharge(services, credentials, meta);
       requireActiveTenant(caller.tenant);
       takeRate(services, caller);
       authorize(caller, operation.plane, operation.name);
@@ -90,6 +92,19 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
   return { ok: true, result };
 }
 
+/**
+ * A request whose credentials are missing or fail costs its source (and the node) a token of
+ * the unauthenticated buckets; once they are empty it is answered ThrottlingException instead.
+ */
+async function authenticateOrCharge(services: Services, credentials: Credentials, meta: RequestMeta): Promise<Caller> {
+  try {
+    return await authenticate(services, credentials);
+  } catch (e) {
+    services.rateLimits?.takeUnauthenticated(meta.sourceAddress);
+    throw e;
+  }
+}
+
 /** One request of the principal, and of its tenant: every principal of a tenant draws on the tenant's bucket too. */
 function takeRate(services: Services, caller: Caller): void {
   services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
@@ -103,11 +118,19 @@ const noNestedBatches: CallerContext['subrequest'] = () => Promise.reject(new Ke
  * Records a request that failed before reaching invoke (unknown target, malformed JSON or
  * Authorization header, oversized body, no route). Returns the error to answer with.
  */
-export async function auditRejected(services: Services, meta: RequestMeta, operation: string, error: unknown, credentials?: Credentials): Promise<unknown> {
+export async function auditRejected(services: Services, meta: RequestMeta, operation: string, error: unknown, credentials?: Credentials, fields?: Record<string, string>): Promise<unknown> {
   if (error !== null && typeof error === 'object' && audited.has(error)) return error;
+  // no caller was established: the unauthenticated buckets pay for it
+  let answer = error;
+  try {
+    services.rateLimits?.takeUnauthenticated(meta.sourceAddress);
+  } catch (throttled) {
+    answer = throttled;
+  }
   // The request fails either way; it keeps its own error if its record cannot be written.
-  await record(services, meta, { operation, credentials, caller: undefined, notes: {}, body: undefined, result: resultCode(error) }).catch(() => undefined);
-  return error;
+  const notes: AuditNotes = fields === undefined ? {} : { record: fields };
+  await record(services, meta, { operation, credentials, caller: undefined, notes, body: undefined, result: resultCode(answer) }).catch(() => undefined);
+  return answer;
 }
 
 /**
@@ -120,6 +143,12 @@ export async function auditServed(services: Services, meta: RequestMeta, operati
 
 async function record(services: Services, meta: RequestMeta, outcome: Parameters<typeof auditEvent>[2]): Promise<void> {
   if (!services.audit.enabled) return;
+  // Without an authenticated caller a record is bounded: past a threshold it becomes a count in
+  // its source's summary. Secret checks (init, unseal) stay one record each: their own limits bound them.
+  if (outcome.caller === undefined && !keptWhole(outcome) && services.auditCoalescer !== undefined) {
+    const source = typeof meta.sourceAddress === 'string' && meta.sourceAddress !== '' ? meta.sourceAddress : 'unix-socket';
+    if (!services.auditCoalescer.admit(source, outcome.operation, outcome.result, meta.transport)) return;
+  }
   try {
     await services.audit.record(auditEvent(services.audit, meta, outcome));
   } catch (e) {
@@ -127,6 +156,10 @@ async function record(services: Services, meta: RequestMeta, outcome: Parameters
     audited.add(err);
     throw err;
   }
+}
+
+function keptWhole(o: Parameters<typeof auditEvent>[2]): boolean {
+  return (o.operation === 'Init' || o.operation === 'Unseal') && (o.result === 'OK' || o.result === 'UnsealFailedException');
 }
 
 /** CreateKey and the like name their key only in the result (a key ARN or id). */

@@ -134,3 +134,6 @@ export const sys = { health, sealStatus, init, unseal, seal, rekey, rotateRoot, 
  * targets of their own: the AWS protocol reaches the same keys through their aliases.
  */
 export const keyGroups = { createKeyGroup: createKeyGroupOperation, listKeyGroups, provisionDefaultKeyGroup } as const;
+
+/** Every operation name a transport can reach: a closed set (metric labels come only from it). */
+export const OPERATION_NAMES: ReadonlySet<string> = new Set([...TARGETED, ...Object.values(sys), ...Object.values(pkiPublic), ...Object.values(keyGroups)].map((op) => op.name));

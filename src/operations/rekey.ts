@@ -1,4 +1,5 @@
 import { parseSealAuthorization, parseSealSpec, secretsView } from './common/seal-spec.js';
+import { checkingSecret } from './common/secret-check.js';
 import { sealStatusView } from './common/seal-status.js';
 import { defineOperation } from './context.js';
 
@@ -13,7 +14,7 @@ export const rekey = defineOperation({
   plane: 'system',
   parse: (input) => ({ auth: parseSealAuthorization(input), target: parseSealSpec(input, 'new_', 'passphrase') }),
   async run(ctx, req) {
-    const secrets = await ctx.services.seal.rekey(req.auth, req.target);
+    const secrets = await checkingSecret(ctx, 'Rekey', () => ctx.services.seal.rekey(req.auth, req.target));
     return { ...sealStatusView(ctx.services, await ctx.services.seal.status()), ...secretsView(secrets) };
   },
 });

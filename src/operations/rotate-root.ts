@@ -1,5 +1,6 @@
 import { parseSealAuthorization } from './common/seal-spec.js';
 import { secretsView } from './common/seal-spec.js';
+import { checkingSecret } from './common/secret-check.js';
 import { sealStatusView } from './common/seal-status.js';
 import { defineOperation } from './context.js';
 
@@ -13,7 +14,7 @@ export const rotateRoot = defineOperation({
   plane: 'system',
   parse: (input) => parseSealAuthorization(input),
   async run(ctx, auth) {
-    const secrets = await ctx.services.seal.rotateRoot(auth);
+    const secrets = await checkingSecret(ctx, 'RotateRoot', () => ctx.services.seal.rotateRoot(auth));
     return { ...sealStatusView(ctx.services, await ctx.services.seal.status()), rotated: 'root', ...secretsView(secrets) };
   },
 });

@@ -1,25 +1,36 @@
+import { checkingSecret } from './common/secret-check.js';
 import { sealStatusView } from './common/seal-status.js';
 import { defineOperation } from './context.js';
 
 /**
  * Unseals this node: `passphrase` (passphrase seal), one `share` at a time (shamir; progress is
- * answered until the threshold), `reset: true` to forget the shares given, or `{}` to retry an
- * auto-unseal seal (static, pkcs11, transit).
+ * answered until the threshold, and the first share answers the `nonce` every later share and a
+ * `reset` must carry), `reset: true` to forget the shares given, or `{}` to retry an auto-unseal
+ * seal (static, pkcs11, transit).
  */
 export const unseal = defineOperation({
   name: 'Unseal',
   namespace: 'Keyward',
   plane: 'public',
   whileSealed: true,
-  // only a passphrase runs Argon2id; shares (unguessable, combined cheaply) and reset are not charged
-  expensive: (req: { readonly passphrase?: string }) => req.passphrase !== undefined,
+  // a passphrase runs Argon2id; a share is cheap but charged too, so a ceremony cannot be flooded
+  expensive: (req: { readonly passphrase?: string; readonly share?: string }) => req.passphrase !== undefined || req.share !== undefined,
   parse: (input) => {
     const passphrase = input.string('passphrase', { min: 1, max: 1024 });
     const share = input.string('share', { min: 1, max: 128 });
     const reset = input.boolean('reset');
-    return { ...(passphrase !== undefined ? { passphrase } : {}), ...(share !== undefined ? { share } : {}), ...(reset !== undefined ? { reset } : {}) };
+    const nonce = input.string('nonce', { min: 1, max: 64 });
+    return {
+      ...(passphrase !== undefined ? { passphrase } : {}), ...(share !== undefined ? { share } : {}),
+      ...(reset !== undefined ? { reset } : {}), ...(nonce !== undefined ? { nonce } : {}),
+    };
   },
   async run(ctx, req) {
-    return sealStatusView(ctx.services, await ctx.services.seal.unseal(req));
+    const local = !ctx.meta.sourceAddress || ctx.meta.sourceAddress === 'unix-socket' || ctx.meta.transport === 'local';
+    const request = { ...req, local };
+    const status = req.passphrase !== undefined || req.share !== undefined
+      ? await checkingSecret(ctx, 'Unseal', () => ctx.services.seal.unseal(request))
+      : await ctx.services.seal.unseal(request);
+    return { ...sealStatusView(ctx.services, status), ...(status.nonce !== undefined ? { nonce: status.nonce } : {}) };
   },
 });

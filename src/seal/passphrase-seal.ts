@@ -17,7 +17,23 @@ export function checkPassphrase(passphrase: string): void {
   }
 }
 
+/**
+ * The Argon2id costs Keyward accepts, from configuration or from the store: a `core/seal` record
+ * edited to ask for terabytes or a million passes must not hang unseal or exhaust memory.
+ */
+export const ARGON2_LIMITS = { memoryKiB: { min: 8, max: 1024 * 1024 }, iterations: { min: 1, max: 16 }, parallelism: { min: 1, max: 16 }, saltBytes: { min: 8, max: 64 } } as const;
+
+function checkArgon2(params: Argon2Params): void {
+  const within = (v: unknown, r: { min: number; max: number }) => typeof v === 'number' && Number.isInteger(v) && v >= r.min && v <= r.max;
+  const salt = typeof params.salt === 'string' ? Buffer.from(params.salt, 'base64').length : -1;
+  if (params.algorithm !== 'argon2id' || !within(params.memoryKiB, ARGON2_LIMITS.memoryKiB) || !within(params.iterations, ARGON2_LIMITS.iterations)
+    || !within(params.parallelism, ARGON2_LIMITS.parallelism) || !within(salt, ARGON2_LIMITS.saltBytes)) {
+    throw new KeywardError('IntegrityException', `The seal configuration's Argon2 parameters are out of bounds (argon2id, memory ${ARGON2_LIMITS.memoryKiB.min}-${ARGON2_LIMITS.memoryKiB.max} KiB, ${ARGON2_LIMITS.iterations.min}-${ARGON2_LIMITS.iterations.max} passes, parallelism ${ARGON2_LIMITS.parallelism.min}-${ARGON2_LIMITS.parallelism.max}, salt ${ARGON2_LIMITS.saltBytes.min}-${ARGON2_LIMITS.saltBytes.max} bytes): the core/seal record was altered. Nothing was derived.`);
+  }
+}
+
 export async function deriveUnsealKey(passphrase: string, params: Argon2Params): Promise<Buffer> {
+  checkArgon2(params);
   return hashRaw(passphrase, {
     algorithm: ARGON2ID,
     memoryCost: params.memoryKiB,

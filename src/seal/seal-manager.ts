@@ -1,5 +1,5 @@
-import { randomBytes, zeroize } from '../crypto/index.js';
-import { KeywardError } from '../errors/index.js';
+import { constantTimeEqual, randomBytes, zeroize } from '../crypto/index.js';
+import { KeywardError, quote } from '../errors/index.js';
 import { SEAL_PATH_PREFIX, type Barrier, type BarrierStatus, type BarrierWriter } from '../barrier/index.js';
 import type { AutoSealWrapper } from './auto-seal.js';
 import { DEFAULT_ARGON2, checkPassphrase, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
@@ -24,6 +24,11 @@ export interface SealStatus {
   readonly shares?: number;
   readonly threshold?: number;
   readonly progress?: number;
+  /**
+   * Shamir: the nonce of the unseal in progress, answered only to whoever gives a share (never by
+   * status()): every later share, and a reset, must carry it.
+   */
+  readonly nonce?: string;
   readonly recoveryShares?: number;
   readonly recoveryThreshold?: number;
   /** Barrier terms, encryption count and re-wrap progress (unsealed only). */
@@ -68,7 +73,14 @@ export interface UnsealRequest {
   readonly share?: string;
   /** Forget the shares given so far. */
   readonly reset?: boolean;
+  /** Shamir: the nonce the first share answered; required for later shares and a reset. */
+  readonly nonce?: string;
+  /** The caller has no network address (the 0600 Unix socket, in process): may reset without the nonce. */
+  readonly local?: boolean;
 }
+
+/** A Shamir unseal in progress is forgotten this long after its last share (an abandoned or hostile one). */
+export const UNSEAL_PROGRESS_TTL_MS = 10 * 60_000;
 
 export interface SealManagerOptions {
   /** Argon2id cost for new passphrase seals (stored with each seal, so it can change later). */
@@ -92,6 +104,9 @@ export class SealManager {
   private pending: Promise<unknown> = Promise.resolve();
   /** Shamir shares given so far on this node (per node, as in Vault). */
   private progress: Buffer[] = [];
+  /** The nonce of the shamir unseal in progress, and when its last share came. */
+  private progressNonce: string | undefined;
+  private progressAt = 0;
   /** The seal type last read or written: health answers from it without a store round trip. */
   private knownType: SealType | undefined;
   private probing: Promise<SealType | undefined> | undefined;
@@ -111,7 +126,7 @@ export class SealManager {
       sealed: this.sealed,
       type: seal.type,
       initializedAt: config.initializedAt,
-      ...(seal.type === 'shamir' ? { shares: seal.shares, threshold: seal.threshold, progress: this.progress.length } : {}),
+      ...(seal.type === 'shamir' ? { shares: seal.shares, threshold: seal.threshold, progress: this.progressNow() } : {}),
       ...(isAutoSeal(seal) ? { recoveryShares: seal.recovery.shares, recoveryThreshold: seal.recovery.threshold } : {}),
       ...(this.barrier.unlocked ? { barrier: this.barrier.status() } : {}),
     };
@@ -164,7 +179,7 @@ export class SealManager {
       } finally {
         zeroize(rootKey);
       }
-      this.progress = [];
+      this.resetProgress();
       this.emit(this.unsealedListeners);
       return secrets;
     });
@@ -174,13 +189,15 @@ export class SealManager {
     return this.serial(async () => {
       const config = await this.readConfig();
       if (config === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
+      this.expireProgress();
       if (request.reset) {
+        if (this.progress.length > 0 && request.local !== true) this.requireNonce(request.nonce);
         this.resetProgress();
         return this.status();
       }
       if (this.barrier.unlocked) return this.status();
       const rootKey = await this.recoverRootKey(config.seal, request);
-      if (rootKey === undefined) return this.status();
+      if (rootKey === undefined) return { ...(await this.status()), ...(this.progressNonce !== undefined ? { nonce: this.progressNonce } : {}) };
       try {
         await this.barrier.unlock(rootKey);
       } finally {
@@ -306,7 +323,7 @@ export class SealManager {
           throw conflictOr(e);
         }
         this.remember(next);
-        this.progress = [];
+        this.resetProgress();
         this.emit(this.unsealedListeners);
         return made.secrets;
       } finally {
@@ -338,12 +355,19 @@ export class SealManager {
         return passphraseUnseal(seal, request.passphrase);
       case 'shamir': {
         if (request.share === undefined) throw new KeywardError('ValidationException', `This installation uses the shamir seal: give one \`share\` at a time (${this.progress.length}/${seal.threshold} so far).`);
+        if (this.progress.length > 0) this.requireNonce(request.nonce);
         const share = decodeShare(request.share);
-        if (this.progress.some((s) => s.equals(share))) throw new KeywardError('ValidationException', 'This share was already given; each operator gives a different share.');
+        if (this.progress.some((s) => s.equals(share))) {
+          zeroize(share);
+          throw new KeywardError('ValidationException', 'This share was already given; each operator gives a different share.');
+        }
+        if (this.progress.length === 0) this.progressNonce = randomBytes(16).toString('hex');
         this.progress.push(share);
+        this.progressAt = this.now().getTime();
         if (this.progress.length < seal.threshold) return undefined;
         const shares = this.progress;
         this.progress = [];
+        this.progressNonce = undefined;
         try {
           return await shamirUnseal(seal, shares);
         } finally {
@@ -458,6 +482,24 @@ export class SealManager {
   private resetProgress(): void {
     zeroize(...this.progress);
     this.progress = [];
+    this.progressNonce = undefined;
+  }
+
+  private progressNow(): number {
+    this.expireProgress();
+    return this.progress.length;
+  }
+
+  private expireProgress(): void {
+    if (this.progress.length > 0 && this.now().getTime() - this.progressAt > UNSEAL_PROGRESS_TTL_MS) this.resetProgress();
+  }
+
+  /** Later shares and a reset must prove they belong to the unseal in progress (as Vault's nonce). */
+  private requireNonce(nonce: string | undefined): void {
+    const expected = this.progressNonce ?? '';
+    if (nonce === undefined || !constantTimeEqual(Buffer.from(nonce), Buffer.from(expected))) {
+      throw new KeywardError('ValidationException', `An unseal is in progress (${this.progress.length} share(s) given): give its \`nonce\` (answered to whoever gave the first share) with every further share and with reset. It is forgotten ${UNSEAL_PROGRESS_TTL_MS / 60_000} minutes after its last share.`);
+    }
   }
 
   private async readConfig(): Promise<SealConfigRecord | undefined> {
@@ -496,7 +538,7 @@ function recoveryLayout(spec: SealSpec): ShareLayout {
 
 /** Validates a seal spec before anything is generated or written. */
 export function checkSpec(spec: SealSpec): void {
-  if (!SEAL_TYPES.includes(spec.type)) throw new KeywardError('ValidationException', `Unknown seal type ${JSON.stringify(spec.type)}: use one of ${SEAL_TYPES.join(', ')}.`);
+  if (!SEAL_TYPES.includes(spec.type)) throw new KeywardError('ValidationException', `Unknown seal type ${quote(spec.type)}: use one of ${SEAL_TYPES.join(', ')}.`);
   if (spec.type === 'passphrase') checkPassphrase(spec.passphrase ?? '');
   if (spec.type === 'shamir') {
     if (spec.shares === undefined || spec.threshold === undefined) throw new KeywardError('ValidationException', 'The shamir seal needs `shares` and `threshold` (for example 5 and 3).');

@@ -48,7 +48,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   const dataDir = tempDir('keyward-fuzz-');
   const env = {
     KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'fatal',
-    KEYWARD_RATE_LIMIT_PER_SECOND: '0', KEYWARD_BODY_LIMIT: String(BODY_LIMIT), KEYWARD_PASSPHRASE: TEST_PASSPHRASE,
+    KEYWARD_RATE_LIMIT_PER_SECOND: '0', KEYWARD_UNAUTHENTICATED_PER_SECOND: '0', KEYWARD_UNAUTHENTICATED_GLOBAL_PER_SECOND: '0', KEYWARD_BODY_LIMIT: String(BODY_LIMIT), KEYWARD_PASSPHRASE: TEST_PASSPHRASE,
   };
   const init = await keyward(['init', '--data-dir', dataDir, '--json'], env);
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);

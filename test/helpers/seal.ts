@@ -13,7 +13,7 @@ export interface SysResponse {
 export async function sysCall(url: string, method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<SysResponse> {
   const res = await fetch(`${url}/v1/sys/${path}`, {
     method,
-    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    headers: { ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
     ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
   });
   return { status: res.status, body: await res.json() as Record<string, unknown> };

@@ -48,7 +48,7 @@ export function tempDir(prefix = 'keyward-test-'): string {
 export const FAST_ARGON2: ConfigInput = { argon2MemoryKiB: 1024, argon2Iterations: 1 };
 
 export async function initViaHttp(url: string, passphrase = TEST_PASSPHRASE): Promise<AdminCredentials> {
-  const res = await fetch(`${url}/v1/sys/init`, { method: 'POST', body: JSON.stringify({ passphrase }) });
+  const res = await fetch(`${url}/v1/sys/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase }) });
   const body = await res.json() as { credentials: { access_key_id: string; secret_access_key: string; token: string } };
   if (res.status !== 200) throw new Error(`init failed: ${res.status} ${JSON.stringify(body)}`);
   return { accessKeyId: body.credentials.access_key_id, secretAccessKey: body.credentials.secret_access_key, token: body.credentials.token };

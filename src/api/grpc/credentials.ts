@@ -1,5 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { KeywardError } from '../../errors/index.js';
+import { KeywardError, quote } from '../../errors/index.js';
 import type { Credentials } from '../../operations/index.js';
 
 /** What a listener itself vouches for, whatever the caller sends. */
@@ -34,7 +34,7 @@ export function parseBoundPrincipal(value: string): { tenantId: string; name: st
   const tenantId = slash < 0 ? 'default' : value.slice(0, slash);
   const name = slash < 0 ? value : value.slice(slash + 1);
   if (tenantId === '' || name === '' || name.includes('/')) {
-    throw new KeywardError('ValidationException', `A bound principal is NAME or TENANT/NAME, got ${JSON.stringify(value.slice(0, 200))}.`);
+    throw new KeywardError('ValidationException', `A bound principal is NAME or TENANT/NAME, got ${quote(value)}.`);
   }
   return { tenantId, name };
 }

@@ -1,6 +1,6 @@
 import { ServerInterceptingCall, status as GrpcStatus, type Server, type ServerInterceptor } from '@grpc/grpc-js';
-import { KeywardError } from '../../errors/index.js';
-import { auditRejected } from '../../operations/index.js';
+import { KeywardError, quote } from '../../errors/index.js';
+import { auditRejected, unknownTargetFields } from '../../operations/index.js';
 import { requestMeta } from './request-meta.js';
 import { failure, type GrpcEnv } from './unary.js';
 
@@ -78,9 +78,9 @@ function unknownMethodHandler(env: GrpcEnv, path: string, offered: readonly stri
     deserialize: (bytes: Buffer) => bytes,
     func: (call: { getPeer(): string }, callback: (e: unknown) => void) => {
       const meta = requestMeta(call.getPeer(), env.unixSocket);
-      const shown = path.slice(0, 200);
-      const error = new KeywardError('UnknownOperationException', `Unknown method ${shown}; this server offers ${offered.join(', ')}.`);
-      void auditRejected(env.services, meta, shown.slice(0, 128), error).then((e) => callback(failure(env, e, meta.requestId, 'unknown')));
+      const error = new KeywardError('UnknownOperationException', `Unknown method ${quote(path)}; this server offers ${offered.join(', ')}.`);
+      // the method path is the caller's text: recorded under a fixed name, as a digest
+      void auditRejected(env.services, meta, 'UnknownOperation', error, undefined, unknownTargetFields(path)).then((e) => callback(failure(env, e, meta.requestId, 'unknown')));
     },
   };
 }

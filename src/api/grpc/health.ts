@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerWritableStream, handleServerStreamingCall } from '@grpc/grpc-js';
-import { KeywardError } from '../../errors/index.js';
+import { KeywardError, quote } from '../../errors/index.js';
 import { invoke, sys, type RequestMeta } from '../../operations/index.js';
 import { requestMeta } from './request-meta.js';
 import { failure, unaryCall, type GrpcEnv, type Implementation } from './unary.js';
@@ -30,7 +30,7 @@ export function healthService(env: GrpcEnv, serviceNames: readonly string[]): Im
   const check = unaryCall(env, 'Health', async (request: { service?: string }, _credentials, meta) => {
     const s = await status(meta, request.service ?? '');
     if (s === 'SERVICE_UNKNOWN') {
-      throw new KeywardError('NotFoundException', `No service named ${JSON.stringify((request.service ?? '').slice(0, 128))}; the health of "" is the whole server's.`);
+      throw new KeywardError('NotFoundException', `No service named ${quote(request.service ?? '')}; the health of "" is the whole server's.`);
     }
     return { status: s };
   });

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { KeywardError } from '../../errors/index.js';
+import { KeywardError, quote } from '../../errors/index.js';
 import {
-  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, wipeResult, type Credentials, type Operation, type Services,
+  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
 import { type HttpMetrics } from './metrics.js';
 import { registerPkiRoutes, type PublicRoute } from './pki-routes.js';
 import { toJson } from './serialize.js';
+import { registerUiRoutes } from './ui-routes.js';
 
 export interface HttpAppOptions {
   readonly services: Services;
@@ -28,6 +30,11 @@ export interface HttpAppOptions {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /**
+   * Origins (scheme://host[:port]) besides the listener's own that may call /v1/sys/* from a
+   * browser (sysAllowedOrigins). A request with any other Origin header is refused.
+   */
+  readonly allowedOrigins?: ReadonlySet<string>;
 }
 
 const AMZ_JSON = 'application/x-amz-json-1.1';
@@ -49,6 +56,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     // Errors Fastify meets before routing (a malformed URL) get the same AWS-shaped answer.
     frameworkErrors: (e, req, reply) => fail(req, reply, e, randomUUID(), 'unknown', performance.now()),
     keepAliveTimeout: options.keepAliveTimeoutMs,
+    // Node's own answers to unparseable requests (431 for oversized headers) in AWS's shape
+    clientErrorHandler: (err, socket) => answerClientError(err, socket),
     requestTimeout: options.requestTimeoutMs,
     http: { connectionsCheckingInterval },
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval, ...clientCertificateOptions(options.tls) } } : {}),
@@ -76,11 +85,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const meta = (req: FastifyRequest, requestId: string) => ({ requestId, sourceAddress: req.ip, transport: 'http' as const });
+  const meta = (req: FastifyRequest, requestId: string) => ({ requestId, sourceAddress: req.ip ?? '', transport: 'http' as const });
 
-  const fail = async (req: FastifyRequest, reply: FastifyReply, error: unknown, requestId: string, operation: string, started: number) => {
+  const fail = async (req: FastifyRequest, reply: FastifyReply, error: unknown, requestId: string, operation: string, started: number, fields?: Record<string, string>) => {
     // Requests refused before reaching an operation are audited here (invoke records the rest).
-    const e = await auditRejected(services, meta(req, requestId), operation, error);
+    const e = await auditRejected(services, meta(req, requestId), operation, error, undefined, fields);
     const r = errorResponse(e, requestId);
     if (r.internal) log.error({ err: e, requestId, operation, code: r.code }, 'request failed on the server side');
     metrics.observe(operation, r.code, (performance.now() - started) / 1000);
@@ -89,7 +98,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   };
 
   const run = async (req: FastifyRequest, reply: FastifyReply, op: Operation | undefined, name: string, body: unknown, credentials: Credentials | undefined, started: number, requestId: string) => {
-    if (op === undefined) throw new KeywardError('UnknownOperationException', `Unknown operation ${name.slice(0, 128)}`);
+    if (op === undefined) throw new KeywardError('UnknownOperationException', name === '' ? 'The request has no X-Amz-Target header naming the operation.' : `Unknown operation ${quote(name)}.`);
     const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
     const json = toJson(result);
     wipeResult(result);
@@ -104,9 +113,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     const op = operationForTarget(target);
     try {
       const body = parseJson(req.body);
-      return await run(req, reply, op, target === '' ? '(missing X-Amz-Target)' : target, body, undefined, started, requestId);
+      return await run(req, reply, op, target, body, undefined, started, requestId);
     } catch (e) {
-      return fail(req, reply, e, requestId, op?.name ?? (target === '' ? '(missing X-Amz-Target)' : target.slice(0, 128)), started);
+      // the audit record and the metrics name an operation from the closed set; unknown text only as a digest
+      if (op !== undefined) return fail(req, reply, e, requestId, op.name, started);
+      return target === '' ? fail(req, reply, e, requestId, 'MissingTarget', started) : fail(req, reply, e, requestId, 'UnknownOperation', started, unknownTargetFields(target));
     }
   });
 
@@ -118,6 +129,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
         const started = performance.now();
         const requestId = randomUUID();
         try {
+          if (method === 'POST') requireJson(req);
+          requireOwnOrigin(req, options);
           const body = method === 'POST' ? parseJson(req.body) : {};
           const result = await invoke(services, op, credentialsOf(req), body, meta(req, requestId)) as Record<string, unknown>;
           metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
@@ -160,6 +173,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   };
   registerPkiRoutes(publicRoute);
 
+  // the web console: static files that call the same API as every other client
+  registerUiRoutes(app);
+
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -167,7 +183,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.setNotFoundHandler(async (req, reply) => {
     const requestId = randomUUID();
     await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
-    const message = `No route for ${req.method} ${(req.raw.url ?? '').split('?')[0]?.slice(0, 128)}; the AWS KMS API is POST / with X-Amz-Target.`;
+    const message = `No route for ${quote(req.method)} ${quote((req.raw.url ?? '').split('?')[0] ?? '')}; the AWS KMS API is POST / with X-Amz-Target.`;
     return reply.code(404).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
   });
@@ -208,6 +224,59 @@ function credentialsOf(req: FastifyRequest): Credentials {
       body: Buffer.isBuffer(req.body) ? req.body : EMPTY,
     };
   });
+}
+
+/**
+ * /v1/sys/* takes only application/json: a web page can send text/plain or a form to any
+ * address without asking, but not JSON (that needs a CORS preflight Keyward never grants).
+ */
+function requireJson(req: FastifyRequest): void {
+  const type = headerString(req.headers['content-type']).split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new KeywardError('ValidationException', 'POST /v1/sys/* needs Content-Type: application/json.');
+  }
+}
+
+/**
+ * A browser names the page's origin on every POST (and on cross-origin requests): only the
+ * listener's own origin (its address and port, also `localhost` on loopback, never the Host
+ * header, which DNS rebinding controls) and sysAllowedOrigins may drive /v1/sys/*. Clients
+ * that are not browsers send no Origin.
+ */
+function requireOwnOrigin(req: FastifyRequest, options: HttpAppOptions): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  if (options.allowedOrigins?.has(origin) === true) return;
+  const socket = req.raw.socket;
+  const scheme = options.tls !== undefined ? 'https' : 'http';
+  const port = socket.localPort;
+  const address = socket.localAddress;
+  if (port !== undefined && address !== undefined) {
+    const hosts = [address.includes(':') ? `[${address}]` : address];
+    if (loopback(address)) hosts.push('localhost', '127.0.0.1', '[::1]');
+    const defaultPort = (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80);
+    if (hosts.some((h) => origin === `${scheme}://${h}:${port}` || (defaultPort && origin === `${scheme}://${h}`))) return;
+  }
+  throw new KeywardError('AccessDeniedException', `Cross-origin request refused: Origin ${quote(origin)} is not this server's own; allow it with sysAllowedOrigins.`);
+}
+
+function loopback(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/i.test(address);
+}
+
+/** Node's refusals before a request exists: oversized headers (431) and unparseable requests (400), AWS-shaped. */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large', 'RequestHeaderFieldsTooLargeException', 'The request headers are larger than this server accepts (16 KiB in all).'] as const
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'RequestTimeoutException', 'The request was not received in time.'] as const
+      : [400, 'Bad Request', 'SerializationException', 'The HTTP request could not be parsed.'] as const;
+  const body = JSON.stringify({ __type: code, message });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${AMZ_JSON}\r\nx-amzn-ErrorType: ${code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function headerString(v: string | string[] | undefined): string {

@@ -1,6 +1,14 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isErrorCode } from '../../errors/index.js';
+import { OPERATION_NAMES } from '../../operations/index.js';
 
-/** Prometheus metrics of one process: request counts by operation and outcome, latency. */
+/** The label of every operation name outside the closed set (an unknown X-Amz-Target, no route). */
+export const UNKNOWN_LABEL = 'unknown';
+
+/**
+ * Prometheus metrics of one process: request counts by operation and outcome, latency. Labels
+ * come only from closed sets (operation names, registry codes), so callers cannot add series.
+ */
 export class HttpMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'operation' | 'code'>;
@@ -19,7 +27,9 @@ export class HttpMetrics {
   }
 
   observe(operation: string, code: string, seconds: number): void {
-    this.requests.inc({ operation, code });
-    this.latency.observe({ operation }, seconds);
+    const op = OPERATION_NAMES.has(operation) ? operation : UNKNOWN_LABEL;
+    const result = code === 'OK' || isErrorCode(code) ? code : UNKNOWN_LABEL;
+    this.requests.inc({ operation: op, code: result });
+    this.latency.observe({ operation: op }, seconds);
   }
 }

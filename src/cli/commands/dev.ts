@@ -43,6 +43,7 @@ function banner(url: string, credsFile: string, c: AdminCredentialsFile): string
 Keyward is running (development mode, embedded SQLite store).
 
   endpoint:     ${url}
+  web console:  ${url}/ui/   (sign in with the token in the credentials file)
   region:       ${c.region}
   credentials:  ${credsFile}   (admin of tenant '${c.tenant}', mode 0600)
 

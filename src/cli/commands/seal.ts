@@ -122,9 +122,11 @@ export function registerSeal(program: Command): void {
     .option('--passphrase-file <file>', 'file holding the passphrase')
     .option('--share-file <file>', 'file holding one unseal share (else KEYWARD_UNSEAL_SHARE, else a no-echo prompt)')
     .option('--reset', 'forget the shares given so far on this node')
-    .action((flags: ConnectionFlags & { passphraseFile?: string; shareFile?: string; reset?: boolean }) => withClient(flags, async (c) => {
+    .option('--nonce <nonce>', 'shamir: the nonce the first share answered (else KEYWARD_UNSEAL_NONCE); needed for later shares and --reset')
+    .action((flags: ConnectionFlags & { passphraseFile?: string; shareFile?: string; reset?: boolean; nonce?: string }) => withClient(flags, async (c) => {
+      const nonce = flags.nonce ?? (process.env.KEYWARD_UNSEAL_NONCE || undefined);
       if (flags.reset) {
-        printJson(await c.sys('POST', 'unseal', { reset: true }));
+        printJson(await c.sys('POST', 'unseal', { reset: true, ...(nonce !== undefined ? { nonce } : {}) }));
         return;
       }
       const status = await c.sys<SealStatusView>('GET', 'seal-status');
@@ -138,8 +140,11 @@ export function registerSeal(program: Command): void {
           if (!process.stdin.isTTY) throw new UsageError('no share: pass --share-file, set KEYWARD_UNSEAL_SHARE, or run on a terminal');
           share = await promptHidden(`Unseal share (${(status.progress ?? 0) + 1}/${status.threshold ?? '?'}): `);
         }
-        const r = await c.sys<SealStatusView>('POST', 'unseal', { share: share.trim() });
-        if (r.sealed) process.stderr.write(`progress: ${r.progress ?? 0}/${r.threshold ?? '?'}\n`);
+        const r = await c.sys<SealStatusView & { nonce?: string }>('POST', 'unseal', { share: share.trim(), ...(nonce !== undefined ? { nonce } : {}) });
+        if (r.sealed) {
+          process.stderr.write(`progress: ${r.progress ?? 0}/${r.threshold ?? '?'}\n`);
+          if (r.nonce !== undefined && nonce === undefined) process.stderr.write(`nonce: ${r.nonce} (the next operators pass --nonce ${r.nonce} or set KEYWARD_UNSEAL_NONCE)\n`);
+        }
         printJson(r);
         return;
       }

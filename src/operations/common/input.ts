@@ -1,4 +1,4 @@
-import { KeywardError } from '../../errors/index.js';
+import { KeywardError, quote } from '../../errors/index.js';
 
 /**
  * Reads and validates one request's fields, naming the field in every error. Unknown fields are
@@ -11,6 +11,9 @@ interface LengthRule {
   readonly min?: number;
   readonly max?: number;
 }
+
+/** A UTF-16 surrogate not part of a pair (with the u flag, a pair is one code point outside Cs). */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
 
@@ -39,7 +42,7 @@ export class Input {
   /** Refuses members other than `known` (for Keyward's own shapes, where a typo must not pass silently). */
   onlyMembers(known: readonly string[]): void {
     const extra = Object.keys(this.raw).find((k) => !known.includes(k));
-    if (extra !== undefined) throw invalid(`${this.at}${extra.slice(0, 64)}`, `Member is not one of ${known.join(', ')}`);
+    if (extra !== undefined) throw invalid(`${this.at}${quote(extra)}`, `Member is not one of ${known.join(', ')}`);
   }
 
   has(field: string): boolean {
@@ -137,9 +140,11 @@ export class Input {
     const entries = Object.entries(v as Raw);
     if (rule.maxEntries !== undefined && entries.length > rule.maxEntries) throw invalid(this.at + field, `Member must have at most ${rule.maxEntries} entries`);
     for (const [k, val] of entries) {
-      if (typeof val !== 'string') throw invalid(`${this.at}${field}.${k.slice(0, 64)}`, 'Member must be a string');
+      if (typeof val !== 'string') throw invalid(`${this.at}${field}.${quote(k)}`, 'Member must be a string');
+      // a lone UTF-16 surrogate becomes U+FFFD in UTF-8, so two different maps would encode alike
+      if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(val)) throw invalid(this.at + field, 'Keys and values must be well-formed Unicode (no lone UTF-16 surrogates)');
       if (k.length === 0 || (rule.maxKey !== undefined && k.length > rule.maxKey)) throw invalid(this.at + field, `Keys must have length between 1 and ${rule.maxKey ?? 'unbounded'}`);
-      if (rule.maxValue !== undefined && val.length > rule.maxValue) throw invalid(`${this.at}${field}.${k.slice(0, 64)}`, `Member must have length less than or equal to ${rule.maxValue}`);
+      if (rule.maxValue !== undefined && val.length > rule.maxValue) throw invalid(`${this.at}${field}.${quote(k)}`, `Member must have length less than or equal to ${rule.maxValue}`);
       Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
     }
     return out;

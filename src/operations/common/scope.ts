@@ -1,5 +1,5 @@
 import { mayUse, principalArn } from '../../authz/index.js';
-import { KeywardError } from '../../errors/index.js';
+import { KeywardError, quote } from '../../errors/index.js';
 import { readBlobHeader } from '../../format/index.js';
 import type { KeyRecord } from '../../keyring/index.js';
 import type { CallerContext } from '../context.js';
@@ -62,7 +62,7 @@ export async function findScope(ctx: CallerContext, req: ScopeRequest): Promise<
 
 export async function requireScope(ctx: CallerContext, req: ScopeRequest): Promise<KeyRecord> {
   const key = await findScope(ctx, req);
-  if (key === undefined) throw new KeywardError('NotFoundException', `Scope ${req.scopeId} does not exist in tenant ${ctx.caller.tenant.id}.`);
+  if (key === undefined) throw new KeywardError('NotFoundException', `Scope ${quote(req.scopeId)} does not exist in tenant ${ctx.caller.tenant.id}.`);
   return key;
 }
 
@@ -76,7 +76,7 @@ export async function provisionScope(ctx: CallerContext, req: ScopeRequest): Pro
   if (existing !== undefined) return { key: existing, created: false };
   const tenant = ctx.caller.tenant;
   if (tenant.scopes?.implicitCreate === false && !mayUse(ctx.caller, 'control')) {
-    throw new KeywardError('AccessDeniedException', `Scope ${req.scopeId} does not exist and tenant ${tenant.id} does not let data-plane principals create scopes; an admin must create it (CreateScope).`);
+    throw new KeywardError('AccessDeniedException', `Scope ${quote(req.scopeId)} does not exist and tenant ${tenant.id} does not let data-plane principals create scopes; an admin must create it (CreateScope).`);
   }
   const { keyring } = ctx.services;
   const aliasName = SCOPE_ALIAS_PREFIX + req.scopeId;

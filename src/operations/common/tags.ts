@@ -1,4 +1,4 @@
-import { KeywardError } from '../../errors/index.js';
+import { KeywardError, quote } from '../../errors/index.js';
 import { invalid, type Input } from './input.js';
 
 export const MAX_TAGS_PER_KEY = 50;
@@ -13,13 +13,14 @@ export function readTags(input: Input, field: string): Record<string, string> | 
     const value = item.string('TagValue', { max: 256 });
     if (value === undefined) throw invalid(`${field}.${i + 1}.member.TagValue`, 'Member must not be null');
     checkTagKey(key);
+    if (Object.prototype.hasOwnProperty.call(tags, key)) throw new KeywardError('TagException', `Duplicate tag key ${quote(key)}: each tag key may appear once in a request.`);
     Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
   });
   return tags;
 }
 
 export function checkTagKey(key: string): void {
-  if (key.toLowerCase().startsWith('aws:')) throw new KeywardError('TagException', `Tag key ${key} is reserved: keys beginning with aws: belong to AWS.`);
+  if (key.toLowerCase().startsWith('aws:')) throw new KeywardError('TagException', `Tag key ${quote(key)} is reserved: keys beginning with aws: belong to AWS.`);
 }
 
 export function checkTagCount(tags: Readonly<Record<string, string>>): void {

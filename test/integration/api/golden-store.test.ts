@@ -38,7 +38,7 @@ describe('golden store of release 0.1.0', () => {
     copyFileSync(join(GOLDEN, 'keyward.db'), join(dir, 'keyward.db'));
     const t = await startTestServer({ dataDir: dir, init: false, admin: expected.admin });
     try {
-      const res = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: expected.passphrase }) });
+      const res = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: expected.passphrase }) });
       expect(res.status).toBe(200);
       expect((await t.kms.send(new DescribeKeyCommand({ KeyId: 'alias/golden' }))).KeyMetadata!.KeyId).toBe(expected.keyId);
       for (const b of expected.blobs) {

@@ -22,7 +22,7 @@ describe('persistence on the embedded SQLite store', () => {
     const second = await startTestServer({ dataDir, init: false, admin: first.admin });
     try {
       expect((await errorOf(second.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId })))).name).toBe('SealedException');
-      const res = await fetch(`${second.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+      const res = await fetch(`${second.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
       expect(res.status).toBe(200);
       expect((await second.kms.send(new DescribeKeyCommand({ KeyId: 'alias/durable' }))).KeyMetadata).toMatchObject({ KeyId: key.KeyId, Description: 'durable' });
       expect(Buffer.from((await second.kms.send(new DecryptCommand({ CiphertextBlob: before, EncryptionContext: { k: 'v' } }))).Plaintext!).toString()).toBe('made before rotation');

@@ -64,11 +64,11 @@ describe('every request is audited, and no record or log line holds a secret', (
       expect(await socketPost(socket, 'TrentService.Encrypt', JSON.stringify({ KeyId: keyId, Plaintext: Buffer.from(plaintext).toString('base64') }), admin.token)).toBe(200); requests++;
       // sealed refusal, then a wrong and a right unseal passphrase
       expect((await callTarget(server.url, 'Keyward.GetCallerIdentity', {}, { token: admin.token })).status).toBe(200); requests++;
-      expect((await fetch(`${server.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}` }, body: '{}' })).status).toBe(200); requests++;
+      expect((await fetch(`${server.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` }, body: '{}' })).status).toBe(200); requests++;
       expect((await errorOf(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(plaintext) })))).name).toBe('SealedException'); requests++;
-      await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: 'wrong passphrase 123' }) }); requests++;
+      await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'wrong passphrase 123' }) }); requests++;
       secrets.push('wrong passphrase 123');
-      expect((await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) })).status).toBe(200); requests++;
+      expect((await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) })).status).toBe(200); requests++;
       // the digest a compliance officer computes to find the context value
       const hashed = await callTarget(server.url, 'Keyward.AuditHash', { Input: 'context-value-secret-2718' }, admin); requests++;
       expect(hashed.body.Hash).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
@@ -92,11 +92,13 @@ describe('every request is audited, and no record or log line holds a secret', (
     expect(records.map((r) => `${r.op}:${r.result}`)).toEqual([
       'Init:OK', 'CreateKey:OK', 'Encrypt:OK', 'Decrypt:OK', 'GenerateDataKey:OK', 'CreatePrincipal:OK',
       'Decrypt:InvalidCiphertextException', 'GetCallerIdentity:UnrecognizedClientException', 'CreateKey:AccessDeniedException',
-      'TrentService.NoSuchThing:UnknownOperationException', 'ListKeys:SerializationException', 'NoRoute:UnknownOperationException',
+      'UnknownOperation:UnknownOperationException', 'ListKeys:SerializationException', 'NoRoute:UnknownOperationException',
       'Encrypt:OK', 'GetCallerIdentity:OK', 'Seal:OK', 'Encrypt:SealedException', 'Unseal:UnsealFailedException', 'Unseal:OK',
       'AuditHash:OK', 'ListAuditRecords:OK',
     ]);
     expect(records[1]!.keyId).toBe(keyId);
+    // an unknown target is recorded under a fixed name, its text only as a digest
+    expect(records[9]!.request.Target).toMatch(/^sha256:[0-9a-f]{32}$/);
     expect(records[12]!.transport).toBe('http');
     expect(records[12]!.source).toBe('unix-socket');
     expect(records[7]!.credential).toMatch(/^token:hmac-sha256:/);

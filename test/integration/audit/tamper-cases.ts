@@ -162,7 +162,7 @@ export function describeTampering(label: string, open: () => Promise<TamperBacke
       const dataDir = tempDir();
       const chain = `node-append-${label.toLowerCase().replace(/[^a-z]/g, '')}`;
       const unseal = async (url: string) => {
-        const res = await fetch(`${url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+        const res = await fetch(`${url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
         expect(res.status).toBe(200);
       };
       try {

@@ -32,7 +32,7 @@ if (available) {
       const a = await startTestServer({ config: { store: db.url, nodeId: 'node-a', auditCheckpointRecords: 7 } });
       const b = await startTestServer({ config: { store: db.url, nodeId: 'node-b', auditCheckpointRecords: 7 }, admin: a.admin });
       try {
-        expect((await fetch(`${b.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) })).status).toBe(200);
+        expect((await fetch(`${b.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) })).status).toBe(200);
         const keyId = (await a.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
         await Promise.all([a, b].flatMap((n) => Array.from({ length: 20 }, (_, i) => n.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(`m${i}`) })))));
         const report = await verifyAudit(a.url, { token: a.admin.token });

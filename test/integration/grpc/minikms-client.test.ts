@@ -40,7 +40,7 @@ describe('an unmodified miniKMS client against keyward server', () => {
     });
     expect(await eventually(() => /keyward gRPC listening on /.test(server.output()), 10_000)).toBe(true);
     address = /keyward gRPC listening on (\S+)/.exec(server.output())![1]!;
-    const init = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', body: JSON.stringify({ passphrase: 'minikms workflow passphrase' }) });
+    const init = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'minikms workflow passphrase' }) });
     systemToken = ((await init.json()) as { credentials: { token: string } }).credentials.token;
     await http(server.url, 'Keyward.CreateTenant', { TenantId: TENANT }, systemToken);
     const svc = await http(server.url, 'Keyward.CreatePrincipal', { Tenant: TENANT, Name: 'svc', Role: 'user' }, systemToken);

@@ -146,7 +146,7 @@ describe('usage-bounded rotation on SQLite', () => {
       await t.close();
     }
     const again = await startTestServer({ dataDir: join(dir, 'a'), admin: t.admin, config });
-    await fetch(`${again.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+    await fetch(`${again.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
     client = grpcClient(pkg, 'keyward.v1.Scopes', again.server.grpcAddress!, { token: t.admin.token });
     try {
       // the unused rest of the first node's block is forfeited: 4 counted before the restart

@@ -109,9 +109,9 @@ describe('secrets hygiene after a run', () => {
       secrets.push({ what: 'wrong token secret', value: Buffer.from(wrongToken) });
       await call('Keyward.GetCallerIdentity', {}, { token: `${prefix}.${id}.${wrongToken}` });
       // seal, a wrong passphrase, then the right one
-      expect((await fetch(`${server.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}` } })).status).toBe(200);
+      expect((await fetch(`${server.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` } })).status).toBe(200);
       for (const p of [wrongPassphrase, passphrase]) {
-        const res = await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: p }) });
+        const res = await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: p }) });
         const text = await res.text();
         if (res.status !== 200) errors.push(text);
       }

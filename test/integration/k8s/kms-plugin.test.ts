@@ -108,7 +108,7 @@ describe('Kubernetes KMS v2 plugin', () => {
   });
 
   it('answers Status not ok and refuses Encrypt while sealed', async () => {
-    expect((await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${t.admin.token}` } })).status).toBe(200);
+    expect((await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.admin.token}` } })).status).toBe(200);
     const status = await kms.Status!({});
     expect(status.version).toBe('v2');
     expect(status.healthz).not.toBe('ok');

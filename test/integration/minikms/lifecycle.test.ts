@@ -80,7 +80,7 @@ describe('mini-kms and KMS plugin listeners in the server lifecycle', () => {
     const tcp = /mini-kms protocol listening on 127\.0\.0\.1:(\d+)/.exec(server.output());
     expect(tcp).not.toBeNull();
     expect(existsSync(k8sSocket)).toBe(true);
-    const init = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', body: JSON.stringify({ passphrase: 'lifecycle passphrase of this test' }) });
+    const init = await fetch(`${server.url}/v1/sys/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'lifecycle passphrase of this test' }) });
     const token = ((await init.json()) as { credentials: { token: string } }).credentials.token;
     expect((await callTarget(server.url, 'Keyward.GetCallerIdentity', {}, { token })).status).toBe(200);
 

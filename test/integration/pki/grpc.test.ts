@@ -43,7 +43,7 @@ describe.runIf(hasOpenssl)('PKI over gRPC: miniKMS PKIService, keyward.v1.Pki, m
     server = await startServer(loadConfig({
       dataDir: join(dir, 'data'), listen: '127.0.0.1:0', grpcListen: '127.0.0.1:0', tlsCert: tls.cert, tlsKey: tls.key, tlsClientCa: 'auto', logLevel: 'silent', ...FAST_ARGON2,
     }, {}));
-    const init = await httpsRequest(`${server.url}/v1/sys/init`, { ca }, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+    const init = await httpsRequest(`${server.url}/v1/sys/init`, { ca }, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
     token = (JSON.parse(init.body.toString()) as { credentials: { token: string } }).credentials.token;
     await https('Keyward.CreateRootCA', {});
     await https('Keyward.CreateTenant', { TenantId: 'acme' });

@@ -53,7 +53,7 @@ describe.runIf(hasOpenssl)('PKI: CA hierarchy, CRL, OCSP and mTLS', () => {
     const creds = await initViaHttp(a.url);
     admin = { token: creds.token };
     b = await startServer(loadConfig({ ...common, dataDir: join(dir, 'b'), listen: '127.0.0.1:0', tlsCert: tls.cert, tlsKey: tls.key, tlsClientCa: 'auto' }, {}));
-    const unseal = await httpsRequest(`${b.url}/v1/sys/unseal`, { ca: serverCa }, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+    const unseal = await httpsRequest(`${b.url}/v1/sys/unseal`, { ca: serverCa }, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
     expect(unseal.status, unseal.body.toString()).toBe(200);
     await ok('CreateTenant', { TenantId: 'acme' });
     await ok('CreateTenant', { TenantId: 'other' });

@@ -33,7 +33,7 @@ describe.runIf(available)('nodes sharing one PostgreSQL database (in process)', 
     // crosses the proxy is key state only (with audit on, each request batch writes its records)
     for (const config of [{ store: db.url }, { store: proxiedUrl, audit: 'off' }]) {
       const n = await startTestServer({ config: { ...config, rootRotationGraceMs: GRACE_MS }, admin: first.admin });
-      const r = await fetch(`${n.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+      const r = await fetch(`${n.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
       expect(r.status).toBe(200);
       nodes.push(n);
     }

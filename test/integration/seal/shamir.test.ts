@@ -30,6 +30,14 @@ describe('shamir seal over HTTP', () => {
 
   it('init 5/3, progress, reset, duplicate and wrong shares, restart, rekey and root rotation keep the data', { timeout: 120_000 }, async () => {
     let t = await startTestServer({ dataDir, init: false, config: { unsealRatePerMinute: 0 } });
+    // one unseal ceremony at a time: the first share answers the nonce the others carry
+    let nonce: string | undefined;
+    const unseal = async (body: Record<string, unknown>) => {
+      const r = await sysCall(t.url, 'POST', 'unseal', { ...body, ...(nonce !== undefined ? { nonce } : {}) });
+      if (typeof r.body.nonce === 'string') nonce = r.body.nonce;
+      if (r.body.sealed === false || r.body.progress === 0 || r.body.__type === 'UnsealFailedException') nonce = undefined;
+      return r;
+    };
     try {
       const bad = await sysCall(t.url, 'POST', 'init', { seal: 'shamir', shares: 3, threshold: 5 });
       expect(bad).toMatchObject({ status: 400, body: { __type: 'ValidationException' } });
@@ -51,24 +59,24 @@ describe('shamir seal over HTTP', () => {
       expect((await sysCall(t.url, 'GET', 'seal-status')).body).toMatchObject({ type: 'shamir', share_count: 5, threshold: 3, progress: 0, sealed: false });
 
       await sysCall(t.url, 'POST', 'seal', {}, admin.token);
-      expect((await sysCall(t.url, 'POST', 'unseal', { share: shares[0] })).body).toMatchObject({ sealed: true, progress: 1, threshold: 3 });
-      const dup = await sysCall(t.url, 'POST', 'unseal', { share: shares[0] });
+      expect((await unseal({ share: shares[0] })).body).toMatchObject({ sealed: true, progress: 1, threshold: 3 });
+      const dup = await unseal({ share: shares[0] });
       expect(dup).toMatchObject({ status: 400, body: { __type: 'ValidationException' } });
-      expect((await sysCall(t.url, 'POST', 'unseal', { share: 'bm90IGEgc2hhcmU=' })).body.__type).toBe('ValidationException');
-      expect((await sysCall(t.url, 'POST', 'unseal', { passphrase: 'a passphrase' })).body.__type).toBe('ValidationException');
-      expect((await sysCall(t.url, 'POST', 'unseal', { reset: true })).body).toMatchObject({ sealed: true, progress: 0 });
+      expect((await unseal({ share: 'bm90IGEgc2hhcmU=' })).body.__type).toBe('ValidationException');
+      expect((await unseal({ passphrase: 'a passphrase' })).body.__type).toBe('ValidationException');
+      expect((await unseal({ reset: true })).body).toMatchObject({ sealed: true, progress: 0 });
 
       // a wrong combination is detected by the check value: clear error, still sealed, progress reset, store untouched
       const before = storeDigest(dataDir);
-      await sysCall(t.url, 'POST', 'unseal', { share: shares[1] });
-      await sysCall(t.url, 'POST', 'unseal', { share: shares[2] });
-      const wrong = await sysCall(t.url, 'POST', 'unseal', { share: corrupt(shares[3]!) });
+      await unseal({ share: shares[1] });
+      await unseal({ share: shares[2] });
+      const wrong = await unseal({ share: corrupt(shares[3]!) });
       expect(wrong).toMatchObject({ status: 400, body: { __type: 'UnsealFailedException' } });
       expect(String(wrong.body.message)).toContain('check value');
       expect((await sysCall(t.url, 'GET', 'seal-status')).body).toMatchObject({ sealed: true, progress: 0 });
       expect(storeDigest(dataDir)).toBe(before);
 
-      for (const i of [4, 1, 3]) await sysCall(t.url, 'POST', 'unseal', { share: shares[i] });
+      for (const i of [4, 1, 3]) await unseal({ share: shares[i] });
       expect((await sysCall(t.url, 'GET', 'seal-status')).body.sealed).toBe(false);
       expect(await decryptText(kms, blob)).toBe('made before anything');
 
@@ -77,7 +85,7 @@ describe('shamir seal over HTTP', () => {
       await t.close();
       t = await startTestServer({ dataDir, admin, config: { unsealRatePerMinute: 0 } });
       expect((await sysCall(t.url, 'GET', 'seal-status')).body).toMatchObject({ sealed: true, type: 'shamir' });
-      for (const i of [2, 0, 4]) await sysCall(t.url, 'POST', 'unseal', { share: shares[i] });
+      for (const i of [2, 0, 4]) await unseal({ share: shares[i] });
       expect(await decryptText(t.kms, blob)).toBe('made before anything');
 
       // rekey needs threshold shares and a system admin; new layout 3/2, old shares stop working
@@ -94,10 +102,10 @@ describe('shamir seal over HTTP', () => {
 
       await sysCall(t.url, 'POST', 'seal', {}, admin.token);
       // old shares no longer unseal: at the new threshold (2) they combine to a wrong key
-      expect((await sysCall(t.url, 'POST', 'unseal', { share: shares[0] })).body).toMatchObject({ progress: 1, threshold: 2 });
-      expect((await sysCall(t.url, 'POST', 'unseal', { share: shares[1] })).body.__type).toBe('UnsealFailedException');
-      await sysCall(t.url, 'POST', 'unseal', { share: newShares[2] });
-      expect((await sysCall(t.url, 'POST', 'unseal', { share: newShares[0] })).body.sealed).toBe(false);
+      expect((await unseal({ share: shares[0] })).body).toMatchObject({ progress: 1, threshold: 2 });
+      expect((await unseal({ share: shares[1] })).body.__type).toBe('UnsealFailedException');
+      await unseal({ share: newShares[2] });
+      expect((await unseal({ share: newShares[0] })).body.sealed).toBe(false);
       expect(await decryptText(t.kms, blob)).toBe('made before anything');
 
       // root rotation: same shares, new root key; everything still decrypts after a seal cycle
@@ -105,8 +113,8 @@ describe('shamir seal over HTTP', () => {
       expect(rotated).toMatchObject({ status: 200, body: { rotated: 'root', type: 'shamir' } });
       expect(rotated.body.shares).toBeUndefined();
       await sysCall(t.url, 'POST', 'seal', {}, admin.token);
-      await sysCall(t.url, 'POST', 'unseal', { share: newShares[0] });
-      expect((await sysCall(t.url, 'POST', 'unseal', { share: newShares[1] })).body.sealed).toBe(false);
+      await unseal({ share: newShares[0] });
+      expect((await unseal({ share: newShares[1] })).body.sealed).toBe(false);
       expect(await decryptText(t.kms, blob)).toBe('made before anything');
       expect(await decryptText(t.kms, blob2)).toBe('made after rekey');
     } finally {
@@ -132,12 +140,16 @@ describe('shamir seal through the CLI', () => {
     try {
       expect(server.output()).toContain('3 unseal shares are needed');
       const env = { KEYWARD_ENDPOINT: server.url };
+      let nonce: string | undefined;
       for (const [n, share] of printed.slice(1, 4).entries()) {
         const file = join(dir, `share-${n}`);
         writeFileSync(file, `${share}\n`, { mode: 0o600 });
-        const r = await keyward(['unseal', '--share-file', file], env);
+        const r = await keyward(['unseal', '--share-file', file, ...(nonce !== undefined ? ['--nonce', nonce] : [])], env);
         expect(r.code, r.stderr).toBe(0);
         if (n < 2) expect(r.stderr).toContain(`progress: ${n + 1}/3`);
+        // the first share answers the ceremony's nonce; the next operators give it with theirs
+        if (n === 0) nonce = /nonce: ([0-9a-f]{32})/.exec(r.stderr)?.[1];
+        if (n === 0) expect(nonce).toBeDefined();
         expect(JSON.parse(r.stdout).sealed).toBe(n === 2 ? false : true);
       }
       // a share never shows in argv-visible places: the server log does not carry it

@@ -32,7 +32,7 @@ describe('secrets hygiene of the server process', () => {
       const uc = user.body.Credentials as { SecretAccessKey: string; Token: string };
       secrets.push(uc.SecretAccessKey, uc.Token);
       // failures: wrong passphrase, bad token, and a record tampered in the store (a server-side fault that is logged)
-      await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: 'wrong passphrase 123' }) });
+      await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'wrong passphrase 123' }) });
       secrets.push('wrong passphrase 123');
       await callTarget(server.url, 'Keyward.GetCallerIdentity', {}, { token: `${uc.Token}x` });
       const { store } = server.installation;

@@ -73,14 +73,14 @@ describe('per-principal rate limits', () => {
   it('unseal attempts that reach Argon2 are limited per source address', async () => {
     t = await startTestServer({ config: { unsealBurst: 3, unsealRatePerMinute: 1 } });
     // init used one token from this address.
-    expect((await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${t.admin.token}` } })).status).toBe(200);
+    expect((await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.admin.token}` } })).status).toBe(200);
     const attempt = async () => {
-      const res = await fetch(`${t!.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: 'wrong passphrase here' }) });
+      const res = await fetch(`${t!.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'wrong passphrase here' }) });
       return { status: res.status, type: ((await res.json()) as { __type?: string }).__type };
     };
     // invalid requests never reach Argon2 and cost nothing
     for (let i = 0; i < 5; i++) {
-      expect(((await (await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: '{}' })).json()) as { __type: string }).__type).toBe('ValidationException');
+      expect(((await (await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { __type: string }).__type).toBe('ValidationException');
     }
     expect(await attempt()).toEqual({ status: 400, type: 'UnsealFailedException' });
     expect(await attempt()).toEqual({ status: 400, type: 'UnsealFailedException' });

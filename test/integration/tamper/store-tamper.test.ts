@@ -150,7 +150,7 @@ async function withTampered(fx: Fixture, tamper: (rows: Rows) => Promise<void>, 
   await fx.backend.restore(tamper);
   const t = await startTestServer({ dataDir: fx.dataDir, init: false, admin: fx.admin, config: fx.backend.config });
   try {
-    const res = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+    const res = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
     expect(res.status).toBe(200);
     await check((target, body, as = { token: fx.admin.token }) => callTarget(t.url, target, body, as));
   } finally {
