@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
@@ -21,7 +21,7 @@ import { Pki } from './pki/index.js';
 import { AuditCoalescer, Input, invoke, networkKey, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
-import { MemoryStore, PostgresStore, SqliteStore, type Store } from './storage/index.js';
+import { MemoryStore, PostgresStore, SqliteStore, StoreTimings, type Store } from './storage/index.js';
 import { backupStore, storeLabel } from './maintenance.js';
 import { VERSION } from './version.js';
 
@@ -104,21 +104,35 @@ export function sealOptionsFrom(config: Config, env: NodeJS.ProcessEnv = process
 function transitCredentials(config: Config, env: NodeJS.ProcessEnv): { accessKeyId: string; secretAccessKey: string } {
   if (config.transitCredentialsFile !== undefined) {
     const text = secretFrom(env, '', config.transitCredentialsFile, 'transit credentials') ?? '';
-    let parsed: { access_key_id?: unknown; secret_access_key?: unknown };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      throw new KeywardError('SealUnavailableException', `The transit credentials file ${config.transitCredentialsFile} is not JSON with access_key_id and secret_access_key.`);
-    }
-    if (typeof parsed.access_key_id !== 'string' || typeof parsed.secret_access_key !== 'string') {
-      throw new KeywardError('SealUnavailableException', `The transit credentials file ${config.transitCredentialsFile} lacks access_key_id or secret_access_key.`);
-    }
-    return { accessKeyId: parsed.access_key_id, secretAccessKey: parsed.secret_access_key };
+    return parseTransitCredentials(text, config.transitCredentialsFile);
   }
   const accessKeyId = env.KEYWARD_TRANSIT_ACCESS_KEY_ID;
   const secretAccessKey = env.KEYWARD_TRANSIT_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) {
     throw new KeywardError('SealUnavailableException', 'The transit seal needs credentials for the outer KMS: set KEYWARD_TRANSIT_ACCESS_KEY_ID and KEYWARD_TRANSIT_SECRET_ACCESS_KEY, or transitCredentialsFile.');
+  }
+  return { accessKeyId, secretAccessKey };
+}
+
+/**
+ * The transit credentials file: the shape of admin-credentials.json (`access_key_id`,
+ * `secret_access_key`), or exactly what `keyward principal create` prints (`Credentials` with
+ * `AccessKeyId` and `SecretAccessKey`), or an AWS-style `{"AccessKeyId", "SecretAccessKey"}`.
+ */
+export function parseTransitCredentials(text: string, file: string): { accessKeyId: string; secretAccessKey: string } {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+    if (parsed === null || typeof parsed !== 'object') throw new Error('not an object');
+  } catch {
+    throw new KeywardError('SealUnavailableException', `The transit credentials file ${file} is not JSON with access_key_id and secret_access_key (or the output of keyward principal create).`);
+  }
+  const nested = parsed.Credentials ?? parsed.credentials;
+  const from = nested !== null && typeof nested === 'object' ? nested as Record<string, unknown> : parsed;
+  const accessKeyId = from.access_key_id ?? from.AccessKeyId;
+  const secretAccessKey = from.secret_access_key ?? from.SecretAccessKey;
+  if (typeof accessKeyId !== 'string' || typeof secretAccessKey !== 'string') {
+    throw new KeywardError('SealUnavailableException', `The transit credentials file ${file} lacks access_key_id or secret_access_key (or Credentials.AccessKeyId and Credentials.SecretAccessKey).`);
   }
   return { accessKeyId, secretAccessKey };
 }
@@ -139,6 +153,56 @@ function defaultNodeId(): string {
   return `${hostname()}-${process.pid}`;
 }
 
+/** The SQLite file of the configured store, or undefined for other stores. */
+export function sqlitePathOf(config: Config): string | undefined {
+  if (config.store === 'sqlite') return join(resolve(config.dataDir), 'keyward.db');
+  if (config.store.startsWith('sqlite:')) return resolve(config.store.slice('sqlite:'.length));
+  return undefined;
+}
+
+/**
+ * A running server marks its SQLite store with `<db>.server-pid` (its pid), so offline commands
+ * that rewrite the store (change-passphrase) refuse while it runs. A stale file (the process is
+ * gone, e.g. after SIGKILL) is ignored.
+ */
+export function runningServerPid(config: Config): number | undefined {
+  const db = sqlitePathOf(config);
+  if (db === undefined) return undefined;
+  let pid: number;
+  try {
+    pid = Number(readFileSync(`${db}.server-pid`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    // EPERM: alive, but another user's
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+/** Marks the store as served by this process; the returned function removes the mark (if still ours). */
+function markServing(config: Config): () => void {
+  const db = sqlitePathOf(config);
+  if (db === undefined || runningServerPid(config) !== undefined) return () => undefined;
+  const file = `${db}.server-pid`;
+  try {
+    writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
+  } catch {
+    return () => undefined;
+  }
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+}
+
 /** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
 export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
@@ -154,7 +218,8 @@ export function openStore(config: Config): Store {
 export function openInstallation(config: Config, overrides: InstallationOverrides = {}): Installation {
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
-  const store = overrides.store ?? openStore(config);
+  const storeTimings = new StoreTimings();
+  const store = storeTimings.wrap(overrides.store ?? openStore(config));
   const barrier = new Barrier(store, {
     rotateAfter: config.barrierRotateAfter,
     reserveBlock: config.barrierReserveBlock,
@@ -166,7 +231,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     // another node rotated the root key: this node cannot follow the keyring, so it fails closed
     onRootKeyReplaced: () => {
       log.warn('the root key was replaced by another node; sealing: unseal this node again');
-      void seal.seal().catch((e: unknown) => log.error({ err: e }, 'sealing failed'));
+      void seal.seal('root-replaced').catch((e: unknown) => log.error({ err: e }, 'sealing failed'));
     },
   });
   const seal = new SealManager(barrier, clock, sealOptionsFrom(config, overrides.secretsEnv));
@@ -226,6 +291,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
     keyring, pki, seal, clock, signingKeys, audit, nodeId, version: VERSION, rateLimits, lifecycle, sigv4,
     ...(auditCoalescer !== undefined ? { auditCoalescer } : {}),
     scopeMaxEncryptions: config.scopeMaxEncryptions,
+    storeTimings,
     ...(store.health ? { storeHealth: () => store.health!() } : {}),
   };
 
@@ -255,7 +321,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
       // Counted requests are written before the final checkpoint, which is signed while the keys are still there.
       await auditCoalescer?.close();
       await audit.close();
-      await seal.seal();
+      await seal.seal('shutdown');
       pki.close();
       keyring.close();
       await store.close();
@@ -350,8 +416,13 @@ export interface RunningServer {
   reloadTls(): void;
 }
 
+export interface StartOptions extends InstallationOverrides {
+  /** Runs once the installation is open, before any listener accepts (a cluster worker unseals here). */
+  readonly beforeListen?: (installation: Installation) => Promise<void>;
+}
+
 /** Starts the listeners: loopback TCP (TLS required elsewhere) and optionally a Unix socket. */
-export async function startServer(config: Config, overrides: InstallationOverrides = {}): Promise<RunningServer> {
+export async function startServer(config: Config, overrides: StartOptions = {}): Promise<RunningServer> {
   const { host, port } = parseListen(config.listen);
   const tls = readTlsFiles(config);
   if (!isLoopback(host) && tls === undefined) {
@@ -380,15 +451,18 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   const installation = openInstallation(config, overrides);
   try {
     await installation.store.ready?.();
+    await overrides.beforeListen?.(installation);
   } catch (e) {
     await installation.close().catch(() => undefined);
     throw e;
   }
-  const metrics = new HttpMetrics();
+  const unmark = markServing(config);
+  const metrics = new HttpMetrics(installation.services);
   const appOptions = {
     services: installation.services,
     log: installation.log,
     metrics,
+    accessLog: config.accessLog,
     bodyLimit: config.bodyLimit,
     headersTimeoutMs: config.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -466,6 +540,9 @@ export async function startServer(config: Config, overrides: InstallationOverrid
     if (config.sigv4AllowMinimalSignedHeaders) {
       installation.log.warn('sigv4AllowMinimalSignedHeaders is on: SigV4 requests that do not sign x-amz-target and content-type are accepted, so a captured request can be replayed as another operation');
     }
+    if ((await installation.seal.knownStatus(500))?.type === 'static') {
+      installation.log.warn('the static seal is in use: whoever reads the root key file or this process\'s environment holds every key; use it for CI and tests only, never for data you care about');
+    }
     installation.log.info({
       url, socket: socketPath, grpc: grpcAddress, grpcSocket: grpcSocketPath, minikms: minikmsAddress, minikmsSocket: minikmsSocketPath,
       k8sKmsSocket: k8sKmsSocketPath, store: installation.store.kind,
@@ -476,6 +553,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
       closing ??= (async () => {
         await Promise.all([...apps.map((a) => a.close()), ...grpcServers.map(shutdownGrpc), minikms?.close()]);
         await installation.close();
+        unmark();
       })();
       return closing;
     };
@@ -508,6 +586,7 @@ export async function startServer(config: Config, overrides: InstallationOverrid
   } catch (e) {
     await Promise.all([...apps.map((a) => a.close().catch(() => undefined)), ...grpcServers.map(shutdownGrpc), minikms?.close()]);
     await installation.close();
+    unmark();
     throw e;
   }
 }
@@ -614,10 +693,36 @@ export async function createRootCaInstallation(installation: Installation, admin
   return { SerialNumber: r.RootCA.SerialNumber, Certificate: r.RootCA.Certificate };
 }
 
-/** Runs the Unseal operation in-process (the server unsealing itself at start); a string is a passphrase. */
-export async function unsealInstallation(installation: Installation, request: string | Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const body = typeof request === 'string' ? { passphrase: request } : request;
+/**
+ * Runs the Unseal operation in-process (the server unsealing itself at start); a string or a
+ * Buffer is a passphrase (a Buffer stays the caller's to zero).
+ */
+export async function unsealInstallation(installation: Installation, request: string | Buffer | Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const body = typeof request === 'string' || Buffer.isBuffer(request) ? { passphrase: request } : request;
   return await invoke(installation.services, sys.unseal, { kind: 'none' }, body, LOCAL_META) as Record<string, unknown>;
+}
+
+/**
+ * Auto-unseal seals (static, pkcs11, transit): unseals now and, while the HSM or the outer KMS
+ * fails, retries with backoff (1 s doubling up to autoUnsealRetryMaxMs), one log line per attempt.
+ * PINs and credentials given as files are read again on each attempt. An operator's seal stops
+ * the retries. Answers how the first attempt went.
+ */
+export function autoUnsealWithRetries(installation: Installation): Promise<{ ok: boolean; error?: unknown }> {
+  const { log, config } = installation;
+  return installation.seal.autoUnseal({
+    initialMs: Math.max(100, Math.min(1000, config.autoUnsealRetryMaxMs)),
+    maxMs: config.autoUnsealRetryMaxMs,
+    onAttempt: ({ n, ok, error, nextMs }) => {
+      if (ok) {
+        log.info({ attempt: n }, 'auto-unseal succeeded');
+        return;
+      }
+      const err = error as { code?: string; message?: string };
+      if (nextMs === undefined) log.warn({ attempt: n, code: err.code, reason: err.message }, 'auto-unseal failed; retries are off (autoUnsealRetryMaxMs 0): unseal with `keyward unseal`');
+      else log.warn({ attempt: n, code: err.code, reason: err.message, retryInMs: nextMs }, 'auto-unseal failed; retrying (an operator seal stops the retries)');
+    },
+  });
 }
 
 /**

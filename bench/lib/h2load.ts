@@ -80,3 +80,13 @@ export function grpcFrame(message: Uint8Array): Buffer {
   frame.set(message, 5);
   return frame;
 }
+
+/** The gRPC listener's address, once the server has announced it (after the HTTP one). */
+export async function grpcAddress(output: () => string): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const m = /keyward gRPC listening on (\S+)/.exec(output());
+    if (m) return m[1]!;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no gRPC listener:\n${output()}`);
+}

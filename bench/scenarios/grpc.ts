@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { adminClient, createKey } from '../lib/kms.js';
-import { grpcFrame, requireH2load, runH2load } from '../lib/h2load.js';
+import { grpcAddress, grpcFrame, requireH2load, runH2load } from '../lib/h2load.js';
 import { startKeyward } from '../lib/keyward.js';
 import { interleaved, loadRow } from '../lib/measure.js';
 import { repoRoot } from '../lib/paths.js';
@@ -24,8 +24,7 @@ export const grpcScenario: BenchScenario = {
     const kw = await startKeyward(ctx, { args: ['--grpc-listen', '127.0.0.1:0'] });
     const kms = adminClient(kw);
     try {
-      const address = /keyward gRPC listening on (\S+)/.exec(kw.output())?.[1];
-      if (address === undefined) throw new Error(`the server did not announce its gRPC listener:\n${kw.output()}`);
+      const address = await grpcAddress(kw.output);
       const keyId = await createKey(kms);
       const defs = loadSync(['keyward/v1/kms.proto'], { keepCase: true, includeDirs: [join(repoRoot(), 'proto')] });
       const service = defs['keyward.v1.Kms'] as grpc.ServiceDefinition;

@@ -117,6 +117,11 @@ export class AuditLog {
     return this.options.chain;
   }
 
+  /** For the metrics: records waiting to be written, and failed write attempts since start. */
+  get stats(): { backlog: number; writeFailures: number; failing: boolean } {
+    return { backlog: this.queue.length, writeFailures: this.writeFailures, failing: this.failing !== undefined };
+  }
+
   /** Derives the HMAC and signing keys (on unseal). */
   unlock(auditKey: Buffer): void {
     this.keys?.destroy();
@@ -142,7 +147,10 @@ export class AuditLog {
     if (!(e instanceof AuditWriteError)) this.options.onError?.(e);
   }
 
+  private writeFailures = 0;
+
   private writeFailed(error: unknown): void {
+    this.writeFailures += 1;
     const now = this.options.clock().getTime();
     if (this.failing !== undefined) {
       this.failing.failures += 1;

@@ -76,17 +76,27 @@ export function parseAuthorization(header: string): SigV4Authorization {
 
 /**
  * Caches derived signing keys per (secret, date, region, service): deriving one costs four HMACs
- * and changes once a day. Bounded: the oldest entries go first.
+ * and changes once a day. Bounded: the oldest entries go first. Entries are named by a digest of
+ * the secret, never the secret itself: a cache key is a string the process cannot wipe, and one
+ * per request would leave copies of the secret in memory long after a seal.
  */
 export class SigningKeyCache {
   private readonly keys = new Map<string, Buffer>();
   constructor(private readonly max = 10_000) {}
 
   get(secret: string, date: string, region: string, service: string): Buffer {
-    const id = `${date}/${region}/${service}/${secret}`;
+    const id = `${date}/${region}/${service}/${sha256Hex(secret)}`;
     let key = this.keys.get(id);
     if (key === undefined) {
-      key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+      // "AWS4" + secret as bytes (zeroed after), not as a new string
+      const secretBytes = Buffer.from(secret, 'utf8');
+      const first = Buffer.concat([AWS4, secretBytes]);
+      try {
+        key = hmac(hmac(hmac(hmac(first, date), region), service), 'aws4_request');
+      } finally {
+        secretBytes.fill(0);
+        first.fill(0);
+      }
       if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as string);
       this.keys.set(id, key);
     }
@@ -151,6 +161,8 @@ export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret
     throw new KeywardError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
   }
 }
+
+const AWS4 = Buffer.from('AWS4');
 
 function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
-import { reportError } from './io.js';
+import { reportError, setOutput, type OutputOptions } from './io.js';
 
 type Register = (program: Command) => void;
 
@@ -36,11 +36,16 @@ const MODULES: ReadonlyArray<{ readonly commands: readonly string[]; readonly lo
 export const COMMAND_NAMES: readonly string[] = MODULES.flatMap((m) => m.commands);
 
 function baseProgram(): Command {
-  return new Command('keyward')
+  const program = new Command('keyward')
     .description('Keyward: a self-hosted key management service that speaks the AWS KMS protocol')
     .version(VERSION)
+    .option('--output <format>', 'json (default) or text; dates are ISO 8601 either way')
+    .option('--query <path>', 'print one field of the result, e.g. KeyMetadata.KeyId or Keys[].KeyId')
     .showHelpAfterError()
     .exitOverride();
+  // global flags, accepted before or after the command
+  program.hook('preAction', () => setOutput(program.opts<OutputOptions>()));
+  return program;
 }
 
 /** The program with every command registered (help, completion, tests). */

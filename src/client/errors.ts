@@ -17,6 +17,21 @@ export class KeywardApiError extends Error {
 }
 
 /**
+ * Keyward could not be reached at all (connection refused, timed out, reset): `code` is the
+ * system's (ECONNREFUSED, ...), `status` 0, the message says what to check; the cause is attached.
+ */
+export class KeywardConnectionError extends KeywardApiError {
+  constructor(code: string, message: string, cause: unknown) {
+    super(code, message, 0, undefined);
+    this.cause = cause;
+  }
+
+  override get transient(): boolean {
+    return true;
+  }
+}
+
+/**
  * The one error of every failed envelope or stream decryption: malformed, truncated, reordered,
  * tampered, wrong context, wrong key. It never says which (no oracle). Code as in AWS KMS.
  */

@@ -2,7 +2,7 @@ export {
   KeywardClient, credentialsFromEnv, type KeywardClientOptions, type Credentials, type EncryptionContext, type ScopeName,
   type ScopeEncryptInput, type ScopeEncryptOutput, type ScopeDecryptInput, type ScopeDecryptOutput, type ScopeVersion, type ScopeInfo,
 } from './keyward-client.js';
-export { KeywardApiError, InvalidCiphertextError, KeywardUsageError } from './errors.js';
+export { KeywardApiError, KeywardConnectionError, InvalidCiphertextError, KeywardUsageError } from './errors.js';
 export { KeywardGrpcClient, type KeywardGrpcClientOptions } from './grpc-client.js';
 export { Envelope, type EnvelopeOptions, type EncryptOptions, type EncryptStreamOptions, type DecryptOptions } from './envelope.js';
 export type { EncryptFileOptions } from './encrypt-file.js';

@@ -1,7 +1,7 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KeywardApiError } from './errors.js';
+import { KeywardApiError, KeywardConnectionError } from './errors.js';
 import { SigV4Signer } from './sigv4.js';
 
 export type Credentials =
@@ -94,7 +94,7 @@ export class KeywardClient {
   private readonly timeoutMs: number;
 
   constructor(private readonly options: KeywardClientOptions = {}) {
-    this.endpoint = new URL(options.endpoint ?? process.env.KEYWARD_ENDPOINT ?? 'http://127.0.0.1:9123');
+    this.endpoint = endpointUrl(options.endpoint ?? process.env.KEYWARD_ENDPOINT ?? 'http://127.0.0.1:9123');
     this.region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
     this.credentials = options.credentials ?? credentialsFromEnv();
     this.maxAttempts = options.maxAttempts ?? attemptsFromEnv(process.env.KEYWARD_MAX_ATTEMPTS);
@@ -206,12 +206,25 @@ export class KeywardClient {
         return await attempt();
       } catch (e) {
         const transient = e instanceof KeywardApiError ? e.transient : isNetworkError(e);
-        if (!transient || i >= this.maxAttempts) throw e;
+        if (!transient || i >= this.maxAttempts) throw e instanceof KeywardApiError ? e : this.unreachable(e);
         this.stats.retries++;
         // exponential backoff, capped, with jitter so that many clients do not retry in step
         await sleep(Math.min(2000, 50 * 2 ** i) * (0.5 + Math.random() / 2));
       }
     }
+  }
+
+  /** A network failure as a Keyward error that says what to check (the cause stays attached). */
+  private unreachable(e: unknown): unknown {
+    const code = (e as { code?: unknown } | undefined)?.code;
+    if (typeof code !== 'string' || !/^(E[A-Z]+|UND_ERR_SOCKET)$/.test(code)) return e;
+    const where = this.options.socketPath !== undefined ? `the Unix socket ${this.options.socketPath}` : this.endpoint.origin;
+    const why = code === 'ECONNREFUSED' ? 'connection refused: is the server running, and on this address?'
+      : code === 'ETIMEDOUT' ? `no answer within ${this.timeoutMs} ms: is the address right, is a firewall dropping packets?`
+        : code === 'EAI_AGAIN' || code === 'ENOTFOUND' ? 'the host name does not resolve.'
+          : code === 'ENOENT' ? 'no such socket: is the server running with this socket path?'
+            : `the connection broke (${code}).`;
+    return new KeywardConnectionError(code, `Cannot reach Keyward at ${where}: ${why} Set the endpoint with --endpoint or KEYWARD_ENDPOINT (e.g. http://127.0.0.1:9123).`, e);
   }
 
   private async exchange<T>(method: string, path: string, payload: string, headers: Record<string, string>, authenticated: boolean, sys = false): Promise<T> {
@@ -282,4 +295,27 @@ function attemptsFromEnv(value: string | undefined): number {
 function isNetworkError(e: unknown): boolean {
   const code = (e as { code?: string } | undefined)?.code;
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'EAI_AGAIN' || code === 'UND_ERR_SOCKET';
+}
+
+/**
+ * The endpoint as a URL. `host:port` without a scheme is accepted: http for a loopback host (the
+ * server's default listener), https otherwise (a non-loopback Keyward listener always has TLS).
+ */
+export function endpointUrl(endpoint: string): URL {
+  const bare = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\/?$/.exec(endpoint);
+  if (bare !== null) {
+    const host = bare[1]!;
+    const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
+    return new URL(`${loopback ? 'http' : 'https'}://${endpoint}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new RangeError(`The endpoint ${JSON.stringify(endpoint)} is not a URL: use http://HOST:PORT, https://HOST:PORT or HOST:PORT.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RangeError(`The endpoint ${JSON.stringify(endpoint)} must be http://HOST:PORT, https://HOST:PORT or HOST:PORT.`);
+  }
+  return url;
 }

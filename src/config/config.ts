@@ -54,6 +54,8 @@ const schema = z.object({
   sigv4AllowMinimalSignedHeaders: flag().default(false),
   bodyLimit: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** One info line per HTTP request (request id, principal, operation, key id, status, duration; never a secret). */
+  accessLog: flag().default(true),
   nodeId: z.string().min(1).max(64).optional(),
   /** Bounded as the seal bounds what it reads from the store (seal/passphrase-seal.ts ARGON2_LIMITS). */
   argon2MemoryKiB: z.coerce.number().int().min(8).max(1024 * 1024).default(64 * 1024),
@@ -86,6 +88,8 @@ const schema = z.object({
   /** JSON file with access_key_id and secret_access_key (the shape of admin-credentials.json). */
   transitCredentialsFile: z.string().min(1).optional(),
   transitTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+  /** Auto-unseal seals: after a failed unseal, retry after 1 s, doubling up to this (an operator seal stops it); 0: no retries. */
+  autoUnsealRetryMaxMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   /** A barrier term rotates automatically after this many encryptions (below the AES-GCM 2^32 bound). */
   barrierRotateAfter: z.coerce.number().int().min(2).max(4_000_000_000).default(3_500_000_000),
   /** Encryptions reserved (persisted) per block; a crash forfeits at most one block. */

@@ -2,12 +2,13 @@ import {
   constants, createPrivateKey, createPublicKey, diffieHellman, generateKeyPair, privateDecrypt, privateEncrypt,
   publicDecrypt, publicEncrypt, sign, verify, type KeyObject,
 } from 'node:crypto';
-import { ed25519ph } from '@noble/curves/ed25519.js';
-import { p256, p384, p521 } from '@noble/curves/nist.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+// types only (erased): the modules themselves load on first use, in loadAsymmetricLibraries
+import type * as Ed25519Module from '@noble/curves/ed25519.js';
+import type * as NistModule from '@noble/curves/nist.js';
+import type * as Secp256k1Module from '@noble/curves/secp256k1.js';
 import { constantTimeEqual } from './compare.js';
 import { randomBytes } from './random.js';
-import { mlDsaExpand, mlDsaPkcs8, mlDsaPublicKeyOf, mlDsaSeedOf, mlDsaSign, mlDsaSpki, mlDsaVerify, ML_DSA_SEED_BYTES, type MlDsaKeys, type MlDsaSet } from './ml-dsa.js';
+import { loadMlDsa, requireMlDsaLoaded, mlDsaExpand, mlDsaPkcs8, mlDsaPublicKeyOf, mlDsaSeedOf, mlDsaSign, mlDsaSpki, mlDsaVerify, ML_DSA_SEED_BYTES, type MlDsaKeys, type MlDsaSet } from './ml-dsa.js';
 import { pssSignDigest, pssVerifyDigest } from './rsa-pss.js';
 import { zeroize } from './zeroize.js';
 
@@ -34,7 +35,44 @@ export type OaepHash = 'sha1' | 'sha256';
 export class KeyFormatError extends Error {}
 
 const OPENSSL_CURVE: Record<EcCurve, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', secp256k1: 'secp256k1' };
-const NOBLE_CURVE = { 'P-256': p256, 'P-384': p384, 'P-521': p521, secp256k1 } as const;
+interface NobleCurves {
+  readonly ed25519ph: typeof Ed25519Module.ed25519ph;
+  readonly curves: {
+    readonly 'P-256': typeof NistModule.p256;
+    readonly 'P-384': typeof NistModule.p384;
+    readonly 'P-521': typeof NistModule.p521;
+    readonly secp256k1: typeof Secp256k1Module.secp256k1;
+  };
+}
+let noble: NobleCurves | undefined;
+let loadingCurves: Promise<void> | undefined;
+
+/**
+ * Loads the @noble libraries (curves, ML-DSA) on first use: they cost start-up time every process
+ * would pay otherwise, and most never sign with a curve OpenSSL cannot drive. Every path that
+ * builds a key handle awaits this first (the keyring does); afterwards it resolves at once.
+ */
+export async function loadAsymmetricLibraries(): Promise<void> {
+  loadingCurves ??= Promise.all([
+    import('@noble/curves/ed25519.js'), import('@noble/curves/nist.js'), import('@noble/curves/secp256k1.js'),
+  ]).then(([ed, nist, k1]) => {
+    noble = { ed25519ph: ed.ed25519ph, curves: { 'P-256': nist.p256, 'P-384': nist.p384, 'P-521': nist.p521, secp256k1: k1.secp256k1 } };
+  }).catch((e: unknown) => {
+    loadingCurves = undefined;
+    throw e;
+  });
+  await Promise.all([loadingCurves, loadMlDsa()]);
+}
+
+function requireLibraries(scheme: SignatureScheme, input: SignedInput): void {
+  if (scheme.kind === 'ml-dsa') requireMlDsaLoaded();
+  else if (scheme.kind === 'ed25519ph' || (scheme.kind === 'ecdsa' && input === 'digest')) nobleCurves();
+}
+
+function nobleCurves(): NobleCurves {
+  if (noble === undefined) throw new Error('the @noble curves are not loaded: await loadAsymmetricLibraries() first');
+  return noble;
+}
 /** DER DigestInfo prefixes of RFC 8017 section 9.2 (RSASSA-PKCS1-v1_5 over a given digest). */
 const DIGEST_INFO: Record<HashName, Buffer> = {
   sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
@@ -145,6 +183,7 @@ export class PublicKeyHandle {
 
   /** Whether the signature is valid; malformed signatures are simply invalid. */
   verify(scheme: SignatureScheme, input: SignedInput, data: Uint8Array, signature: Uint8Array): boolean {
+    requireLibraries(scheme, input); // outside the try: a missing library is a bug, not an invalid signature
     try {
       switch (scheme.kind) {
         case 'rsa-pss':
@@ -162,7 +201,7 @@ export class PublicKeyHandle {
         case 'ed25519':
           return verify(null, data, this.node, signature);
         case 'ed25519ph':
-          return ed25519ph.verify(signature, data, this.rawKey, { zip215: false });
+          return nobleCurves().ed25519ph.verify(signature, data, this.rawKey, { zip215: false });
         case 'ml-dsa':
           return mlDsaVerify(mlDsaSetOf(this.type), this.rawKey, data, signature, input === 'mu');
       }
@@ -239,7 +278,7 @@ export class PrivateKeyHandle {
       case 'ed25519':
         return sign(null, data, this.node);
       case 'ed25519ph':
-        return Buffer.from(ed25519ph.sign(data, this.secretKey));
+        return Buffer.from(nobleCurves().ed25519ph.sign(data, this.secretKey));
       case 'ml-dsa':
         return Buffer.from(mlDsaSign(mlDsaSetOf(this.type), this.mlDsaKeys, data, input === 'mu'));
     }
@@ -290,9 +329,9 @@ function rsaBits(type: AsymmetricType): number {
   return type.bits;
 }
 
-function curveOf(type: AsymmetricType): (typeof NOBLE_CURVE)[EcCurve] {
+function curveOf(type: AsymmetricType): NobleCurves['curves'][EcCurve] {
   if (type.kind !== 'ec') throw new KeyFormatError('not an EC key');
-  return NOBLE_CURVE[type.curve];
+  return nobleCurves().curves[type.curve];
 }
 
 function mlDsaSetOf(type: AsymmetricType): MlDsaSet {

@@ -1,4 +1,6 @@
-import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
+import type * as MlDsaExports from '@noble/post-quantum/ml-dsa.js';
+
+type MlDsaModule = typeof MlDsaExports;
 
 /**
  * ML-DSA (FIPS 204) through @noble/post-quantum, with the DER shapes AWS KMS uses: a PKCS#8
@@ -7,7 +9,33 @@ import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
  */
 export type MlDsaSet = 'ml_dsa44' | 'ml_dsa65' | 'ml_dsa87';
 
-const IMPL = { ml_dsa44, ml_dsa65, ml_dsa87 } as const;
+/**
+ * @noble/post-quantum loads on first use (loadMlDsa): a server that never touches an ML-DSA key
+ * does not pay for parsing it at start. Public key sizes are FIPS 204's, so DER shapes need no library.
+ */
+let impl: Pick<MlDsaModule, MlDsaSet> | undefined;
+let loading: Promise<void> | undefined;
+const PUBLIC_KEY_BYTES = { ml_dsa44: 1312, ml_dsa65: 1952, ml_dsa87: 2592 } as const;
+
+export function loadMlDsa(): Promise<void> {
+  loading ??= import('@noble/post-quantum/ml-dsa.js').then((m) => {
+    impl = { ml_dsa44: m.ml_dsa44, ml_dsa65: m.ml_dsa65, ml_dsa87: m.ml_dsa87 };
+  }).catch((e: unknown) => {
+    loading = undefined;
+    throw e;
+  });
+  return loading;
+}
+
+/** Throws unless loadMlDsa() has completed (so a verification never fails silently for want of it). */
+export function requireMlDsaLoaded(): void {
+  if (impl === undefined) throw new Error('ML-DSA is not loaded: await loadMlDsa() (or loadAsymmetricLibraries()) first');
+}
+
+function IMPL_OF(set: MlDsaSet): MlDsaModule[MlDsaSet] {
+  if (impl === undefined) throw new Error('ML-DSA is not loaded: await loadMlDsa() (or loadAsymmetricLibraries()) first');
+  return impl[set];
+}
 /** id-ml-dsa-44/65/87: 2.16.840.1.101.3.4.3.17/18/19. */
 const OID_LAST = { ml_dsa44: 0x11, ml_dsa65: 0x12, ml_dsa87: 0x13 } as const;
 const SEED_BYTES = 32;
@@ -45,7 +73,7 @@ export function mlDsaSpki(set: MlDsaSet, publicKey: Uint8Array): Buffer {
 
 /** The raw public key of an ML-DSA SubjectPublicKeyInfo of this set, or undefined. */
 export function mlDsaPublicKeyOf(set: MlDsaSet, spki: Uint8Array): Buffer | undefined {
-  const length = IMPL[set].lengths.publicKey ?? 0;
+  const length = PUBLIC_KEY_BYTES[set];
   const expected = mlDsaSpki(set, new Uint8Array(length));
   const prefix = expected.subarray(0, expected.length - length);
   if (spki.length !== expected.length || !Buffer.from(spki.subarray(0, prefix.length)).equals(prefix)) return undefined;
@@ -58,19 +86,19 @@ export interface MlDsaKeys {
 }
 
 export function mlDsaExpand(set: MlDsaSet, seed: Uint8Array): MlDsaKeys {
-  return IMPL[set].keygen(seed);
+  return IMPL_OF(set).keygen(seed);
 }
 
 /** Pure ML-DSA with an empty context (message) or over a caller-computed 64-byte mu. */
 export function mlDsaSign(set: MlDsaSet, keys: MlDsaKeys, input: Uint8Array, externalMu: boolean): Uint8Array {
-  return externalMu ? IMPL[set].internal.sign(input, keys.secretKey, { externalMu: true }) : IMPL[set].sign(input, keys.secretKey);
+  return externalMu ? IMPL_OF(set).internal.sign(input, keys.secretKey, { externalMu: true }) : IMPL_OF(set).sign(input, keys.secretKey);
 }
 
 export function mlDsaVerify(set: MlDsaSet, publicKey: Uint8Array, input: Uint8Array, signature: Uint8Array, externalMu: boolean): boolean {
   try {
     return externalMu
-      ? IMPL[set].internal.verify(signature, input, publicKey, { externalMu: true })
-      : IMPL[set].verify(signature, input, publicKey);
+      ? IMPL_OF(set).internal.verify(signature, input, publicKey, { externalMu: true })
+      : IMPL_OF(set).verify(signature, input, publicKey);
   } catch {
     return false;
   }

@@ -1,6 +1,7 @@
 import { KeywardError, quote } from '../errors/index.js';
 import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier/index.js';
-import { BoundedCache, type CacheLimits } from './cache.js';
+import { aliasArn } from './key-ref.js';
+import { BoundedCache, type CacheLimits, type CacheStats } from './cache.js';
 import type { Clock } from './clock.js';
 import { paths } from './paths.js';
 import { decodeRecord, encodeRecord } from './records.js';
@@ -26,7 +27,8 @@ export function checkAliasName(name: string): void {
 export class Aliases {
   private readonly cache: BoundedCache<AliasRecord>;
 
-  constructor(private readonly barrier: Barrier, private readonly clock: Clock, limits: CacheLimits) {
+  /** `region`: alias errors name the alias ARN, as AWS's do. */
+  constructor(private readonly barrier: Barrier, private readonly clock: Clock, limits: CacheLimits, private readonly region = 'us-east-1') {
     this.cache = new BoundedCache(limits);
   }
 
@@ -38,7 +40,7 @@ export class Aliases {
     try {
       await (within ?? this.barrier).put(paths.alias(tenant.id, aliasName), encodeRecord(record), { ifVersion: 0 });
     } catch (e) {
-      if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `An alias with the name ${quote(aliasName)} already exists`);
+      if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `An alias with the name ${aliasArn(this.region, tenant, aliasName)} already exists`);
       throw e;
     }
     this.invalidate(tenant.id, aliasName);
@@ -50,7 +52,7 @@ export class Aliases {
     const record = await withCasRetry(async () => {
       const path = paths.alias(tenant.id, aliasName);
       const entry = await this.barrier.get(path);
-      if (entry === undefined) throw this.notFound(aliasName);
+      if (entry === undefined) throw this.notFound(tenant, aliasName);
       const next: AliasRecord = { ...decodeRecord<AliasRecord>(entry), targetKeyId, updatedAt: this.clock().toISOString() };
       await this.barrier.put(path, encodeRecord(next), { ifVersion: entry.version });
       return next;
@@ -63,7 +65,7 @@ export class Aliases {
     checkAliasName(aliasName);
     const deleted = await this.barrier.delete(paths.alias(tenant.id, aliasName));
     this.invalidate(tenant.id, aliasName);
-    if (!deleted) throw this.notFound(aliasName);
+    if (!deleted) throw this.notFound(tenant, aliasName);
   }
 
   async find(tenant: Tenant, aliasName: string): Promise<AliasRecord | undefined> {
@@ -93,12 +95,17 @@ export class Aliases {
     }
   }
 
-  notFound(aliasName: string): KeywardError {
-    return new KeywardError('NotFoundException', `Alias ${aliasName} is not found.`);
+  notFound(tenant: Tenant, aliasName: string): KeywardError {
+    return new KeywardError('NotFoundException', `Alias ${aliasArn(this.region, tenant, aliasName)} is not found.`);
   }
 
   invalidate(tenantId: string, aliasName: string): void {
     this.cache.delete(`${tenantId}/${aliasName}`);
+  }
+
+  /** Size and hit counts of the alias cache (metrics). */
+  cacheStats(): Record<string, CacheStats> {
+    return { alias: this.cache.stats() };
   }
 
   clear(): void {

@@ -1,5 +1,12 @@
 import { LRUCache } from 'lru-cache';
 
+/** What the metrics see of a cache: never its keys or values. */
+export interface CacheStats {
+  readonly size: number;
+  readonly hits: number;
+  readonly misses: number;
+}
+
 export interface CacheLimits {
   readonly max: number;
   readonly ttlMs: number;
@@ -17,6 +24,9 @@ export class BoundedCache<V extends object> {
   private readonly lru: LRUCache<string, V>;
   private epoch = 0;
   private readonly inflight = new Map<string, Promise<V | undefined>>();
+  /** Lookups answered from memory and lookups that went to the store (the hit-rate metric). */
+  hits = 0;
+  misses = 0;
 
   constructor(limits: CacheLimits, dispose?: (value: V) => void) {
     // Bounded by count through maxSize (each entry weighs 1), not `max`: lru-cache preallocates
@@ -37,7 +47,11 @@ export class BoundedCache<V extends object> {
   /** Returns the cached value or loads it once (concurrent callers share one load). */
   async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const hit = this.lru.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
     const pending = this.inflight.get(key);
     if (pending) return pending;
     const epoch = this.epoch;
@@ -74,6 +88,10 @@ export class BoundedCache<V extends object> {
 
   get size(): number {
     return this.lru.size;
+  }
+
+  stats(): CacheStats {
+    return { size: this.lru.size, hits: this.hits, misses: this.misses };
   }
 }
 

@@ -9,6 +9,7 @@ export * from './key-specs.js';
 export { asymmetricTypeOf, newMaterial, publicKeyDer } from './material.js';
 export { Imports, type ImportParameters, type OpenedImportToken } from './imports.js';
 export { Aliases, checkAliasName } from './aliases.js';
+export { Grants, MAX_GRANTS_PER_KEY, grantToken, readGrantToken, isGrantId } from './grants.js';
 export { Principals, checkPrincipalName, type IssuedCredentials } from './principals.js';
 export { Scheduler, type SchedulerReport } from './scheduler.js';
 export { EncryptionCounts, type EncryptionCountsOptions } from './encryption-counts.js';

@@ -162,3 +162,11 @@ export const HASH_OF: Readonly<Record<Exclude<SigningAlgorithm, 'SM2DSA' | 'ML_D
   HMAC_SHA_384: { name: 'sha384', bytes: 48 },
   HMAC_SHA_512: { name: 'sha512', bytes: 64 },
 };
+
+/** CreateGrant's Operations: what a grant may permit (AWS's GrantOperation enum). */
+export const GRANT_OPERATIONS = [
+  'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo', 'Sign',
+  'Verify', 'GetPublicKey', 'CreateGrant', 'RetireGrant', 'DescribeKey', 'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret',
+] as const;
+export type GrantOperation = (typeof GRANT_OPERATIONS)[number];

@@ -1,6 +1,7 @@
 import type { Barrier, StoreChange } from '../barrier/index.js';
 import { Aliases } from './aliases.js';
-import type { CacheLimits } from './cache.js';
+import { Grants } from './grants.js';
+import type { CacheLimits, CacheStats } from './cache.js';
 import type { Clock } from './clock.js';
 import { Imports } from './imports.js';
 import { Keys } from './keys.js';
@@ -35,6 +36,7 @@ export class Keyring {
   readonly keys: Keys;
   readonly imports: Imports;
   readonly aliases: Aliases;
+  readonly grants: Grants;
   readonly principals: Principals;
   readonly encryptionCounts: EncryptionCounts;
   readonly scheduler: Scheduler;
@@ -44,7 +46,8 @@ export class Keyring {
     this.tenants = new Tenants(barrier, clock, options.metadataCache, options.tenantQuotas);
     this.keys = new Keys(barrier, this.tenants, clock, { region: options.region, records: options.metadataCache, material: options.materialCache });
     this.imports = new Imports(barrier, this.tenants, clock);
-    this.aliases = new Aliases(barrier, clock, options.metadataCache);
+    this.aliases = new Aliases(barrier, clock, options.metadataCache, options.region);
+    this.grants = new Grants(barrier, options.metadataCache);
     this.principals = new Principals(barrier, clock, options.metadataCache, this.tenants);
     this.encryptionCounts = new EncryptionCounts(barrier, this.keys, { reserveBlock: options.encryptionCountBlock ?? 1000, maxKeys: options.metadataCache.max });
     this.scheduler = new Scheduler(barrier, this.tenants, this.keys, clock, options.onError, options.onTenantDeleted);
@@ -55,11 +58,17 @@ export class Keyring {
     return this.options.region;
   }
 
+  /** Every cache of the keyring: size, hits and misses, by a fixed name (metric labels). */
+  cacheStats(): Record<string, CacheStats> {
+    return { ...this.tenants.cacheStats(), ...this.keys.cacheStats(), ...this.aliases.cacheStats(), ...this.principals.cacheStats() };
+  }
+
   /** Forgets every cached record and key (on seal and shutdown); material is zeroized. */
   clear(): void {
     this.tenants.clear();
     this.keys.clear();
     this.aliases.clear();
+    this.grants.clear();
     this.principals.invalidate();
   }
 
@@ -82,6 +91,7 @@ export class Keyring {
         case 'key': this.keys.invalidate(c.tenantId, c.keyId); break;
         case 'material': this.keys.invalidateMaterial(c.tenantId, c.keyId, c.version); break;
         case 'alias': this.aliases.invalidate(c.tenantId, c.aliasName); break;
+        case 'grant': this.grants.invalidate(c.tenantId, c.keyId); break;
         case 'principal':
         case 'credential': this.principals.invalidate(); break;
         case 'keyring': this.clear(); break;

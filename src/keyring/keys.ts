@@ -1,7 +1,7 @@
-import { PrivateKeyHandle, randomId, zeroize } from '../crypto/index.js';
+import { loadAsymmetricLibraries, PrivateKeyHandle, randomId, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import type { Barrier, BarrierWriter } from '../barrier/index.js';
-import { BoundedCache, type CacheLimits } from './cache.js';
+import { BoundedCache, type CacheLimits, type CacheStats } from './cache.js';
 import { addDays, type Clock } from './clock.js';
 import { keyArn } from './key-ref.js';
 import { isExpired, requireEnabled } from './key-state.js';
@@ -28,6 +28,8 @@ export interface NewKey {
   readonly origin?: SupportedOrigin;
   /** Usage-bounded rotation: at most this many encryptions per version (scope keys). */
   readonly maxEncryptions?: number;
+  /** The key policy (already checked by the caller); absent: the default policy. */
+  readonly policy?: string;
 }
 
 /** How long imported material lasts (ImportKeyMaterial's ExpirationModel and ValidTo). */
@@ -80,7 +82,7 @@ export class Keys {
     try {
       const now = this.clock().toISOString();
       const keyId = randomId();
-      const publicKey = material === undefined ? undefined : publicKeyOf(keySpec, material);
+      const publicKey = material === undefined ? undefined : await publicKeyOf(keySpec, material);
       const key: KeyRecord = {
         tenantId: tenant.id,
         keyId,
@@ -96,6 +98,7 @@ export class Keys {
         rotation: { enabled: false, periodDays: 365 },
         tags: input.tags,
         ...(input.maxEncryptions !== undefined ? { maxEncryptions: input.maxEncryptions } : {}),
+        ...(input.policy !== undefined ? { policy: input.policy } : {}),
       };
       await this.barrier.transaction(async (tx) => {
         await adjustUsage(tx, tenant.id, { keys: 1 }, (t) => this.tenants.quotas(t));
@@ -252,6 +255,7 @@ export class Keys {
   async privateKey(tenant: Tenant, key: KeyRecord, version: number): Promise<PrivateKeyHandle | undefined> {
     const type = asymmetricTypeOf(key.keySpec);
     if (type === undefined) throw new KeywardError('InvalidKeyUsageException', `${this.arn(tenant, key.keyId)} is not an asymmetric key.`);
+    await loadAsymmetricLibraries();
     const entry = await this.materialEntry(tenant, key.keyId, version);
     if (entry === undefined) return undefined;
     entry.handle ??= new PrivateKeyHandle(type, entry.key);
@@ -277,7 +281,7 @@ export class Keys {
     const arn = this.arn(tenant, keyId);
     const current = await this.require(tenant, keyId);
     const id = keyMaterialId(await this.tenants.masterKey(tenant), keyId, material);
-    const publicKey = publicKeyOf(current.keySpec, material);
+    const publicKey = await publicKeyOf(current.keySpec, material);
     const key = await this.update(tenant, keyId, (k, now) => {
       requireExternal(k, arn);
       if (k.keyState !== 'PendingImport') throw new KeywardError('KMSInvalidStateException', `${arn} is ${k.keyState}, not PendingImport.`);
@@ -322,7 +326,7 @@ export class Keys {
     return key;
   }
 
-  /** Deletes a key whose deletion window has passed: record, every version's material, aliases. */
+  /** Deletes a key whose deletion window has passed: record, every version's material, aliases, grants. */
   async purge(tenant: Tenant, keyId: string): Promise<boolean> {
     const purged = await withCasRetry(() => this.barrier.transaction(async (tx) => {
       const entry = await tx.get(paths.key(tenant.id, keyId));
@@ -335,6 +339,12 @@ export class Keys {
         if (key.maxEncryptions !== undefined) await tx.delete(paths.encryptionCount(tenant.id, keyId, v.version));
       }
       for (const t of (await tx.list(paths.importTokens(tenant.id, keyId), { limit: 1000 })).entries) await tx.delete(t.path);
+      for (let after: string | undefined; ;) {
+        const page = await tx.list(paths.grants(tenant.id, keyId), { ...(after !== undefined ? { after } : {}), limit: 1000 });
+        for (const g of page.entries) await tx.delete(g.path);
+        if (page.next === undefined) break;
+        after = page.next;
+      }
       for (let after: string | undefined; ;) {
         const page = await tx.list(paths.aliases(tenant.id), { ...(after !== undefined ? { after } : {}), limit: 1000 });
         for (const a of page.entries) {
@@ -360,6 +370,11 @@ export class Keys {
     this.materials.delete(`${tenantId}/${keyId}/${version}`);
   }
 
+  /** Sizes and hit counts of the key caches (metrics). */
+  cacheStats(): Record<string, CacheStats> {
+    return { key_metadata: this.records.stats(), key_material: this.materials.stats() };
+  }
+
   clear(): void {
     this.records.clear();
     this.materials.clear();
@@ -381,8 +396,8 @@ function materialRef(tenant: Tenant, key: KeyRecord, version: number): MaterialR
 }
 
 /** The DER SubjectPublicKeyInfo (base64) of asymmetric material; undefined for symmetric and HMAC. */
-function publicKeyOf(spec: SupportedKeySpec, material: Buffer): string | undefined {
-  return publicKeyDer(spec, material)?.toString('base64');
+async function publicKeyOf(spec: SupportedKeySpec, material: Buffer): Promise<string | undefined> {
+  return (await publicKeyDer(spec, material))?.toString('base64');
 }
 
 function materialExpired(key: KeyRecord, now: Date): boolean {

@@ -1,4 +1,4 @@
-import { generatePrivateKey, hkdfSha256, PrivateKeyHandle, hmacSha256, randomBytes, type AsymmetricType } from '../crypto/index.js';
+import { generatePrivateKey, hkdfSha256, loadAsymmetricLibraries, PrivateKeyHandle, hmacSha256, randomBytes, type AsymmetricType } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import { openRecord, RecordIntegrityError, sealRecord } from '../format/index.js';
 import { familyOf, KEY_SPEC_INFO, type SupportedKeySpec, type SupportedKeyUsage } from './key-specs.js';
@@ -47,9 +47,10 @@ export async function newMaterial(spec: SupportedKeySpec = 'SYMMETRIC_DEFAULT'):
 }
 
 /** The DER SubjectPublicKeyInfo of asymmetric material; undefined for symmetric and HMAC specs. */
-export function publicKeyDer(spec: SupportedKeySpec, material: Uint8Array): Buffer | undefined {
+export async function publicKeyDer(spec: SupportedKeySpec, material: Uint8Array): Promise<Buffer | undefined> {
   const type = asymmetricTypeOf(spec);
   if (type === undefined) return undefined;
+  await loadAsymmetricLibraries();
   const handle = new PrivateKeyHandle(type, material);
   try {
     return handle.publicKeyDer;

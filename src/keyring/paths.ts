@@ -22,6 +22,10 @@ export const paths = {
   importToken: (tenantId: string, keyId: string, tokenId: string) => `imports/${tenantId}/${keyId}/${tokenId}`,
   importTokens: (tenantId: string, keyId: string) => `imports/${tenantId}/${keyId}/`,
   tenantImportTokens: (tenantId: string) => `imports/${tenantId}/`,
+  /** Grants of a key, by grant id (CreateGrant; deleted with the key). */
+  grant: (tenantId: string, keyId: string, grantId: string) => `grants/${tenantId}/${keyId}/${grantId}`,
+  grants: (tenantId: string, keyId: string) => `grants/${tenantId}/${keyId}/`,
+  tenantGrants: (tenantId: string) => `grants/${tenantId}/`,
   alias: (tenantId: string, aliasName: string) => `aliases/${tenantId}/${aliasName}`,
   aliases: (tenantId: string) => `aliases/${tenantId}/`,
   principal: (tenantId: string, name: string) => `principals/${tenantId}/${name}`,
@@ -95,6 +99,7 @@ export function tenantRecords(tenantId: string): readonly TenantRecordKind[] {
     { prefix: paths.tenantImportTokens(tenantId) },
     { prefix: paths.encryptionCounts(tenantId) },
     { prefix: paths.aliases(tenantId) },
+    { prefix: paths.tenantGrants(tenantId) },
     owning<PrincipalRecord>({ prefix: paths.principals(tenantId) }, (p) => [paths.accessKey(p.accessKeyId), paths.token(p.tokenId)]),
     // the tenant's CAs (with their wrapped private keys), the certificates they issued, revocations
     { prefix: paths.pkiCas(tenantId) },
@@ -114,6 +119,7 @@ export type ChangedRecord =
   | { kind: 'key'; tenantId: string; keyId: string }
   | { kind: 'material'; tenantId: string; keyId: string; version: number }
   | { kind: 'alias'; tenantId: string; aliasName: string }
+  | { kind: 'grant'; tenantId: string; keyId: string }
   | { kind: 'principal'; tenantId: string; name: string }
   | { kind: 'credential'; id: string }
   | { kind: 'keyring' }
@@ -131,6 +137,8 @@ export function classifyPath(path: string): ChangedRecord {
       return { kind: 'material', tenantId: parts[1] ?? '', keyId: parts[2] ?? '', version: Number(parts[3]) };
     case 'aliases':
       return { kind: 'alias', tenantId: parts[1] ?? '', aliasName: parts.slice(2).join('/') };
+    case 'grants':
+      return { kind: 'grant', tenantId: parts[1] ?? '', keyId: parts[2] ?? '' };
     case 'principals':
       return { kind: 'principal', tenantId: parts[1] ?? '', name: parts[2] ?? '' };
     case 'credentials':

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/index.js';
 import { KeywardError, quote } from '../errors/index.js';
 import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier/index.js';
-import { BoundedCache, type CacheLimits } from './cache.js';
+import { BoundedCache, type CacheLimits, type CacheStats } from './cache.js';
 import type { Clock } from './clock.js';
 import { paths } from './paths.js';
 import { decodeRecord, encodeRecord } from './records.js';
@@ -126,6 +126,11 @@ export class Principals {
   }
 
   /** Drops cached credentials (a principal or credential record changed here or on another node). */
+  /** Size and hit counts of the credential cache (metrics). */
+  cacheStats(): Record<string, CacheStats> {
+    return { principal: this.byCredential.stats() };
+  }
+
   invalidate(): void {
     this.byCredential.clear();
   }

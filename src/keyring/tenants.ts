@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import { StoreConflictError, type Barrier, type BarrierEntry, type BarrierReader, type BarrierWriter } from '../barrier/index.js';
-import { BoundedCache, type CacheLimits } from './cache.js';
+import { BoundedCache, type CacheLimits, type CacheStats } from './cache.js';
 import { addDays, type Clock } from './clock.js';
 import { deriveTenantMasterKey } from './material.js';
 import { isTenantPath, paths, tenantRecords, tenantSchedulePaths } from './paths.js';
@@ -187,6 +187,11 @@ export class Tenants {
   invalidate(id: string): void {
     this.records.delete(id);
     this.masterKeys.delete(id);
+  }
+
+  /** Sizes and hit counts of the tenant caches (metrics). */
+  cacheStats(): Record<string, CacheStats> {
+    return { tenant: this.records.stats(), tenant_master_key: this.masterKeys.stats() };
   }
 
   clear(): void {

@@ -1,4 +1,4 @@
-import type { ExpirationModel, SupportedKeySpec, SupportedKeyUsage, SupportedOrigin } from './key-specs.js';
+import type { ExpirationModel, GrantOperation, SupportedKeySpec, SupportedKeyUsage, SupportedOrigin } from './key-specs.js';
 
 /** Records the keyring stores through the barrier (JSON, one record per path; see paths.ts). */
 
@@ -88,6 +88,28 @@ export interface KeyRecord {
    * encryption that would pass it rotates the key first (counts in `encryptions/`, see EncryptionCounts).
    */
   readonly maxEncryptions?: number;
+  /** The key policy document as given to PutKeyPolicy/CreateKey; absent: the default policy. */
+  readonly policy?: string;
+}
+
+/** A grant (CreateGrant): the grantee may perform its operations on the key, within its constraints. */
+export interface GrantRecord {
+  readonly tenantId: string;
+  readonly keyId: string;
+  readonly grantId: string;
+  readonly name?: string;
+  readonly granteePrincipal: string;
+  readonly retiringPrincipal?: string;
+  /** The principal ARN that created it; IssuingAccount is its account's root. */
+  readonly issuer: string;
+  readonly operations: readonly GrantOperation[];
+  readonly constraints?: GrantConstraints;
+  readonly createdAt: string;
+}
+
+export interface GrantConstraints {
+  readonly encryptionContextEquals?: Readonly<Record<string, string>>;
+  readonly encryptionContextSubset?: Readonly<Record<string, string>>;
 }
 
 /** Encryptions reserved (by every node together) under one key version. */

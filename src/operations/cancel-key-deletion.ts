@@ -1,5 +1,5 @@
 import { KeywardError } from '../errors/index.js';
-import { readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 /** Cancels a scheduled deletion; the key comes back Disabled (PendingImport without its imported material), as in AWS. */
@@ -11,7 +11,7 @@ export const cancelKeyDeletion = defineOperation({
   async run(ctx, req) {
     const { keys } = ctx.services.keyring;
     const tenant = ctx.caller.tenant;
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     const arn = keys.arn(tenant, key.keyId);
     await keys.update(tenant, key.keyId, (k) => {
       if (k.keyState !== 'PendingDeletion') throw new KeywardError('KMSInvalidStateException', `${arn} is not pending deletion.`);

@@ -4,7 +4,7 @@ import type { Caller, Plane, SigningKeyCache, SigV4Policy } from '../authz/index
 import type { Clock, Keyring } from '../keyring/index.js';
 import type { Pki } from '../pki/index.js';
 import type { SealManager } from '../seal/index.js';
-import type { StoreHealth } from '../storage/index.js';
+import type { StoreHealth, StoreTimings } from '../storage/index.js';
 import type { Input } from './common/input.js';
 import type { AuditCoalescer } from './common/audit-coalescer.js';
 import type { RateLimits } from './common/rate-limits.js';
@@ -34,6 +34,8 @@ export interface Services {
   readonly lifecycle?: NodeLifecycle;
   /** Whether the store answers, from what it already knows (no round trip); absent: always. */
   readonly storeHealth?: () => StoreHealth;
+  /** Times every store call (the store latency metric); absent: not timed. */
+  readonly storeTimings?: StoreTimings;
 }
 
 /** Set by the composition root when the node starts to stop (SIGTERM). */
@@ -46,6 +48,8 @@ export interface RequestMeta {
   readonly requestId: string;
   readonly sourceAddress: string;
   readonly transport: 'http' | 'grpc' | 'minikms' | 'local';
+  /** Filled by invoke for the transport's access log: who asked, about which key (never a secret). */
+  readonly observed?: { principal?: string; keyId?: string };
 }
 
 /** What an operation tells the audit record about the key it used (filled as it goes). */
@@ -67,6 +71,10 @@ export interface OperationContext {
 /** A context whose caller is known (every non-public operation runs with one). */
 export interface CallerContext extends OperationContext {
   readonly caller: Caller;
+  /** The operation being run (its name is the key policy action unless an operation names another). */
+  readonly operation: { readonly name: string; readonly plane: Plane };
+  /** The request's GrantTokens, if it has them: grants they name count at once. */
+  readonly grantTokens?: readonly string[];
   /**
    * Runs one item of a batch as a request of its own: authorised, validated, run and audited
    * like that operation sent alone (request id `<batch request id>#<index + 1>`). Failures the

@@ -2,7 +2,9 @@ import { KeywardError } from '../errors/index.js';
 import {
   allowsUsage, CUSTOMER_MASTER_KEY_SPECS, isSupportedKeySpec, KEY_SPECS, KEY_USAGES, ORIGINS,
 } from '../keyring/index.js';
+import { checkNewPolicy } from './common/key-access.js';
 import { keyMetadata } from './common/key-metadata.js';
+import { readPolicy } from './common/policy-input.js';
 import { checkTagCount, readTags } from './common/tags.js';
 import { defineOperation } from './context.js';
 
@@ -21,22 +23,23 @@ export const createKey = defineOperation({
     const spec = keySpec ?? legacySpec ?? 'SYMMETRIC_DEFAULT';
     const usage = input.oneOf('KeyUsage', KEY_USAGES) ?? 'ENCRYPT_DECRYPT';
     const origin = input.oneOf('Origin', ORIGINS) ?? 'AWS_KMS';
-    const policy = input.string('Policy', { min: 1, max: 32768 });
+    const policy = readPolicy(input, false);
     if (!isSupportedKeySpec(spec)) throw unsupported(`KeySpec ${spec} is not supported by Keyward.`);
     if (usage === 'ENCAPSULATE_DECAPSULATE') throw unsupported(`KeyUsage ${usage} is not supported by Keyward.`);
     if (!allowsUsage(spec, usage)) throw new KeywardError('ValidationException', `KeyUsage ${usage} is not compatible with KeySpec ${spec}.`);
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw unsupported(`Origin ${origin} is not supported: Keyward generates key material itself or imports it (EXTERNAL).`);
     if (input.boolean('MultiRegion') === true) throw unsupported('Multi-Region keys are not supported.');
     if (input.has('CustomKeyStoreId') || input.has('XksKeyId')) throw unsupported('Custom key stores are not supported.');
-    if (policy !== undefined) throw unsupported('Key policies are not supported: Keyward authorises by principal role (admin, user) within a tenant.');
-    input.boolean('BypassPolicyLockoutSafetyCheck');
+    const bypassLockoutCheck = input.boolean('BypassPolicyLockoutSafetyCheck') ?? false;
     const tags = readTags(input, 'Tags') ?? {};
     checkTagCount(tags);
-    return { description: input.string('Description', { max: 8192 }) ?? '', tags, keySpec: spec, keyUsage: usage, origin };
+    return { description: input.string('Description', { max: 8192 }) ?? '', tags, keySpec: spec, keyUsage: usage, origin, ...(policy !== undefined ? { policy } : {}), bypassLockoutCheck };
   },
   async run(ctx, req) {
     const tenant = ctx.caller.tenant;
-    const key = await ctx.services.keyring.keys.create(tenant, req);
+    const { bypassLockoutCheck, ...newKey } = req;
+    if (newKey.policy !== undefined) checkNewPolicy(ctx.caller, newKey.policy, bypassLockoutCheck);
+    const key = await ctx.services.keyring.keys.create(tenant, newKey);
     return { KeyMetadata: keyMetadata(ctx.services.keyring.region, tenant, key) };
   },
 });

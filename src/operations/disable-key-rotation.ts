@@ -1,5 +1,5 @@
 import { requireEnabled, requireRotatable } from '../keyring/index.js';
-import { readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const disableKeyRotation = defineOperation({
@@ -10,7 +10,7 @@ export const disableKeyRotation = defineOperation({
   async run(ctx, req) {
     const { keys } = ctx.services.keyring;
     const tenant = ctx.caller.tenant;
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     await keys.update(tenant, key.keyId, (k) => {
       requireEnabled(k, keys.arn(tenant, k.keyId));
       requireRotatable(k, keys.arn(tenant, k.keyId));

@@ -1,5 +1,5 @@
 import { requireNotPendingDeletion, requireNotPendingImport } from '../keyring/index.js';
-import { readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const disableKey = defineOperation({
@@ -10,7 +10,7 @@ export const disableKey = defineOperation({
   async run(ctx, req) {
     const { keys } = ctx.services.keyring;
     const tenant = ctx.caller.tenant;
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     await keys.update(tenant, key.keyId, (k) => {
       requireNotPendingDeletion(k, keys.arn(tenant, k.keyId));
       requireNotPendingImport(k, keys.arn(tenant, k.keyId));

@@ -20,7 +20,7 @@ export const encrypt = defineOperation({
   }),
   async run(ctx, req) {
     try {
-      const key = await resolveKey(ctx, req.keyId);
+      const key = await resolveKey(ctx, req.keyId, { context: req.context });
       const arn = keyArnOf(ctx, key);
       const algorithm = checkEncryption(arn, key, req.algorithm, req.context, 'Encrypt');
       dryRun(req.dryRun);

@@ -16,7 +16,7 @@ export const generateDataKeyWithoutPlaintext = defineOperation({
     dryRun: input.boolean('DryRun'),
   }),
   async run(ctx, req) {
-    const { key, arn } = await dataKeyTarget(ctx, req.keyId, 'GenerateDataKeyWithoutPlaintext');
+    const { key, arn } = await dataKeyTarget(ctx, req.keyId, 'GenerateDataKeyWithoutPlaintext', req.context);
     dryRun(req.dryRun);
     const dataKey = newDataKey(req.length);
     try {

@@ -16,7 +16,7 @@ export const generateDataKey = defineOperation({
     dryRun: input.boolean('DryRun'),
   }),
   async run(ctx, req) {
-    const { key, arn } = await dataKeyTarget(ctx, req.keyId, 'GenerateDataKey');
+    const { key, arn } = await dataKeyTarget(ctx, req.keyId, 'GenerateDataKey', req.context);
     dryRun(req.dryRun);
     const dataKey = newDataKey(req.length);
     const blob = await encryptUnder(ctx, key, dataKey, req.context);

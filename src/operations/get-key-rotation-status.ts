@@ -1,5 +1,5 @@
 import { epochSeconds } from './common/key-metadata.js';
-import { keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
+import { keyArnOf, readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const getKeyRotationStatus = defineOperation({
@@ -8,7 +8,7 @@ export const getKeyRotationStatus = defineOperation({
   plane: 'data',
   parse: (input) => ({ keyId: readKeyId(input) }),
   async run(ctx, req) {
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     const out: Record<string, unknown> = { KeyRotationEnabled: key.rotation.enabled, KeyId: keyArnOf(ctx, key) };
     if (key.rotation.enabled) {
       out.RotationPeriodInDays = key.rotation.periodDays;

@@ -1,7 +1,7 @@
 export * from './context.js';
 export { invoke, auditRejected, auditServed } from './invoke.js';
 export { authenticate, credentialsFromAuthorization, type Credentials } from './authenticate.js';
-export { operationForTarget, targetsOf, sys, pkiPublic, keyGroups, OPERATION_NAMES } from './registry.js';
+export { operationForTarget, targetsOf, sys, pkiPublic, keyGroups, isUnsupportedAwsTarget, OPERATION_NAMES, UNSUPPORTED_AWS_OPERATIONS } from './registry.js';
 export { DEFAULT_KEY_GROUP } from './common/key-group.js';
 export { versionOf as ciphertextKeyVersion } from './common/scope.js';
 export { MAX_PLAINTEXT_BYTES } from './encrypt.js';

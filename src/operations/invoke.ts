@@ -36,17 +36,19 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       caller = await authenticateOrCharge(services, credentials, meta);
+      if (meta.observed !== undefined) meta.observed.principal = `${caller.principal.tenantId}/${caller.principal.name}`;
       requireActiveTenant(caller.tenant);
       takeRate(services, caller);
       authorize(caller, operation.plane, operation.name);
       const request = operation.parse(new Input(body));
       const known = caller;
       const subrequest: CallerContext['subrequest'] = (item, itemBody, index) => runItem(services, item, credentials, known, itemBody, { ...meta, requestId: `${meta.requestId}#${index + 1}` });
-      result = await operation.run({ services, meta, audit: notes, caller, subrequest }, request);
+      result = await operation.run({ services, meta, audit: notes, caller, subrequest, ...accessOf(operation, request) }, request);
     }
   } catch (e) {
     // A request that failed stays failed with its own error (more useful than the audit's) even
     // if its record cannot be written: fail closed is about never succeeding unaudited.
+    if (meta.observed !== undefined && notes.keyId !== undefined) meta.observed.keyId = notes.keyId;
     if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
     if (e !== null && typeof e === 'object') audited.add(e);
     throw e;
@@ -55,6 +57,7 @@ export async function invoke(services: Services, operation: Operation, credentia
     const keyId = keyIdOfResult(result);
     if (keyId !== undefined) notes.keyId = keyId;
   }
+  if (meta.observed !== undefined && notes.keyId !== undefined) meta.observed.keyId = notes.keyId;
   try {
     if (!operation.unaudited) await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: 'OK' });
   } catch (e) {
@@ -72,7 +75,7 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
     takeRate(services, caller);
     authorize(caller, operation.plane, operation.name);
     const request: unknown = operation.parse(new Input(body));
-    result = await operation.run({ services, meta, audit: notes, caller, subrequest: noNestedBatches }, request);
+    result = await operation.run({ services, meta, audit: notes, caller, subrequest: noNestedBatches, ...accessOf(operation, request) }, request);
   } catch (e) {
     await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }).catch(() => undefined);
     if (!isKeywardError(e)) throw e;
@@ -110,6 +113,15 @@ function takeRate(services: Services, caller: Caller): void {
   services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
   const quotas = services.keyring.tenants.quotas(caller.tenant);
   services.rateLimits?.takeTenant(caller.tenant.id, { tokens: quotas.requestsPerSecond, intervalMs: 1000, burst: quotas.burst || quotas.requestsPerSecond });
+}
+
+/** What key authorisation needs from the request: the operation, and the grant tokens it carries. */
+function accessOf(operation: AnyCallerOperation, request: unknown): Pick<CallerContext, 'operation' | 'grantTokens'> {
+  const tokens = request !== null && typeof request === 'object' ? (request as { grantTokens?: unknown }).grantTokens : undefined;
+  return {
+    operation: { name: operation.name, plane: operation.plane },
+    ...(Array.isArray(tokens) && tokens.every((t) => typeof t === 'string') ? { grantTokens: tokens as string[] } : {}),
+  };
 }
 
 const noNestedBatches: CallerContext['subrequest'] = () => Promise.reject(new KeywardError('ValidationException', 'A batch item cannot itself be a batch.'));

@@ -12,7 +12,7 @@ export const listAliases = defineOperation({
   async run(ctx, req) {
     const { keyring } = ctx.services;
     const tenant = ctx.caller.tenant;
-    const keyId = req.keyId === undefined ? undefined : (await resolveKeyNoAlias(ctx, 'KeyId', req.keyId)).keyId;
+    const keyId = req.keyId === undefined ? undefined : (await resolveKeyNoAlias(ctx, 'KeyId', req.keyId, false)).keyId;
     const scope = `ListAliases/${keyId ?? '*'}`;
     const page = await keyring.aliases.list(tenant, decodeMarker(scope, req.marker), req.limit, keyId);
     const items = page.aliases.map((a) => ({

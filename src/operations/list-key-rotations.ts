@@ -1,7 +1,7 @@
 import { KeywardError } from '../errors/index.js';
 import { epochSeconds } from './common/key-metadata.js';
 import { decodeMarker, pageResult, readPage } from './common/pagination.js';
-import { keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
+import { keyArnOf, readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const listKeyRotations = defineOperation({
@@ -10,7 +10,7 @@ export const listKeyRotations = defineOperation({
   plane: 'data',
   parse: (input) => ({ keyId: readKeyId(input), ...readPage(input, 1000, 100) }),
   async run(ctx, req) {
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     const arn = keyArnOf(ctx, key);
     // AWS: rotations exist only for symmetric encryption keys
     if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw new KeywardError('UnsupportedOperationException', `${arn} is a ${key.keySpec} key: only symmetric encryption keys have rotations.`);

@@ -1,5 +1,5 @@
 import { decodeMarker, pageResult, readPage } from './common/pagination.js';
-import { readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { tagList } from './common/tags.js';
 import { defineOperation } from './context.js';
 
@@ -9,7 +9,7 @@ export const listResourceTags = defineOperation({
   plane: 'data',
   parse: (input) => ({ keyId: readKeyId(input), ...readPage(input, 50, 50) }),
   async run(ctx, req) {
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     const scope = `ListResourceTags/${key.keyId}`;
     const after = decodeMarker(scope, req.marker);
     const all = tagList(key.tags).filter((t) => after === undefined || t.TagKey > after);

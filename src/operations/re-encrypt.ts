@@ -20,10 +20,10 @@ export const reEncrypt = defineOperation({
     dryRun: input.boolean('DryRun'),
   }),
   async run(ctx, req) {
-    const destination = await resolveKey(ctx, req.destinationKeyId);
+    const destination = await resolveKey(ctx, req.destinationKeyId, { action: 'ReEncryptTo', context: req.destinationContext });
     const destinationArn = keyArnOf(ctx, destination);
     const destinationAlgorithm = checkEncryption(destinationArn, destination, req.destinationAlgorithm, req.destinationContext, 'ReEncrypt');
-    const { key: source, plaintext, algorithm: sourceAlgorithm } = await decryptAny(ctx, req.blob, req.sourceContext, req.sourceKeyId, req.sourceAlgorithm);
+    const { key: source, plaintext, algorithm: sourceAlgorithm } = await decryptAny(ctx, req.blob, req.sourceContext, req.sourceKeyId, req.sourceAlgorithm, 'ReEncryptFrom');
     try {
       dryRun(req.dryRun);
       const blob = await encryptWith(ctx, destination, destinationAlgorithm, plaintext, req.destinationContext);

@@ -15,6 +15,14 @@ import { cancelKeyDeletion } from './cancel-key-deletion.js';
 import { cancelTenantDeletion } from './cancel-tenant-deletion.js';
 import { createAlias } from './create-alias.js';
 import { createKey } from './create-key.js';
+import { createGrant } from './create-grant.js';
+import { getKeyPolicy } from './get-key-policy.js';
+import { listGrants } from './list-grants.js';
+import { listKeyPolicies } from './list-key-policies.js';
+import { listRetirableGrants } from './list-retirable-grants.js';
+import { putKeyPolicy } from './put-key-policy.js';
+import { retireGrant } from './retire-grant.js';
+import { revokeGrant } from './revoke-grant.js';
 import { createPrincipal } from './create-principal.js';
 import { createRootCA } from './create-root-ca.js';
 import { createTenantCA } from './create-tenant-ca.js';
@@ -100,6 +108,8 @@ const TARGETED: readonly Operation[] = [
   generateRandom, createAlias, updateAlias, deleteAlias, listAliases, enableKeyRotation,
   disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations, tagResource,
   untagResource, listResourceTags,
+  putKeyPolicy, getKeyPolicy, listKeyPolicies,
+  createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant,
   sign, verify, getPublicKey, generateMac, verifyMac, generateDataKeyPair, generateDataKeyPairWithoutPlaintext,
   deriveSharedSecret, getParametersForImport, importKeyMaterial, deleteImportedKeyMaterial,
   listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
@@ -117,6 +127,20 @@ const BY_TARGET = new Map<string, Operation>(TARGETED.map((op) => [`${op.namespa
 
 export function operationForTarget(target: string): Operation | undefined {
   return BY_TARGET.get(target);
+}
+
+/**
+ * AWS KMS operations Keyward does not implement (custom key stores, multi-Region keys): they answer
+ * UnsupportedOperationException; UnknownOperationException stays for targets AWS does not have.
+ */
+export const UNSUPPORTED_AWS_OPERATIONS = [
+  'ConnectCustomKeyStore', 'CreateCustomKeyStore', 'DeleteCustomKeyStore', 'DescribeCustomKeyStores',
+  'DisconnectCustomKeyStore', 'UpdateCustomKeyStore', 'ReplicateKey', 'UpdatePrimaryRegion',
+] as const;
+const UNSUPPORTED = new Set<string>(UNSUPPORTED_AWS_OPERATIONS.map((name) => `TrentService.${name}`));
+
+export function isUnsupportedAwsTarget(target: string): boolean {
+  return UNSUPPORTED.has(target);
 }
 
 export function targetsOf(namespace: Namespace): string[] {

@@ -1,4 +1,4 @@
-import { keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 /** Adds a new primary version now; older versions keep decrypting. */
@@ -8,8 +8,8 @@ export const rotateKeyOnDemand = defineOperation({
   plane: 'control',
   parse: (input) => ({ keyId: readKeyId(input) }),
   async run(ctx, req) {
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     await ctx.services.keyring.keys.rotate(ctx.caller.tenant, key.keyId, 'ON_DEMAND');
-    return { KeyId: keyArnOf(ctx, key) };
+    return { KeyId: key.keyId };
   },
 });

@@ -1,6 +1,6 @@
 import { addDays, requireNotPendingDeletion } from '../keyring/index.js';
 import { epochSeconds } from './common/key-metadata.js';
-import { readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const scheduleKeyDeletion = defineOperation({
@@ -11,7 +11,7 @@ export const scheduleKeyDeletion = defineOperation({
   async run(ctx, req) {
     const { keys } = ctx.services.keyring;
     const tenant = ctx.caller.tenant;
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     const arn = keys.arn(tenant, key.keyId);
     const updated = await keys.update(tenant, key.keyId, (k, now) => {
       requireNotPendingDeletion(k, arn);

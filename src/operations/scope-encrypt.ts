@@ -1,3 +1,4 @@
+import { authorizeKey } from './common/key-access.js';
 import { ENCRYPTION_CONTEXT_RULE, encryptUnder } from './common/ciphertext.js';
 import { keyArnOf } from './common/resolve-key.js';
 import { keyVersionId, provisionScope, readScope, versionOf } from './common/scope.js';
@@ -20,6 +21,7 @@ export const scopeEncrypt = defineOperation({
   async run(ctx, req) {
     try {
       const { key } = await provisionScope(ctx, req.scope);
+      await authorizeKey(ctx, key, { action: 'Encrypt', context: req.context });
       const blob = await encryptUnder(ctx, key, req.plaintext, req.context);
       return { CiphertextBlob: blob, KeyId: keyArnOf(ctx, key), KeyVersionId: keyVersionId(key, versionOf(blob)), ScopeId: req.scope.scopeId };
     } finally {

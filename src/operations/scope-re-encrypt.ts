@@ -1,3 +1,4 @@
+import { authorizeKey } from './common/key-access.js';
 import { ENCRYPTION_CONTEXT_RULE, encryptUnder } from './common/ciphertext.js';
 import { keyArnOf } from './common/resolve-key.js';
 import { decryptInScope, keyVersionId, readScope, requireScope, versionOf } from './common/scope.js';
@@ -22,6 +23,7 @@ export const scopeReEncrypt = defineOperation({
     const key = await requireScope(ctx, req.scope);
     const source = await decryptInScope(ctx, key, req.blob, req.sourceContext, { value: req.sourceKeyVersionId, field: 'SourceKeyVersionId' });
     try {
+      await authorizeKey(ctx, key, { action: 'ReEncryptTo', context: req.destinationContext });
       const blob = await encryptUnder(ctx, key, source.plaintext, req.destinationContext);
       return {
         CiphertextBlob: blob, KeyId: keyArnOf(ctx, key), KeyVersionId: keyVersionId(key, versionOf(blob)),

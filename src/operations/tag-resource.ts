@@ -1,7 +1,7 @@
 import { invalid } from './common/input.js';
 import { requireNotPendingDeletion } from '../keyring/index.js';
 import { checkTagCount, readTags } from './common/tags.js';
-import { readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const tagResource = defineOperation({
@@ -16,7 +16,7 @@ export const tagResource = defineOperation({
   async run(ctx, req) {
     const { keys } = ctx.services.keyring;
     const tenant = ctx.caller.tenant;
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     await keys.update(tenant, key.keyId, (k) => {
       requireNotPendingDeletion(k, keys.arn(tenant, k.keyId));
       const tags = { ...k.tags, ...req.tags };

@@ -1,6 +1,6 @@
 import { invalid } from './common/input.js';
 import { requireNotPendingDeletion } from '../keyring/index.js';
-import { readKeyId, resolveKey } from './common/resolve-key.js';
+import { readKeyId, resolveKeyIdOnly } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
 export const untagResource = defineOperation({
@@ -15,7 +15,7 @@ export const untagResource = defineOperation({
   async run(ctx, req) {
     const { keys } = ctx.services.keyring;
     const tenant = ctx.caller.tenant;
-    const key = await resolveKey(ctx, req.keyId);
+    const key = await resolveKeyIdOnly(ctx, req.keyId);
     await keys.update(tenant, key.keyId, (k) => {
       requireNotPendingDeletion(k, keys.arn(tenant, k.keyId));
       const tags = Object.fromEntries(Object.entries(k.tags).filter(([t]) => !req.tagKeys.includes(t)));

@@ -32,7 +32,7 @@ function checkArgon2(params: Argon2Params): void {
   }
 }
 
-export async function deriveUnsealKey(passphrase: string, params: Argon2Params): Promise<Buffer> {
+export async function deriveUnsealKey(passphrase: string | Buffer, params: Argon2Params): Promise<Buffer> {
   checkArgon2(params);
   return hashRaw(passphrase, {
     algorithm: ARGON2ID,
@@ -52,7 +52,7 @@ export async function passphraseSeal(rootKey: Buffer, passphrase: string, cost: 
   return { type: 'passphrase', kdf, wrappedRootKey: wrapRootKey(unsealKey, rootKey) };
 }
 
-export async function passphraseUnseal(config: PassphraseSealConfig, passphrase: string): Promise<Buffer> {
+export async function passphraseUnseal(config: PassphraseSealConfig, passphrase: string | Buffer): Promise<Buffer> {
   const unsealKey = await deriveUnsealKey(passphrase, config.kdf);
   return unwrapRootKey(unsealKey, config.wrappedRootKey, 'The passphrase does not unlock this Keyward installation.');
 }

@@ -67,12 +67,24 @@ export function isAutoSeal(config: SealConfig): config is AutoSealConfig {
   return config.type === 'static' || config.type === 'pkcs11' || config.type === 'transit';
 }
 
+/**
+ * The escrow shares last issued (never the shares: their layout and when). A root rotation makes
+ * them useless unless it re-issues them; `staleSince` says since when they recover nothing.
+ */
+export interface EscrowRecord {
+  readonly issuedAt: string;
+  readonly shares: number;
+  readonly threshold: number;
+  readonly staleSince?: string;
+}
+
 export interface SealConfigRecord {
   readonly formatVersion: 1;
   readonly seal: SealConfig;
   readonly initializedAt: string;
   /** When the seal (or the root key) last changed. */
   readonly changedAt?: string;
+  readonly escrow?: EscrowRecord;
 }
 
 export function encodeSealConfig(record: SealConfigRecord): Buffer {

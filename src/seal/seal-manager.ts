@@ -5,7 +5,7 @@ import type { AutoSealWrapper } from './auto-seal.js';
 import { DEFAULT_ARGON2, checkPassphrase, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
 import {
   decodeSealConfig, encodeSealConfig, isAutoSeal, SEAL_TYPES, type RecoveryConfig, type SealConfig, type SealConfigRecord,
-  type SealType, type ShamirSealConfig,
+  type EscrowRecord, type SealType, type ShamirSealConfig,
 } from './seal-config.js';
 import { checkShareLayout, combineShares, decodeShare, splitSecret, type ShareLayout } from './shamir.js';
 import { newRecovery, shamirRewrap, shamirSeal, shamirUnseal, shamirUnsealKey, verifyRecovery } from './shamir-seal.js';
@@ -33,6 +33,23 @@ export interface SealStatus {
   readonly recoveryThreshold?: number;
   /** Barrier terms, encryption count and re-wrap progress (unsealed only). */
   readonly barrier?: BarrierStatus;
+  /** Auto-unseal seals while sealed: retrying with backoff, or sealed by an operator (no retries until an unseal). */
+  readonly autoUnseal?: 'retrying' | 'sealed-by-operator' | 'not-retrying';
+  /** The escrow shares last issued: layout, when, and since when a root rotation made them useless. */
+  readonly escrow?: EscrowRecord;
+}
+
+/** What a root rotation does about escrow shares issued before it. */
+export interface RotateRootEscrow {
+  /** Issue new escrow shares of the new root key in the same rotation. */
+  readonly reissue?: ShareLayout;
+  /** Rotate anyway: the old shares recover nothing afterwards (status warns until new ones are issued). */
+  readonly acceptInvalidated?: boolean;
+}
+
+/** Root rotation answers: new seal shares, if any, and the re-issued escrow shares. */
+export interface RotateRootSecrets extends SealSecrets {
+  readonly escrowShares?: string[];
 }
 
 /** The seal to create (init) or move to (rekey, migration). */
@@ -68,7 +85,8 @@ export interface InitRequest {
 }
 
 export interface UnsealRequest {
-  readonly passphrase?: string;
+  /** A Buffer is zeroed by the caller after use (the server's own unseal at start). */
+  readonly passphrase?: string | Buffer;
   /** One shamir share (base64); progress is kept until the threshold is reached. */
   readonly share?: string;
   /** Forget the shares given so far. */
@@ -91,7 +109,31 @@ export interface SealManagerOptions {
   readonly staticKey?: () => Buffer | undefined;
 }
 
-type Listener = () => void;
+/** Why this process sealed: an operator asked (node-wide), the node told it to, its root key moved on, or it stops. */
+export type SealReason = 'operator' | 'node' | 'root-replaced' | 'shutdown';
+type Listener = (reason?: SealReason) => void;
+
+/**
+ * Several processes serving one node (`--workers`): an operator's seal or unseal on any of them
+ * is the node's, so the seal manager tells the node and waits (bounded) until it has followed.
+ */
+export interface NodeCoordinator {
+  /** An operator sealed this process: seal every other one and forget how to unseal. */
+  sealed(): Promise<void>;
+  /** An operator unsealed this process (with this passphrase, zeroed by the coordinator's caller after): unseal the others. */
+  unsealed(passphrase: Buffer | undefined): Promise<void>;
+  /** The seal changed (rekey, migration, recovery): what unseals the node from now on. */
+  resealed(type: SealType, passphrase: Buffer | undefined): void;
+  /** This process lost the root key after another one rotated it: let it unseal again. */
+  rootReplaced(): void;
+}
+
+/** How the background auto-unseal retries are reported (each attempt is logged). */
+export interface AutoUnsealRetry {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly onAttempt: (attempt: { readonly n: number; readonly ok: boolean; readonly error?: unknown; readonly nextMs?: number }) => void;
+}
 
 /**
  * The seal state machine: uninitialised -> (init) -> unsealed <-> sealed. Unsealing recovers the
@@ -110,6 +152,10 @@ export class SealManager {
   /** The seal type last read or written: health answers from it without a store round trip. */
   private knownType: SealType | undefined;
   private probing: Promise<SealType | undefined> | undefined;
+  private coordinator: NodeCoordinator | undefined;
+  /** Sealed by an operator (here or on another process of the node): nothing unseals but an operator. */
+  private operatorSealed = false;
+  private retry: { timer?: NodeJS.Timeout; stopped: boolean } | undefined;
 
   constructor(private readonly barrier: Barrier, private readonly now: () => Date, private readonly options: SealManagerOptions = {}) {}
 
@@ -129,6 +175,8 @@ export class SealManager {
       ...(seal.type === 'shamir' ? { shares: seal.shares, threshold: seal.threshold, progress: this.progressNow() } : {}),
       ...(isAutoSeal(seal) ? { recoveryShares: seal.recovery.shares, recoveryThreshold: seal.recovery.threshold } : {}),
       ...(this.barrier.unlocked ? { barrier: this.barrier.status() } : {}),
+      ...(config.escrow !== undefined ? { escrow: config.escrow } : {}),
+      ...(isAutoSeal(seal) && this.sealed ? { autoUnseal: this.retryingAutoUnseal ? 'retrying' as const : this.operatorSealed ? 'sealed-by-operator' as const : 'not-retrying' as const } : {}),
     };
   }
 
@@ -185,8 +233,14 @@ export class SealManager {
     });
   }
 
-  unseal(request: UnsealRequest = {}): Promise<SealStatus> {
+  /**
+   * `origin` 'operator' (the Unseal operation, the server's own unseal at start) unseals the whole
+   * node when several processes serve it; 'node' is one process following the node.
+   */
+  unseal(request: UnsealRequest = {}, origin: 'operator' | 'node' = 'operator', cancelled?: () => boolean): Promise<SealStatus> {
     return this.serial(async () => {
+      // a retry queued behind an operator's seal must not undo it
+      if (cancelled?.()) return this.status();
       const config = await this.readConfig();
       if (config === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
       this.expireProgress();
@@ -203,17 +257,98 @@ export class SealManager {
       } finally {
         zeroize(rootKey);
       }
+      this.stopAutoUnseal();
+      this.operatorSealed = false;
       this.emit(this.unsealedListeners);
+      if (origin === 'operator' && this.coordinator !== undefined) {
+        const secret = typeof request.passphrase === 'string' ? Buffer.from(request.passphrase, 'utf8') : request.passphrase;
+        try {
+          await this.coordinator.unsealed(secret);
+        } finally {
+          if (typeof request.passphrase === 'string') zeroize(secret);
+        }
+      }
       return this.status();
     });
   }
 
-  seal(): Promise<void> {
+  /**
+   * Forgets every key. An operator's seal also stops auto-unseal retries and, with several
+   * processes on one node, seals all of them before it answers.
+   */
+  seal(reason: SealReason = 'node'): Promise<void> {
     return this.serial(async () => {
+      this.stopAutoUnseal();
+      if (reason === 'operator' || reason === 'node') this.operatorSealed = true;
       this.resetProgress();
       this.barrier.lock();
-      this.emit(this.sealedListeners);
+      this.emit(this.sealedListeners, reason);
+      if (reason === 'operator') await this.coordinator?.sealed();
+      if (reason === 'root-replaced') this.coordinator?.rootReplaced();
     });
+  }
+
+  /** Joins a node of several processes (see NodeCoordinator). */
+  coordinate(coordinator: NodeCoordinator): void {
+    this.coordinator = coordinator;
+  }
+
+  /**
+   * Auto-unseal seals: tries to unseal now and, while that fails, again after `initialMs`,
+   * doubling up to `maxMs`. Secrets given as files are read again on every attempt (fixing the
+   * file fixes the node). An operator's seal, an unseal by other means or shutdown stops it.
+   */
+  autoUnseal(options: AutoUnsealRetry): Promise<{ ok: boolean; error?: unknown }> {
+    this.stopAutoUnseal();
+    const state: { timer?: NodeJS.Timeout; stopped: boolean } = { stopped: false };
+    this.retry = state;
+    let n = 0;
+    let delay = options.initialMs;
+    let first: ((r: { ok: boolean; error?: unknown }) => void) | undefined;
+    const firstResult = new Promise<{ ok: boolean; error?: unknown }>((resolve) => { first = resolve; });
+    const attempt = () => {
+      if (state.stopped) return;
+      n++;
+      this.unseal({}, 'node', () => state.stopped).then(() => {
+        first?.({ ok: !this.sealed });
+        first = undefined;
+        if (this.sealed) return; // cancelled by a seal
+        // the unseal itself ended the retries (stopAutoUnseal): report the attempt that did it
+        state.stopped = true;
+        if (this.retry === state) this.retry = undefined;
+        options.onAttempt({ n, ok: true });
+      }, (error: unknown) => {
+        first?.({ ok: false, error });
+        first = undefined;
+        if (state.stopped) return;
+        if (options.maxMs <= 0) {
+          // retries are off: one attempt, as an operator's `keyward unseal` would make
+          state.stopped = true;
+          if (this.retry === state) this.retry = undefined;
+          options.onAttempt({ n, ok: false, error });
+          return;
+        }
+        const nextMs = delay;
+        delay = Math.min(delay * 2, options.maxMs);
+        options.onAttempt({ n, ok: false, error, nextMs });
+        state.timer = setTimeout(attempt, nextMs);
+        state.timer.unref();
+      });
+    };
+    attempt();
+    return firstResult;
+  }
+
+  /** Whether auto-unseal retries are running (seal status shows it). */
+  get retryingAutoUnseal(): boolean {
+    return this.retry !== undefined && !this.retry.stopped;
+  }
+
+  stopAutoUnseal(): void {
+    if (this.retry === undefined) return;
+    this.retry.stopped = true;
+    clearTimeout(this.retry.timer);
+    this.retry = undefined;
   }
 
   /**
@@ -234,21 +369,39 @@ export class SealManager {
           throw conflictOr(e);
         }
         this.remember(next);
+        this.tellNodeResealed(target);
         return made.secrets;
       });
     });
+  }
+
+  private tellNodeResealed(target: SealSpec): void {
+    if (this.coordinator === undefined) return;
+    const secret = target.type === 'passphrase' ? Buffer.from(target.passphrase ?? '', 'utf8') : undefined;
+    try {
+      this.coordinator.resealed(target.type, secret);
+    } finally {
+      zeroize(secret);
+    }
   }
 
   /**
    * Replaces the root key itself: a new random root key seals the keyring and is wrapped under
    * the current seal (or `target`), both written in one transaction.
    */
-  rotateRoot(auth: SealAuthorization, target?: SealSpec): Promise<SealSecrets> {
+  rotateRoot(auth: SealAuthorization, target?: SealSpec, escrow: RotateRootEscrow = {}): Promise<RotateRootSecrets> {
     return this.serial(async () => {
       const { record, version } = await this.requireUnsealedConfig();
       const current = record.seal;
       const spec = target ?? sameSeal(current, auth);
       checkSpec(spec);
+      if (escrow.reissue !== undefined) checkShareLayout(escrow.reissue, 'escrow shares');
+      // escrow shares of the old root key recover nothing afterwards: re-issue them or say so
+      const live = record.escrow !== undefined && record.escrow.staleSince === undefined;
+      if (live && escrow.reissue === undefined && escrow.acceptInvalidated !== true) {
+        const e = record.escrow!;
+        throw new KeywardError('ValidationException', `Escrow shares were issued at ${e.issuedAt} (${e.threshold} of ${e.shares}); rotating the root key makes them recover nothing. Give escrow_shares and escrow_threshold to re-issue them in this rotation, or i_understand_escrow_is_invalidated: true to rotate anyway.`);
+      }
       // shamir without a new layout: keep the operators' shares (same unseal key, new root key)
       const keepShares = target === undefined && current.type === 'shamir';
       const unsealKey = keepShares ? await this.shamirKeyFrom(current, auth) : undefined;
@@ -258,13 +411,19 @@ export class SealManager {
         const made = unsealKey !== undefined && current.type === 'shamir'
           ? { seal: shamirRewrap(current, unsealKey, newRoot), secrets: {} }
           : await this.makeSeal(newRoot, spec, current);
-        const next: SealConfigRecord = { ...record, seal: made.seal, changedAt: this.now().toISOString() };
+        const at = this.now().toISOString();
+        const escrowShares = escrow.reissue !== undefined ? await splitSecret(newRoot, escrow.reissue) : undefined;
+        const nextEscrow: EscrowRecord | undefined = escrow.reissue !== undefined
+          ? { issuedAt: at, shares: escrow.reissue.shares, threshold: escrow.reissue.threshold }
+          : live ? { ...record.escrow!, staleSince: at } : record.escrow;
+        const next: SealConfigRecord = { ...withoutEscrow(record), seal: made.seal, changedAt: at, ...(nextEscrow !== undefined ? { escrow: nextEscrow } : {}) };
         try {
           await this.barrier.replaceRootKey(newRoot, new Map([[SEAL_CONFIG_PATH, { value: encodeSealConfig(next), ifVersion: version }]]));
         } catch (e) {
           throw conflictOr(e);
         }
-        return made.secrets;
+        this.remember(next);
+        return { ...made.secrets, ...(escrowShares !== undefined ? { escrowShares } : {}) };
       } finally {
         zeroize(newRoot, unsealKey);
       }
@@ -286,9 +445,21 @@ export class SealManager {
   escrow(auth: SealAuthorization, layout: ShareLayout): Promise<string[]> {
     return this.serial(async () => {
       checkShareLayout(layout, 'escrow shares');
-      const { record } = await this.requireUnsealedConfig();
+      const { record, version } = await this.requireUnsealedConfig();
       await this.authorize(record.seal, auth);
-      return this.barrier.withRootKey(async (rootKey) => splitSecret(rootKey, layout));
+      // the layout is recorded (not the shares): status shows it, recover says how many are needed,
+      // and a root rotation knows these shares exist
+      const next: SealConfigRecord = { ...record, escrow: { issuedAt: this.now().toISOString(), shares: layout.shares, threshold: layout.threshold } };
+      return this.barrier.withRootKey(async (rootKey) => {
+        const shares = await splitSecret(rootKey, layout);
+        try {
+          await this.barrier.putPlain(SEAL_CONFIG_PATH, encodeSealConfig(next), { ifVersion: version });
+        } catch (e) {
+          throw conflictOr(e);
+        }
+        this.remember(next);
+        return shares;
+      });
     });
   }
 
@@ -302,6 +473,10 @@ export class SealManager {
       const entry = await this.barrier.getPlain(SEAL_CONFIG_PATH);
       if (entry === undefined) throw new KeywardError('NotInitializedException', 'This store holds no Keyward installation.');
       const record = decode(entry.value);
+      const needed = record.escrow?.threshold;
+      if (needed !== undefined && escrowShares.length < needed) {
+        throw new KeywardError('ValidationException', `Recovery needs ${needed} escrow shares (issued ${record.escrow!.threshold} of ${record.escrow!.shares} at ${record.escrow!.issuedAt}); got ${escrowShares.length}.`);
+      }
       const shares = escrowShares.map((s, i) => decodeShare(s, `escrow share ${i + 1}`));
       const rootKey = await combineShares(shares);
       zeroize(...shares);
@@ -310,7 +485,8 @@ export class SealManager {
           await this.barrier.unlock(rootKey);
         } catch (e) {
           if ((e as KeywardError).code === 'UnsealFailedException') {
-            throw new KeywardError('UnsealFailedException', 'The escrow shares do not combine to this installation\'s root key (the keyring does not open): a share is wrong, missing or from another installation.');
+            const stale = record.escrow?.staleSince !== undefined ? ` The escrow shares issued at ${record.escrow.issuedAt} were invalidated by a root rotation at ${record.escrow.staleSince}: shares from before it recover nothing.` : '';
+            throw new KeywardError('UnsealFailedException', `The escrow shares do not combine to this installation's root key (the keyring does not open): a share is wrong, missing or from another installation.${stale}`);
           }
           throw e;
         }
@@ -512,8 +688,8 @@ export class SealManager {
     return record;
   }
 
-  private emit(listeners: Set<Listener>): void {
-    for (const l of listeners) l();
+  private emit(listeners: Set<Listener>, reason?: SealReason): void {
+    for (const l of listeners) l(reason);
   }
 
   /** Init, unseal, seal and rekey never interleave (two concurrent unseals would race the barrier). */
@@ -522,6 +698,11 @@ export class SealManager {
     this.pending = run.catch(() => undefined);
     return run;
   }
+}
+
+function withoutEscrow(record: SealConfigRecord): SealConfigRecord {
+  const { escrow: _escrow, ...rest } = record;
+  return rest;
 }
 
 function decode(bytes: Buffer): SealConfigRecord {

@@ -18,8 +18,8 @@ export interface KeywardProcess {
 }
 
 /** Starts `keyward <args>` and waits for its "listening on URL" line (bounded). */
-export async function spawnKeyward(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<KeywardProcess> {
-  const proc = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnKeyward(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000, cwd?: string): Promise<KeywardProcess> {
+  const proc = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd !== undefined ? { cwd } : {}) });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));

@@ -1,7 +1,8 @@
-import { ServerInterceptingCall, status as GrpcStatus, type Server, type ServerInterceptor } from '@grpc/grpc-js';
+import { status as GrpcStatus, type Metadata, type Server, type ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
 import { KeywardError, quote } from '../../errors/index.js';
 import { auditRejected, unknownTargetFields } from '../../operations/index.js';
 import { requestMeta } from './request-meta.js';
+import { ERROR_CODE_TRAILER } from './status.js';
 import { failure, type GrpcEnv } from './unary.js';
 
 /**
@@ -12,11 +13,12 @@ import { failure, type GrpcEnv } from './unary.js';
  */
 export function edgeInterceptor(env: GrpcEnv, maxMessageBytes: number): ServerInterceptor {
   return (method, call) => {
-    let fromHandler = false;
     const send = call.sendStatus.bind(call);
-    // grpc-js sends its own refusals through the innermost call: translate them there
+    // grpc-js sends its own refusals through the innermost call: translate them there. The call
+    // itself is returned (no intercepting layer per call, whose listeners every message and event
+    // would pass through); what a handler answers already carries the registry's trailer.
     call.sendStatus = (status) => {
-      const error = fromHandler || status.code === GrpcStatus.OK ? undefined : frameworkRefusal(status, maxMessageBytes);
+      const error = status.code === GrpcStatus.OK || fromKeyward(status) ? undefined : frameworkRefusal(status, maxMessageBytes);
       if (error === undefined) {
         send(status);
         return;
@@ -27,13 +29,14 @@ export function edgeInterceptor(env: GrpcEnv, maxMessageBytes: number): ServerIn
       send(failure(env, error, meta.requestId, operation));
       void auditRejected(env.services, meta, operation, error);
     };
-    return new ServerInterceptingCall(call, {
-      sendStatus: (status, next) => {
-        fromHandler = true;
-        next(status);
-      },
-    });
+    // grpc-js chains interceptors by what they return; its type names the class, the base call is as good
+    return call as unknown as ServerInterceptingCall;
   };
+}
+
+/** A status Keyward made (a handler's failure): it names its registry code in a trailer. */
+function fromKeyward(status: { readonly metadata?: Metadata | null | undefined }): boolean {
+  return status.metadata != null && status.metadata.get(ERROR_CODE_TRAILER).length > 0;
 }
 
 /** The registry error for a refusal grpc-js made itself, or undefined to pass it on unchanged. */

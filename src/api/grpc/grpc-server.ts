@@ -56,6 +56,8 @@ export function buildGrpcServer(options: GrpcServerOptions): Server {
     // a bound on what one connection may have in flight (unauthenticated callers included);
     // grpc-js also caps each connection's buffered memory (grpc-node.max_session_memory, 10 MB)
     'grpc.max_concurrent_streams': 1000,
+    // channelz (call counters and traces per call) is not served here: it costs every call for nothing
+    'grpc.enable_channelz': 0,
     ...(options.idleTimeoutMs !== undefined ? { 'grpc.max_connection_idle_ms': options.idleTimeoutMs } : {}),
     interceptors: [edgeInterceptor(env, options.maxMessageBytes)],
   });

@@ -9,8 +9,20 @@ export function requestMeta(peer: string, unixSocket: boolean): RequestMeta {
   return { requestId: randomUUID(), sourceAddress: unixSocket ? '' : peerAddress(peer), transport: 'grpc' };
 }
 
+/** The last peer seen and its address: a connection's calls come in runs with the same peer. */
+let lastPeer = '';
+let lastAddress = '';
+
 /** `127.0.0.1:5000` -> `127.0.0.1`, `[::1]:5000` -> `::1`, `ipv4:...` prefixes dropped. */
 export function peerAddress(peer: string): string {
+  if (peer !== lastPeer) {
+    lastAddress = parsePeer(peer);
+    lastPeer = peer;
+  }
+  return lastAddress;
+}
+
+function parsePeer(peer: string): string {
   const p = peer.replace(/^ipv[46]:/, '');
   const bracket = /^\[([^\]]+)\](?::\d+)?$/.exec(p);
   if (bracket) return bracket[1]!;

@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { KeywardError, quote } from '../../errors/index.js';
 import {
-  auditRejected, credentialsFromAuthorization, invoke, operationForTarget, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
+  auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
@@ -35,6 +35,35 @@ export interface HttpAppOptions {
    * browser (sysAllowedOrigins). A request with any other Origin header is refused.
    */
   readonly allowedOrigins?: ReadonlySet<string>;
+  /** One info line per request (request id, principal, operation, key id, status, duration); default on. */
+  readonly accessLog?: boolean;
+}
+
+/** What the access log line says about a request; filled as the request goes (never a secret). */
+interface AccessNote {
+  operation: string;
+  code: string;
+  principal?: string;
+  keyId?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    keywardRequestId: string;
+    keywardAccess: AccessNote | undefined;
+  }
+}
+
+/** A client's own request id (X-Request-Id) is used when it is short and plain; else one is made. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Operations whose failures an operator must see (someone may be guessing a secret). */
+const LOGGED_FAILURES = new Set(['Unseal', 'Rekey', 'RotateRoot', 'RotateBarrier', 'Escrow', 'Init']);
+const SYS_NAMES = new Set<string>([...Object.values(sys).map((o) => o.name), ...Object.values(pkiPublic).map((o) => o.name), 'NoRoute']);
+
+/** The request's id (a framework error can come before the onRequest hook set it). */
+function idOf(req: FastifyRequest): string {
+  if (req.keywardRequestId === '') req.keywardRequestId = randomUUID();
+  return req.keywardRequestId;
 }
 
 const AMZ_JSON = 'application/x-amz-json-1.1';
@@ -54,7 +83,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     logger: false,
     return503OnClosing: true,
     // Errors Fastify meets before routing (a malformed URL) get the same AWS-shaped answer.
-    frameworkErrors: (e, req, reply) => fail(req, reply, e, randomUUID(), 'unknown', performance.now()),
+    frameworkErrors: (e, req, reply) => fail(req, reply, e, idOf(req), 'unknown', performance.now()),
     keepAliveTimeout: options.keepAliveTimeoutMs,
     // Node's own answers to unparseable requests (431 for oversized headers) in AWS's shape
     clientErrorHandler: (err, socket) => answerClientError(err, socket),
@@ -64,11 +93,32 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = options.headersTimeoutMs;
 
+  app.decorateRequest('keywardRequestId', '');
+  app.decorateRequest('keywardAccess', undefined);
+  app.addHook('onRequest', (req, _reply, done) => {
+    const given = req.headers['x-request-id'];
+    req.keywardRequestId = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    done();
+  });
+  if (options.accessLog !== false) {
+    app.addHook('onResponse', (req, reply, done) => {
+      const a = req.keywardAccess;
+      const path = (req.raw.url ?? '').split('?')[0];
+      // probes and scrapes come every few seconds: below info, so they do not drown the requests
+      const quiet = req.method === 'GET' && (path === '/v1/sys/health' || path === '/metrics');
+      log[quiet ? 'debug' : 'info']({
+        requestId: req.keywardRequestId, principal: a?.principal, operation: a?.operation ?? 'NoRoute', keyId: a?.keyId,
+        status: reply.statusCode, code: a?.code, durationMs: Math.round(reply.elapsedTime * 10) / 10, transport: 'http',
+      }, 'request');
+      done();
+    });
+  }
+
   // The Date header tells clients the server's time: SDKs correct their clock skew from it, and
   // SigV4 dates are checked against the same clock.
   let dateSecond = -1;
   let dateText = '';
-  app.addHook('onSend', (_req, reply, payload, done) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     const now = services.clock().getTime();
     const second = Math.floor(now / 1000);
     if (second !== dateSecond) {
@@ -76,6 +126,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       dateText = new Date(now).toUTCString();
     }
     reply.header('date', dateText);
+    reply.header('x-request-id', req.keywardRequestId);
     // draining: every connection closes after its answer, so the node can stop once they are done
     if (services.lifecycle?.draining) reply.header('connection', 'close');
     done(null, payload);
@@ -85,30 +136,41 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const meta = (req: FastifyRequest, requestId: string) => ({ requestId, sourceAddress: req.ip ?? '', transport: 'http' as const });
+  const meta = (req: FastifyRequest, requestId: string) => {
+    req.keywardAccess ??= { operation: 'unknown', code: 'OK' };
+    return { requestId, sourceAddress: req.ip ?? '', transport: 'http' as const, observed: req.keywardAccess };
+  };
+  /** The operation label: a registered operation's name, else one word (metric labels stay a closed set). */
+  const label = (operation: string) => (operationForTarget(`Keyward.${operation}`) ?? operationForTarget(`TrentService.${operation}`) ?? SYS_NAMES.has(operation) ? operation : 'unknown');
 
   const fail = async (req: FastifyRequest, reply: FastifyReply, error: unknown, requestId: string, operation: string, started: number, fields?: Record<string, string>) => {
     // Requests refused before reaching an operation are audited here (invoke records the rest).
-    const e = await auditRejected(services, meta(req, requestId), operation, error, undefined, fields);
+    const m = meta(req, requestId);
+    const e = await auditRejected(services, m, operation, error, undefined, fields);
     const r = errorResponse(e, requestId);
+    m.observed.operation = label(operation);
+    m.observed.code = r.code;
     if (r.internal) log.error({ err: e, requestId, operation, code: r.code }, 'request failed on the server side');
-    metrics.observe(operation, r.code, (performance.now() - started) / 1000);
+    if (LOGGED_FAILURES.has(operation)) log.warn({ requestId, operation, code: r.code, source: req.ip }, `${operation} failed`);
+    metrics.observe(m.observed.operation, r.code, (performance.now() - started) / 1000);
     return reply.code(r.status).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .header('x-amzn-errortype', r.code).send(r.body);
   };
 
   const run = async (req: FastifyRequest, reply: FastifyReply, op: Operation | undefined, name: string, body: unknown, credentials: Credentials | undefined, started: number, requestId: string) => {
+    if (op === undefined && isUnsupportedAwsTarget(name)) throw new KeywardError('UnsupportedOperationException', `${name.slice('TrentService.'.length)} is an AWS KMS operation Keyward does not support (custom key stores and multi-Region keys are not implemented).`);
     if (op === undefined) throw new KeywardError('UnknownOperationException', name === '' ? 'The request has no X-Amz-Target header naming the operation.' : `Unknown operation ${quote(name)}.`);
     const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
     const json = toJson(result);
     wipeResult(result);
     metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
+    req.keywardAccess = { ...req.keywardAccess, operation: op.name, code: 'OK' };
     return reply.code(200).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId).send(json);
   };
 
   app.post('/', async (req, reply) => {
     const started = performance.now();
-    const requestId = randomUUID();
+    const requestId = idOf(req);
     const target = headerString(req.headers['x-amz-target']);
     const op = operationForTarget(target);
     try {
@@ -121,20 +183,22 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     }
   });
 
-  const sysRoute = (method: 'GET' | 'POST', path: string, op: Operation, status?: (result: Record<string, unknown>) => number) => {
+  const sysRoute = (method: 'GET' | 'POST', path: string, op: Operation, status?: (result: Record<string, unknown>, req: FastifyRequest) => number) => {
     app.route({
       method,
       url: path,
       handler: async (req, reply) => {
         const started = performance.now();
-        const requestId = randomUUID();
+        const requestId = idOf(req);
         try {
           if (method === 'POST') requireJson(req);
           requireOwnOrigin(req, options);
           const body = method === 'POST' ? parseJson(req.body) : {};
           const result = await invoke(services, op, credentialsOf(req), body, meta(req, requestId)) as Record<string, unknown>;
+          const code = status?.(result, req) ?? 200;
           metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
-          return reply.code(status?.(result) ?? 200).header('content-type', 'application/json').header('x-amzn-requestid', requestId).send(toJson(result));
+          req.keywardAccess = { ...req.keywardAccess, operation: op.name, code: 'OK' };
+          return reply.code(code).header('content-type', 'application/json').header('x-amzn-requestid', requestId).send(toJson(result));
         } catch (e) {
           return fail(req, reply, e, requestId, op.name, started);
         }
@@ -142,8 +206,14 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     });
   };
   // Vault's health codes: 200 unsealed, 503 sealed (or draining, or the store unreachable), 501 not
-  // initialised (load balancers read these).
-  sysRoute('GET', '/v1/sys/health', sys.health, (r) => (r.store !== undefined || r.draining === true ? 503 : !r.initialized ? 501 : r.sealed ? 503 : 200));
+  // initialised (load balancers read these); Vault's query parameters choose other codes.
+  sysRoute('GET', '/v1/sys/health', sys.health, (r, req) => {
+    const q = healthQuery(req.query);
+    if (r.store !== undefined || r.draining === true) return 503;
+    if (!r.initialized) return q.uninitcode ?? 501;
+    if (r.sealed) return q.sealedcode ?? 503;
+    return q.activecode ?? 200;
+  });
   sysRoute('GET', '/v1/sys/seal-status', sys.sealStatus);
   sysRoute('POST', '/v1/sys/init', sys.init);
   sysRoute('POST', '/v1/sys/unseal', sys.unseal);
@@ -159,11 +229,12 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       url,
       handler: async (req, reply) => {
         const started = performance.now();
-        const requestId = randomUUID();
+        const requestId = idOf(req);
         try {
           const result = await invoke(services, op, { kind: 'none' }, body(req), meta(req, requestId)) as Record<string, unknown>;
           const out = render(result, req);
           metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
+          req.keywardAccess = { ...req.keywardAccess, operation: op.name, code: 'OK' };
           return reply.code(200).header('content-type', out.type).header('x-amzn-requestid', requestId).send(out.payload);
         } catch (e) {
           return fail(req, reply, e, requestId, op.name, started);
@@ -181,8 +252,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler(async (req, reply) => {
-    const requestId = randomUUID();
+    const requestId = idOf(req);
     await auditRejected(services, meta(req, requestId), 'NoRoute', new KeywardError('UnknownOperationException', 'no route'));
+    req.keywardAccess = { ...req.keywardAccess, operation: 'NoRoute', code: 'UnknownOperationException' };
     const message = `No route for ${quote(req.method)} ${quote((req.raw.url ?? '').split('?')[0] ?? '')}; the AWS KMS API is POST / with X-Amz-Target.`;
     return reply.code(404).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .send(JSON.stringify({ __type: 'UnknownOperationException', message }));
@@ -191,7 +263,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.setErrorHandler(async (e, req, reply) => {
     // an oversized body: drop the rest of it first, so a client still sending can read the 413
     if ((e as { code?: unknown }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') await discardBody(req.raw);
-    return fail(req, reply, e, randomUUID(), 'unknown', performance.now());
+    return fail(req, reply, e, idOf(req), 'unknown', performance.now());
   });
 
   return app;
@@ -291,4 +363,29 @@ function parseJson(body: unknown): unknown {
   } catch {
     throw new KeywardError('SerializationException', 'The request body is not valid JSON.');
   }
+}
+
+const HEALTH_CODES = ['activecode', 'standbycode', 'sealedcode', 'uninitcode', 'drsecondarycode', 'performancestandbycode', 'perfstandbyokcode'] as const;
+const HEALTH_FLAGS = ['standbyok', 'perfstandbyok'] as const;
+
+/**
+ * Vault's /v1/sys/health parameters: `sealedcode`, `uninitcode`, `activecode` (and the standby ones,
+ * accepted for compatibility: a Keyward node is never a standby, every unsealed node is active).
+ * A code that is not an HTTP status is refused, naming the parameter.
+ */
+function healthQuery(query: unknown): Partial<Record<typeof HEALTH_CODES[number], number>> {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const out: Partial<Record<typeof HEALTH_CODES[number], number>> = {};
+  for (const name of HEALTH_CODES) {
+    const v = q[name];
+    if (v === undefined) continue;
+    const n = typeof v === 'string' && /^\d{3}$/.test(v) ? Number(v) : NaN;
+    if (!(n >= 200 && n <= 599)) throw new KeywardError('ValidationException', `Health parameter ${name} must be an HTTP status code from 200 to 599.`);
+    out[name] = n;
+  }
+  for (const name of HEALTH_FLAGS) {
+    const v = q[name];
+    if (v !== undefined && !['', 'true', 'false', '1', '0'].includes(String(v))) throw new KeywardError('ValidationException', `Health parameter ${name} must be true or false.`);
+  }
+  return out;
 }

@@ -151,7 +151,9 @@ export class MiniKmsHandler {
       case 'RotateKeyGroup': {
         const name = named();
         return inGroup(async () => {
-          await call(OPS.rotate, { KeyId: alias(name) });
+          // RotateKeyOnDemand takes a key id or ARN only (as AWS): the group's key ARN first
+          const before = await call(OPS.versions, { KeyId: alias(name) });
+          await call(OPS.rotate, { KeyId: String(before.KeyId) });
           return { keyGroup: keyGroupOf(name, await call(OPS.versions, { KeyId: alias(name) })) };
         });
       }

@@ -34,6 +34,7 @@ export function registerDev(program: Command): void {
       }
       const creds = JSON.parse(readFileSync(credsFile, 'utf8')) as AdminCredentialsFile;
       process.stdout.write(banner(server.url, credsFile, creds));
+      process.stderr.write(`keyward listening on ${server.url}\n`);
       announceGrpc(server);
     });
 }

@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { printJson, UsageError } from '../io.js';
 import { passphrase } from '../secrets.js';
@@ -47,7 +48,7 @@ export function registerInit(program: Command): void {
     .option('--json', 'print the admin credentials (and `shares` / `recovery_shares`) as JSON')
     .option('--pki', 'also create the root CA (keyward pki create-root)')
     .action(async (flags: InitFlags) => {
-      const { createRootCaInstallation, credentialsPath, initializeWithSecrets, openInstallation, writeCredentialsFile } = await import('../../server.js');
+      const { createRootCaInstallation, credentialsPath, initializeWithSecrets, openInstallation, sqlitePathOf, writeCredentialsFile } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
       const seal = flags.seal ?? (flags.shares !== undefined ? 'shamir' : 'passphrase');
       if (!SEALS.includes(seal)) throw new UsageError(`--seal must be one of ${SEALS.join(', ')}, got ${JSON.stringify(seal)}`);
@@ -63,9 +64,14 @@ export function registerInit(program: Command): void {
         if (secret === undefined) throw new UsageError('no passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');
         request.passphrase = secret;
       }
+      // a failed init leaves no store file behind (a second attempt must not find a half-made one)
+      const db = sqlitePathOf(config);
+      const fresh = db !== undefined && !existsSync(db);
       const installation = openInstallation(config);
+      let initialized = false;
       try {
         const { credentials: creds, secrets } = await initializeWithSecrets(installation, request);
+        initialized = true;
         const file = flags.credentialsFile ?? credentialsPath(config);
         writeCredentialsFile(file, creds);
         const rootCa = flags.pki === true ? await createRootCaInstallation(installation, creds.token) : undefined;
@@ -87,6 +93,7 @@ export function registerInit(program: Command): void {
         }
       } finally {
         await installation.close();
+        if (!initialized && fresh && db !== undefined) for (const f of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) rmSync(f, { force: true });
       }
     });
 }

@@ -24,6 +24,18 @@ export async function allPages(send: (marker?: string) => Promise<Record<string,
   return items;
 }
 
+type Sender = { send(target: string, body: unknown): Promise<Record<string, unknown>> };
+
+/**
+ * The key id of an alias (or the argument itself): operations whose AWS reference takes only a key
+ * id or ARN (rotation, enable/disable, deletion, tags) refuse aliases, so the CLI looks one up first.
+ */
+async function keyIdOf(c: Sender, k: string): Promise<string> {
+  if (!k.startsWith('alias/') && !k.includes(':alias/')) return k;
+  const meta = (await c.send(trent('DescribeKey'), { KeyId: k })).KeyMetadata as { KeyId?: unknown } | undefined;
+  return typeof meta?.KeyId === 'string' ? meta.KeyId : k;
+}
+
 export function registerKey(program: Command): void {
   const key = program.command('key').description('create and manage keys');
   const sub = (name: string, description: string) => withConnection(key.command(name)).description(description);
@@ -43,31 +55,31 @@ export function registerKey(program: Command): void {
   sub('describe', 'describe a key').argument('<key>', 'key id, ARN, alias name or alias ARN')
     .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('DescribeKey'), { KeyId: k }))));
   sub('rotate', 'rotate now: a new primary version; older versions keep decrypting').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('RotateKeyOnDemand'), { KeyId: k }))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('RotateKeyOnDemand'), { KeyId: await keyIdOf(c, k) }))));
   sub('enable', 'enable a key').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('EnableKey'), { KeyId: k }))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('EnableKey'), { KeyId: await keyIdOf(c, k) }))));
   sub('disable', 'disable a key (it neither encrypts nor decrypts until enabled)').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('DisableKey'), { KeyId: k }))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('DisableKey'), { KeyId: await keyIdOf(c, k) }))));
   sub('schedule-deletion', 'schedule deletion after a 7-30 day window (default 30)').argument('<key>')
     .option('--days <n>', 'pending window in days', (v) => Number(v))
     .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('ScheduleKeyDeletion'), {
-      KeyId: k, ...(f.days !== undefined ? { PendingWindowInDays: f.days } : {}),
+      KeyId: await keyIdOf(c, k), ...(f.days !== undefined ? { PendingWindowInDays: f.days } : {}),
     }))));
   sub('cancel-deletion', 'cancel a scheduled deletion (the key comes back disabled)').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('CancelKeyDeletion'), { KeyId: k }))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('CancelKeyDeletion'), { KeyId: await keyIdOf(c, k) }))));
   sub('update-description', 'change the description').argument('<key>').argument('<description>')
-    .action((k: string, d: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('UpdateKeyDescription'), { KeyId: k, Description: d }))));
+    .action((k: string, d: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('UpdateKeyDescription'), { KeyId: await keyIdOf(c, k), Description: d }))));
   sub('enable-rotation', 'rotate automatically every period (90-2560 days, default 365)').argument('<key>')
     .option('--period <days>', 'rotation period in days', (v) => Number(v))
     .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('EnableKeyRotation'), {
-      KeyId: k, ...(f.period !== undefined ? { RotationPeriodInDays: f.period } : {}),
+      KeyId: await keyIdOf(c, k), ...(f.period !== undefined ? { RotationPeriodInDays: f.period } : {}),
     }))));
   sub('disable-rotation', 'stop automatic rotation').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('DisableKeyRotation'), { KeyId: k }))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('DisableKeyRotation'), { KeyId: await keyIdOf(c, k) }))));
   sub('rotation-status', 'automatic rotation status').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('GetKeyRotationStatus'), { KeyId: k }))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('GetKeyRotationStatus'), { KeyId: await keyIdOf(c, k) }))));
   sub('rotations', 'list past rotations').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await allPages((m) => c.send(trent('ListKeyRotations'), { KeyId: k, ...(m ? { Marker: m } : {}) }), 'Rotations'))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await allPages(async (m) => c.send(trent('ListKeyRotations'), { KeyId: await keyIdOf(c, k), ...(m ? { Marker: m } : {}) }), 'Rotations'))));
   sub('versions', 'list versions and their states').argument('<key>')
     .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.ListKeyVersions', { KeyId: k }))));
   sub('disable-version', 'disable one (non-primary) version').argument('<key>').argument('<version>')
@@ -79,12 +91,12 @@ export function registerKey(program: Command): void {
   sub('tag', 'add or replace tags').argument('<key>').argument('<tags...>', 'key=value pairs')
     .action((k: string, pairs: string[], f: Flags) => withClient(f, async (c) => {
       const tags = keyValues(pairs, 'tag') ?? {};
-      printJson(await c.send(trent('TagResource'), { KeyId: k, Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) }));
+      printJson(await c.send(trent('TagResource'), { KeyId: await keyIdOf(c, k), Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })) }));
     }));
   sub('untag', 'remove tags').argument('<key>').argument('<tagKeys...>')
-    .action((k: string, tagKeys: string[], f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('UntagResource'), { KeyId: k, TagKeys: tagKeys }))));
+    .action((k: string, tagKeys: string[], f: Flags) => withClient(f, async (c) => printJson(await c.send(trent('UntagResource'), { KeyId: await keyIdOf(c, k), TagKeys: tagKeys }))));
   sub('tags', 'list tags').argument('<key>')
-    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await allPages((m) => c.send(trent('ListResourceTags'), { KeyId: k, ...(m ? { Marker: m } : {}) }), 'Tags'))));
+    .action((k: string, f: Flags) => withClient(f, async (c) => printJson(await allPages(async (m) => c.send(trent('ListResourceTags'), { KeyId: await keyIdOf(c, k), ...(m ? { Marker: m } : {}) }), 'Tags'))));
 }
 
 export function registerAlias(program: Command): void {

@@ -3,6 +3,7 @@ import type { KeywardClient } from '../../client/index.js';
 import { withClient, withConnection, type ConnectionFlags } from '../connection.js';
 import { collect, printJson, UsageError } from '../io.js';
 import { passphrase, promptHidden, readSecretFile } from '../secrets.js';
+import { createInterface } from 'node:readline/promises';
 import { integerFlag, printShares } from './init.js';
 import { configFrom, sealFlags, type ServerFlags } from './server.js';
 
@@ -32,6 +33,16 @@ interface NewSealFlags {
   readonly newRecoveryShares?: string;
   readonly newRecoveryThreshold?: string;
   readonly newPassphraseFile?: string;
+}
+
+/** One visible answer on the terminal (escrow parameters are not secret). */
+async function promptLine(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim();
+  } finally {
+    rl.close();
+  }
 }
 
 /** Shares from --share-file (repeatable), else KEYWARD_UNSEAL_SHARES (comma separated), else no-echo prompts. */
@@ -115,7 +126,11 @@ function newSealFlags(cmd: Command): Command {
 export function registerSeal(program: Command): void {
   withConnection(program.command('status'))
     .description('seal status of the server (initialized, sealed, seal type, shamir progress)')
-    .action((flags: ConnectionFlags) => withClient(flags, async (c) => printJson(await c.sys('GET', 'seal-status'))));
+    .action((flags: ConnectionFlags) => withClient(flags, async (c) => {
+      const status = await c.sys<{ warnings?: string[] }>('GET', 'seal-status');
+      printJson(status);
+      for (const w of status.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+    }));
 
   withConnection(program.command('unseal'))
     .description('unseal the server: the passphrase, one shamir share (prompted without echo), or a retry of an auto-unseal seal')
@@ -171,11 +186,34 @@ export function registerSeal(program: Command): void {
     }));
 
   authFlags(withConnection(program.command('rotate-root')))
+    .option('--escrow-shares <n>', 're-issue escrow shares of the new root key (the old ones recover nothing after the rotation)')
+    .option('--escrow-threshold <k>', 'escrow shares needed to recover (default 3)')
+    .option('--i-understand-escrow-is-invalidated', 'rotate although escrow shares were issued, without re-issuing them')
     .option('--json', 'print the result as JSON')
-    .description('replace the root key (system admin): re-wraps only the keyring record; shares and passphrase stay')
-    .action((flags: ConnectionFlags & AuthFlags & { json?: boolean }) => withClient(flags, async (c) => {
+    .description('replace the root key (system admin): re-wraps only the keyring record; shares and passphrase stay; escrow shares are re-issued or invalidated')
+    .action((flags: ConnectionFlags & AuthFlags & { json?: boolean; escrowShares?: string; escrowThreshold?: string; iUnderstandEscrowIsInvalidated?: boolean }) => withClient(flags, async (c) => {
+      const status = await c.sys<SealStatusView & { escrow?: { shares: number; threshold: number; issued_at: string; stale: boolean } }>('GET', 'seal-status');
+      let escrowShares = integerFlag(flags.escrowShares, '--escrow-shares');
+      let escrowThreshold = integerFlag(flags.escrowThreshold, '--escrow-threshold');
+      const accept = flags.iUnderstandEscrowIsInvalidated === true;
+      const live = status.escrow !== undefined && !status.escrow.stale;
+      if (live && escrowShares === undefined && escrowThreshold === undefined && !accept) {
+        const e = status.escrow!;
+        const why = `escrow shares were issued at ${e.issued_at} (${e.threshold} of ${e.shares}); after this rotation they recover nothing`;
+        if (!process.stdin.isTTY) throw new UsageError(`${why}: pass --escrow-shares N --escrow-threshold K to re-issue them now, or --i-understand-escrow-is-invalidated`);
+        process.stderr.write(`Note: ${why}. New escrow shares are issued with the rotation.\n`);
+        escrowShares = integerFlag((await promptLine(`Escrow shares [${e.shares}]: `)) || String(e.shares), 'escrow shares');
+        escrowThreshold = integerFlag((await promptLine(`Escrow threshold [${e.threshold}]: `)) || String(e.threshold), 'escrow threshold');
+      }
       const auth = await authorization(c, flags);
-      printSecrets(await c.sys('POST', 'rotate-root', auth, true), flags.json);
+      const r = await c.sys<Record<string, unknown>>('POST', 'rotate-root', {
+        ...auth, escrow_shares: escrowShares, escrow_threshold: escrowThreshold, ...(accept ? { i_understand_escrow_is_invalidated: true } : {}),
+      }, true);
+      printSecrets(r, flags.json);
+      if (!flags.json && r.escrow_shares !== undefined) {
+        process.stdout.write(`${printShares('Escrow shares (the old ones recover nothing now)', r.escrow_shares as string[], r.escrow_threshold as number).join('\n')}\n`);
+      }
+      for (const w of (r.warnings as string[] | undefined) ?? []) process.stderr.write(`warning: ${w}\n`);
     }));
 
   withConnection(program.command('rotate-barrier'))
@@ -237,8 +275,12 @@ export function registerSeal(program: Command): void {
     .option('--passphrase-file <file>', 'current passphrase (else KEYWARD_PASSPHRASE, else a prompt)')
     .option('--new-passphrase-file <file>', 'new passphrase (else KEYWARD_NEW_PASSPHRASE, else a prompt)')
     .action(async (flags: ServerFlags & NewSealFlags) => {
-      const { changePassphraseOffline, checkPassphrase, openInstallation } = await import('../../server.js');
+      const { changePassphraseOffline, checkPassphrase, openInstallation, runningServerPid } = await import('../../server.js');
       const config = configFrom({ ...flags, logLevel: 'silent' });
+      const pid = runningServerPid(config);
+      if (pid !== undefined) {
+        throw new UsageError(`a Keyward server (pid ${pid}) is running on ${config.dataDir}: stop it first, or change the passphrase online with \`keyward rekey\``);
+      }
       const current = await passphrase(flags);
       if (current === undefined) throw new UsageError('no current passphrase: set KEYWARD_PASSPHRASE, pass --passphrase-file, or run on a terminal');
       const next = await newPassphrase(flags);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type ConfigInput } from '../../config/index.js';
 import { type RunningServer } from '../../server.js';
-import { passphrase } from '../secrets.js';
+import { passphraseBytes, takeEnvSecret } from '../secrets.js';
 
 export interface ServerFlags {
   readonly dataDir?: string;
@@ -126,10 +126,11 @@ export function announceGrpc(server: RunningServer): void {
 }
 
 /** A failed unseal at start leaves the server up and sealed, with the reason on stderr and in the log. */
-function reportUnsealFailure(log: { error(obj: object, msg: string): void }, type: string, e: unknown): void {
+function reportUnsealFailure(log: { error(obj: object, msg: string): void }, type: string, e: unknown, retrying = false): void {
   const err = e as { code?: string; message?: string };
-  log.error({ code: err.code, reason: err.message }, `unseal at start (${type}) failed; staying sealed (retry with \`keyward unseal\`)`);
-  process.stderr.write(`unseal at start (${type}) failed: ${err.code ?? 'error'}: ${err.message ?? String(e)}\n`);
+  const then = retrying ? 'sealed, retrying with backoff' : 'staying sealed (retry with `keyward unseal`)';
+  log.error({ code: err.code, reason: err.message }, `unseal at start (${type}) failed; ${then}`);
+  process.stderr.write(`unseal at start (${type}) failed: ${err.code ?? 'error'}: ${err.message ?? String(e)}${retrying ? ' (retrying)' : ''}\n`);
 }
 
 export function registerServer(program: Command): void {
@@ -139,7 +140,9 @@ export function registerServer(program: Command): void {
     .option('--workers <n>', 'worker processes sharing the port (node:cluster), or auto for one per core; above 1 the server must unseal itself (default 1)')
     .action(async (flags: ServerFlags) => {
       // the server modules load only for commands that run one (data commands stay quick to start)
-      const { startServer, unsealInstallation } = await import('../../server.js');
+      const { autoUnsealWithRetries, startServer, unsealInstallation } = await import('../../server.js');
+      // the passphrase leaves the environment at once, whatever the seal (never inherited, never in /proc/PID/environ)
+      const fromEnv = { env: takeEnvSecret('KEYWARD_PASSPHRASE') };
       const config = configFrom(flags);
       const { isClusterWorker, parseWorkers, runClusterPrimary, runClusterWorker } = await import('../../cluster.js');
       const workers = parseWorkers(flags.workers);
@@ -148,31 +151,46 @@ export function registerServer(program: Command): void {
         return;
       }
       if (workers > 1) {
-        await runClusterPrimary(config, workers, await passphrase(flags), (url) => {
+        await runClusterPrimary(config, workers, await passphraseBytes(flags, fromEnv), (url) => {
           process.stderr.write(`keyward listening on ${url} (${workers} workers)\n`);
         });
         return;
       }
-      const server = await startServer(config);
+      let server: RunningServer;
+      try {
+        server = await startServer(config);
+      } catch (e) {
+        fromEnv.env?.fill(0);
+        throw e;
+      }
       stopOnSignals(server);
       const { installation } = server;
       const status = await installation.seal.status();
       if (!status.initialized) {
+        fromEnv.env?.fill(0);
         installation.log.warn('not initialized: run `keyward init` against this data directory, or POST /v1/sys/init');
       } else if (status.type === 'passphrase') {
-        const secret = await passphrase(flags);
+        const secret = await passphraseBytes(flags, fromEnv);
         if (secret !== undefined) {
-          await unsealInstallation(installation, secret).catch((e: unknown) => reportUnsealFailure(installation.log, 'passphrase', e));
+          try {
+            await unsealInstallation(installation, secret).catch((e: unknown) => reportUnsealFailure(installation.log, 'passphrase', e));
+          } finally {
+            secret.fill(0);
+          }
         } else {
           installation.log.warn('sealed: unseal with `keyward unseal` or POST /v1/sys/unseal');
         }
       } else if (status.type === 'shamir') {
+        fromEnv.env?.fill(0);
         const hint = `sealed: ${status.threshold ?? '?'} unseal shares are needed, one at a time, with \`keyward unseal\` or POST /v1/sys/unseal {"share": ...}`;
         installation.log.warn(hint);
         process.stderr.write(`${hint}\n`);
       } else {
-        // auto-unseal: a failure (HSM or outer KMS down, wrong PIN, missing key) leaves the server up and sealed
-        await unsealInstallation(installation).catch((e: unknown) => reportUnsealFailure(installation.log, status.type ?? 'auto', e));
+        // auto-unseal: a failure (HSM or outer KMS down, wrong PIN, missing key) leaves the server up
+        // and sealed, retrying with backoff until it works or an operator seals
+        fromEnv.env?.fill(0);
+        const first = await autoUnsealWithRetries(installation);
+        if (!first.ok) reportUnsealFailure(installation.log, status.type ?? 'auto', first.error, config.autoUnsealRetryMaxMs > 0);
       }
       process.stderr.write(`keyward listening on ${server.url}${server.socketPath ? ` and ${server.socketPath}` : ''}\n`);
       announceGrpc(server);

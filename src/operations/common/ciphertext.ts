@@ -5,6 +5,7 @@ import { ENCRYPTION_ALGORITHMS, requireEnabled, type EncryptionAlgorithm, type K
 import type { CallerContext } from '../context.js';
 import { requireAlgorithm, requireSymmetricEncryption, requireUsage } from './key-usage.js';
 import { requireMaterial } from './material.js';
+import { authorizeKey } from './key-access.js';
 import { keyArnOf, resolveKey } from './resolve-key.js';
 
 export const ENCRYPTION_CONTEXT_RULE = { maxEntries: 64, maxKey: 256, maxValue: 2048 } as const;
@@ -62,11 +63,12 @@ export async function encryptWith(ctx: CallerContext, key: KeyRecord, algorithm:
  * with an RSAES algorithm the KeyId is required, as in AWS, and any failure of the padding is the
  * same InvalidCiphertextException.
  */
-export async function decryptAny(ctx: CallerContext, blob: Buffer, context: EncryptionContext | undefined, keyIdParam: string | undefined, algorithm: EncryptionAlgorithm | undefined): Promise<{ key: KeyRecord; plaintext: Buffer; algorithm: EncryptionAlgorithm }> {
+export async function decryptAny(ctx: CallerContext, blob: Buffer, context: EncryptionContext | undefined, keyIdParam: string | undefined, algorithm: EncryptionAlgorithm | undefined, action?: string): Promise<{ key: KeyRecord; plaintext: Buffer; algorithm: EncryptionAlgorithm }> {
   const alg = algorithm ?? 'SYMMETRIC_DEFAULT';
-  const named = keyIdParam === undefined ? undefined : await resolveKey(ctx, keyIdParam);
+  const access = { context, ...(action !== undefined ? { action } : {}) };
+  const named = keyIdParam === undefined ? undefined : await resolveKey(ctx, keyIdParam, access);
   if (alg === 'SYMMETRIC_DEFAULT' && (named === undefined || named.keySpec === 'SYMMETRIC_DEFAULT')) {
-    return { ...(await decryptBlob(ctx, blob, context, keyIdParam)), algorithm: alg };
+    return { ...(await decryptBlob(ctx, blob, context, keyIdParam, action)), algorithm: alg };
   }
   if (named === undefined) throw new KeywardError('ValidationException', `KeyId is required to decrypt with EncryptionAlgorithm ${alg}.`);
   const arn = keyArnOf(ctx, named);
@@ -88,7 +90,7 @@ export async function decryptAny(ctx: CallerContext, blob: Buffer, context: Encr
  * one InvalidCiphertextException. The key's own state answers as AWS does (DisabledException,
  * KMSInvalidStateException); a KeyId that names another key is IncorrectKeyException.
  */
-export async function decryptBlob(ctx: CallerContext, blob: Buffer, context: EncryptionContext | undefined, keyIdParam: string | undefined): Promise<{ key: KeyRecord; plaintext: Buffer }> {
+export async function decryptBlob(ctx: CallerContext, blob: Buffer, context: EncryptionContext | undefined, keyIdParam: string | undefined, action?: string): Promise<{ key: KeyRecord; plaintext: Buffer }> {
   const tenant = ctx.caller.tenant;
   const keys = ctx.services.keyring.keys;
   const header = readBlobHeader(blob);
@@ -96,7 +98,7 @@ export async function decryptBlob(ctx: CallerContext, blob: Buffer, context: Enc
   ctx.audit.keyId = header.keyId;
   ctx.audit.keyVersion = header.version;
   if (keyIdParam !== undefined) {
-    const named = await resolveKey(ctx, keyIdParam);
+    const named = await resolveKey(ctx, keyIdParam, false);
     ctx.audit.keyId = header.keyId;
     if (named.keyId !== header.keyId) {
       throw new KeywardError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
@@ -104,6 +106,7 @@ export async function decryptBlob(ctx: CallerContext, blob: Buffer, context: Enc
   }
   const key = await keys.find(tenant, header.keyId);
   if (key === undefined || key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
+  await authorizeKey(ctx, key, { context, ...(action !== undefined ? { action } : {}) });
   requireEnabled(key, keyArnOf(ctx, key));
   const version = key.versions.find((v) => v.version === header.version);
   if (version === undefined || version.state !== 'Enabled') throw invalidCiphertext();

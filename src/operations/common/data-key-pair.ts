@@ -8,8 +8,8 @@ import { dryRun } from './dry-run.js';
 import type { Input } from './input.js';
 import { readKeyId } from './resolve-key.js';
 
-function requirePublicKey(spec: DataKeyPairSpec & SupportedKeySpec, privateKey: Buffer): Buffer {
-  const der = publicKeyDer(spec, privateKey);
+async function requirePublicKey(spec: DataKeyPairSpec & SupportedKeySpec, privateKey: Buffer): Promise<Buffer> {
+  const der = await publicKeyDer(spec, privateKey);
   if (der === undefined) throw new KeywardError('KMSInternalException', `no public key for ${spec}`);
   return der;
 }
@@ -37,13 +37,13 @@ export interface DataKeyPair {
 
 /** A new key pair whose private key is encrypted under a symmetric key (GenerateDataKeyPair*). */
 export async function makeDataKeyPair(ctx: CallerContext, req: ReturnType<typeof readDataKeyPairRequest>, operation: string): Promise<DataKeyPair> {
-  const { key, arn } = await dataKeyTarget(ctx, req.keyId, operation);
+  const { key, arn } = await dataKeyTarget(ctx, req.keyId, operation, req.context);
   if (!isSupportedDataKeyPairSpec(req.spec)) throw new KeywardError('UnsupportedOperationException', `KeyPairSpec ${req.spec} is not supported by Keyward.`);
   dryRun(req.dryRun);
   const privateKey = await newMaterial(req.spec);
   try {
     const privateKeyCiphertext = await encryptUnder(ctx, key, privateKey, req.context);
-    return { arn, spec: req.spec, privateKey, privateKeyCiphertext, publicKey: requirePublicKey(req.spec, privateKey) };
+    return { arn, spec: req.spec, privateKey, privateKeyCiphertext, publicKey: await requirePublicKey(req.spec, privateKey) };
   } catch (e) {
     zeroize(privateKey);
     throw e;

@@ -22,8 +22,8 @@ export function newDataKey(length: number): Buffer {
 }
 
 /** The key that encrypts a data key or data key pair: enabled, symmetric encryption (as AWS). */
-export async function dataKeyTarget(ctx: CallerContext, keyIdParam: string, operation: string): Promise<{ key: KeyRecord; arn: string }> {
-  const key = await resolveKey(ctx, keyIdParam);
+export async function dataKeyTarget(ctx: CallerContext, keyIdParam: string, operation: string, context: Readonly<Record<string, string>> | undefined): Promise<{ key: KeyRecord; arn: string }> {
+  const key = await resolveKey(ctx, keyIdParam, { context });
   const arn = keyArnOf(ctx, key);
   requireEnabled(key, arn);
   requireSymmetricEncryption(arn, key, operation);

@@ -17,8 +17,14 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
 
-export function invalid(field: string, constraint: string): KeywardError {
-  return new KeywardError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: ${constraint}`);
+/** A member's name as AWS spells it in validation messages: each segment with a lower-case first letter ('keySpec'). */
+export function awsFieldName(field: string): string {
+  return field.split('.').map((part) => part.charAt(0).toLowerCase() + part.slice(1)).join('.');
+}
+
+export function invalid(field: string, constraint: string, value?: string): KeywardError {
+  const shown = value === undefined ? '' : ` '${value.length > 256 ? `${value.slice(0, 256)}...` : value}'`;
+  return new KeywardError('ValidationException', `1 validation error detected: Value${shown} at '${awsFieldName(field)}' failed to satisfy constraint: ${constraint}`);
 }
 
 export class Input {
@@ -61,6 +67,16 @@ export class Input {
     checkLength(this.at + field, v.length, rule, 'characters');
     if (rule.pattern && !rule.pattern.test(v)) throw invalid(this.at + field, `Member must satisfy regular expression pattern: ${rule.patternText ?? rule.pattern.source}`);
     return v;
+  }
+
+  /** A secret: text (JSON transports), or a Buffer from an in-process caller, which zeroes it after use. */
+  secret(field: string, rule: LengthRule = {}): string | Buffer | undefined {
+    const v = this.raw[field];
+    if (Buffer.isBuffer(v)) {
+      checkLength(this.at + field, v.length, rule, 'bytes');
+      return v;
+    }
+    return this.string(field, rule);
   }
 
   requiredString(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string {
@@ -113,8 +129,18 @@ export class Input {
   oneOf<T extends string>(field: string, values: readonly T[]): T | undefined {
     const v = this.string(field);
     if (v === undefined) return undefined;
-    if (!(values as readonly string[]).includes(v)) throw invalid(this.at + field, `Member must satisfy enum value set: [${values.join(', ')}]`);
+    if (!(values as readonly string[]).includes(v)) throw invalid(this.at + field, `Member must satisfy enum value set: [${values.join(', ')}]`, v);
     return v as T;
+  }
+
+  /** A list of enum values; a value outside the set names the whole list, as AWS does. */
+  oneOfList<T extends string>(field: string, values: readonly T[], rule: LengthRule = {}): T[] | undefined {
+    const list = this.stringList(field, rule);
+    if (list === undefined) return undefined;
+    if (list.some((v) => !(values as readonly string[]).includes(v))) {
+      throw invalid(this.at + field, `Member must satisfy constraint: [Member must satisfy enum value set: [${values.join(', ')}]]`, `[${list.join(', ')}]`);
+    }
+    return list as T[];
   }
 
   requiredOneOf<T extends string>(field: string, values: readonly T[]): T {

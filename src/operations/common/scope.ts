@@ -105,7 +105,7 @@ export async function decryptInScope(ctx: CallerContext, key: KeyRecord, blob: B
   if (named !== undefined && named.keyId !== key.keyId) {
     throw new KeywardError('IncorrectKeyException', `${keyVersionIdParam.field} names a version of another key, not of this scope's key.`);
   }
-  const { plaintext } = await decryptBlob(ctx, blob, context, key.keyId);
+  const { plaintext } = await decryptBlob(ctx, blob, context, key.keyId, 'Decrypt');
   const version = readBlobHeader(blob).version;
   if (named !== undefined && named.version !== version) {
     plaintext.fill(0);

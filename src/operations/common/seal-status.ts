@@ -19,6 +19,16 @@ export function sealStatusView(services: Services, s: SealStatus): Record<string
         rewrap: { running: s.barrier.rewrap.running, scanned: s.barrier.rewrap.scanned, rewrapped: s.barrier.rewrap.rewrapped },
       },
     } : {}),
+    ...(s.escrow !== undefined ? {
+      escrow: {
+        issued_at: s.escrow.issuedAt, shares: s.escrow.shares, threshold: s.escrow.threshold, stale: s.escrow.staleSince !== undefined,
+        ...(s.escrow.staleSince !== undefined ? { stale_since: s.escrow.staleSince } : {}),
+      },
+    } : {}),
+    ...(s.escrow?.staleSince !== undefined ? {
+      warnings: [`The escrow shares issued at ${s.escrow.issuedAt} recover nothing since the root key was rotated at ${s.escrow.staleSince}: issue new ones with \`keyward escrow\`.`],
+    } : {}),
+    ...(s.autoUnseal !== undefined ? { auto_unseal: s.autoUnseal.replace(/-/g, '_') } : {}),
     version: services.version,
     node: services.nodeId,
   };

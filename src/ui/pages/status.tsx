@@ -11,6 +11,8 @@ interface SealStatus {
   share_count?: number;
   threshold?: number;
   progress?: number;
+  /** The ceremony's nonce, answered to the first share: every later share and a reset carry it. */
+  nonce?: string;
   barrier?: { active_term: number; terms: number[]; encryptions: number; rotate_after: number; rewrap: { running: boolean; scanned: number; rewrapped: number } };
   version?: string;
   node?: string;
@@ -97,15 +99,18 @@ export function StatusPage({ identity, pending, onUnsealed, signIn }: { identity
 
 function UnsealForm({ status, onChange }: { status: SealStatus; onChange: (s: SealStatus) => Promise<void> }) {
   const [secret, setSecret] = useState('');
+  const [nonce, setNonce] = useState('');
   const action = useAction();
   const shamir = status.threshold !== undefined;
   const auto = !shamir && status.type !== 'passphrase';
+  const withNonce = nonce.trim() !== '' ? { nonce: nonce.trim() } : {};
   const submit = (e: Event) => {
     e.preventDefault();
-    const body = auto ? {} : shamir ? { share: secret.trim() } : { passphrase: secret };
+    const body = auto ? {} : shamir ? { share: secret.trim(), ...withNonce } : { passphrase: secret };
     void action.run(async () => {
       try {
         const next = await sys<SealStatus>('POST', 'unseal', body);
+        setNonce(next.sealed ? next.nonce ?? nonce : '');
         await onChange(next);
         return next.sealed ? `Share accepted: ${next.progress} of ${next.threshold}.` : 'Unsealed.';
       } finally {
@@ -113,7 +118,11 @@ function UnsealForm({ status, onChange }: { status: SealStatus; onChange: (s: Se
       }
     });
   };
-  const reset = () => void action.run(async () => { await onChange(await sys<SealStatus>('POST', 'unseal', { reset: true })); return 'Shares given so far were forgotten.'; });
+  const reset = () => void action.run(async () => {
+    await onChange(await sys<SealStatus>('POST', 'unseal', { reset: true, ...withNonce }));
+    setNonce('');
+    return 'Shares given so far were forgotten.';
+  });
   return (
     <form onSubmit={submit} class="unseal" autocomplete="off">
       <h3>Unseal</h3>
@@ -122,6 +131,12 @@ function UnsealForm({ status, onChange }: { status: SealStatus; onChange: (s: Se
           <label for="unseal-progress">Shares given</label>
           <progress id="unseal-progress" max={status.threshold} value={status.progress ?? 0}>{status.progress} of {status.threshold}</progress>
           <p data-testid="unseal-progress">{status.progress ?? 0} of {status.threshold} shares</p>
+          {(status.progress ?? 0) > 0 || nonce !== '' ? (
+            <div class="field">
+              <label for="unseal-nonce">Ceremony nonce (give it to the next operator; paste it if another operator started)</label>
+              <input id="unseal-nonce" type="text" autocomplete="off" spellcheck={false} value={nonce} onInput={(e) => setNonce(inputValue(e))} />
+            </div>
+          ) : null}
         </>
       ) : null}
       {!auto ? (

@@ -304,12 +304,12 @@ describe('asymmetric and HMAC keys over the AWS protocol', () => {
       expect(r.KeyOrigin).toBe('AWS_KMS');
       const theirs: KeyObject = createPublicKey({ key: await spkiOf(meta.KeyId!), format: 'der', type: 'spki' });
       expect(Buffer.from(r.SharedSecret!)).toEqual(diffieHellman({ privateKey: peer.privateKey, publicKey: theirs }));
-      // a key on another curve, or not a key at all: ValidationException naming PublicKey
+      // a key on another curve, or not a key at all: ValidationException naming publicKey (as AWS spells members)
       const wrongCurve = generateKeyPairSync('ec', { namedCurve: curve === 'prime256v1' ? 'secp384r1' : 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
       for (const bad of [wrongCurve, Buffer.from('junk'), createECDH(curve === 'prime256v1' ? 'prime256v1' : curve).generateKeys()]) {
         const e = await errorOf(t.kms.send(new DeriveSharedSecretCommand({ KeyId: meta.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: bad })));
         expect(e.name).toBe('ValidationException');
-        expect(e.message).toContain('PublicKey');
+        expect(e.message).toContain("'publicKey'");
       }
     }
     // the curves that only sign cannot agree; signing keys cannot either

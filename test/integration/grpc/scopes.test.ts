@@ -72,10 +72,10 @@ describe('scopes over the Keyward Scopes service and HTTP', () => {
     const before = ((await callTarget(t.url, 'TrentService.ListAliases', {}, { token: t.admin.token })).body.Aliases as unknown[]).length;
     const odd = await grpcFailure(scopes.ScopeEncrypt!({ scope_id: 'bad scope!', plaintext: Buffer.from('x') }));
     expect(odd.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(odd.details).toMatch(/^ValidationException: .*'ScopeId'/);
+    expect(odd.details).toMatch(/^ValidationException: .*'scopeId'/);
     const long = await grpcFailure(scopes.ScopeEncrypt!({ scope_id: 'a'.repeat(257), plaintext: Buffer.from('x') }));
-    expect(long.details).toMatch(/^ValidationException: .*'ScopeId'.*244/);
-    expect((await grpcFailure(scopes.ScopeEncrypt!({ plaintext: Buffer.from('x') }))).details).toMatch(/'ScopeId'.*null/);
+    expect(long.details).toMatch(/^ValidationException: .*'scopeId'.*244/);
+    expect((await grpcFailure(scopes.ScopeEncrypt!({ plaintext: Buffer.from('x') }))).details).toMatch(/'scopeId'.*null/);
     expect((await grpcFailure(scopes.ScopeEncrypt!({ scope_id: '/lead', plaintext: Buffer.from('x') }))).code).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await grpcFailure(scopes.DescribeScope!({ scope_id: 'never-used' }))).code).toBe(grpc.status.NOT_FOUND);
     const enc = await scopes.ScopeEncrypt!({ scope_id: 'a', plaintext: Buffer.from('x') });
@@ -85,7 +85,7 @@ describe('scopes over the Keyward Scopes service and HTTP', () => {
     expect(wrongVersionId.details).toMatch(/^IncorrectKeyException: /);
     const wrongBlob = await grpcFailure(scopes.ScopeDecrypt!({ scope_id: 'a', ciphertext_blob: otherScope.ciphertext_blob }));
     expect(wrongBlob.details).toMatch(/^IncorrectKeyException: /);
-    expect((await grpcFailure(scopes.ScopeDecrypt!({ scope_id: 'a', ciphertext_blob: enc.ciphertext_blob, key_version_id: 'not-an-id' }))).details).toMatch(/^ValidationException: .*'KeyVersionId'/);
+    expect((await grpcFailure(scopes.ScopeDecrypt!({ scope_id: 'a', ciphertext_blob: enc.ciphertext_blob, key_version_id: 'not-an-id' }))).details).toMatch(/^ValidationException: .*'keyVersionId'/);
     const after = ((await callTarget(t.url, 'TrentService.ListAliases', {}, { token: t.admin.token })).body.Aliases as unknown[]).length;
     expect(after).toBe(before + 2);
   });
@@ -163,7 +163,9 @@ describe('usage-bounded rotation on SQLite', () => {
       expect(Number(info.max_encryptions)).toBe(5);
       const keys = grpcClient(pkg, 'keyward.v1.Keys', again.server.grpcAddress!, { token: t.admin.token });
       try {
-        const rotations = (await keys.ListKeyRotations!({ key_id: 'alias/scope/bounded' })).rotations as Array<Record<string, unknown>>;
+        // ListKeyRotations takes a key id or ARN only (as AWS): the scope's key id from DescribeKey
+        const scopeKeyId = String(((await keys.DescribeKey!({ key_id: 'alias/scope/bounded' })).key_metadata as Record<string, unknown>).key_id);
+        const rotations = (await keys.ListKeyRotations!({ key_id: scopeKeyId })).rotations as Array<Record<string, unknown>>;
         expect(rotations.map((r) => r.rotation_type)).toEqual(['AUTOMATIC', 'AUTOMATIC', 'AUTOMATIC']);
       } finally {
         keys.close();

@@ -81,7 +81,7 @@ describe('gRPC transport on loopback TCP', () => {
     const results = enc.results as Array<Record<string, unknown>>;
     expect(results).toHaveLength(101);
     expect(results[100]!.error).toMatchObject({ code: 'ValidationException' });
-    expect(String((results[100]!.error as Record<string, unknown>).message)).toMatch(/Plaintext/);
+    expect(String((results[100]!.error as Record<string, unknown>).message)).toMatch(/'plaintext'/);
     expect(await eventually(async () => (await auditRecords(t, 'Encrypt')).length >= before + 101, 10_000)).toBe(true);
     const records = (await auditRecords(t, 'Encrypt')).slice(before);
     expect(records).toHaveLength(101);
@@ -98,8 +98,8 @@ describe('gRPC transport on loopback TCP', () => {
   it('refuses a batch over 1,000 items, or with no items, as a whole', async () => {
     const e = await grpcFailure(kms.BatchEncrypt!({ key_id: keyId, items: Array.from({ length: 1001 }, () => ({ plaintext: Buffer.from('x') })) }));
     expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(e.details).toMatch(/^ValidationException: .*Items.*1000/);
-    expect((await grpcFailure(kms.BatchDecrypt!({ items: [] }))).details).toMatch(/^ValidationException: .*Items/);
+    expect(e.details).toMatch(/^ValidationException: .*'items'.*1000/);
+    expect((await grpcFailure(kms.BatchDecrypt!({ items: [] }))).details).toMatch(/^ValidationException: .*'items'/);
   });
 
   it('every decrypt failure is one error, per batch item too (no oracle)', async () => {
@@ -127,9 +127,9 @@ describe('gRPC transport on loopback TCP', () => {
   it('names the field of bad input', async () => {
     const e = await grpcFailure(kms.Encrypt!({ key_id: keyId, plaintext: Buffer.alloc(5000) }));
     expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(e.details).toMatch(/^ValidationException: .*'Plaintext'.*4096/);
+    expect(e.details).toMatch(/^ValidationException: .*'plaintext'.*4096/);
     const missing = await grpcFailure(kms.Encrypt!({ plaintext: Buffer.from('x') }));
-    expect(missing.details).toMatch(/^ValidationException: .*'KeyId'/);
+    expect(missing.details).toMatch(/^ValidationException: .*'keyId'/);
     const notFound = await grpcFailure(kms.Encrypt!({ key_id: 'alias/none', plaintext: Buffer.from('x') }));
     expect(notFound.code).toBe(grpc.status.NOT_FOUND);
     expect(notFound.details).toMatch(/^NotFoundException: /);

@@ -71,7 +71,7 @@ describe('Kubernetes KMS v2 plugin', () => {
     expect(size).toBeLessThan(32 * 1024);
     expect(Buffer.from(enc.ciphertext as Buffer).includes(secret.subarray(0, 16))).toBe(false);
 
-    await t.kms.send(new RotateKeyOnDemandCommand({ KeyId: 'alias/k8s-secrets' }));
+    await t.kms.send(new RotateKeyOnDemandCommand({ KeyId: key.KeyMetadata!.KeyId })); // key id or ARN only, as AWS
     const second = await pollUntil(() => kms.Status!({}), (s) => s.key_id !== first.key_id, 'Status to show the rotated key');
     expect(second.healthz).toBe('ok');
     expect(second.key_id).toBe(`${key.KeyMetadata!.KeyId}:2`);

@@ -1,11 +1,15 @@
 import { ed25519ph } from '@noble/curves/ed25519.js';
 import { constants, createHash, generateKeyPairSync, verify } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  loadAsymmetricLibraries,
   aesKeyUnwrapPad, aesKeyWrapPad, canonicalPrivateKey, generatePrivateKey, KeyFormatError, mlDsaPkcs8, PrivateKeyHandle,
   PublicKeyHandle, type AsymmetricType, type HashName, type SignatureScheme,
 } from '../../../src/crypto/index.js';
 import { haveWycheproof, loadWycheproof, WYCHEPROOF_DIR } from '../../helpers/wycheproof.js';
+
+// the @noble libraries load on first use; the keyring awaits this before building handles
+beforeAll(async () => { await loadAsymmetricLibraries(); });
 
 /**
  * The verification code of Verify (PublicKeyHandle.verify) against Wycheproof vectors that carry
