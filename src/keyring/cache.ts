@@ -29,8 +29,12 @@ export class BoundedCache<V extends object> {
   misses = 0;
 
   constructor(limits: CacheLimits, dispose?: (value: V) => void) {
+    // Bounded by count through maxSize (each entry weighs 1), not `max`: lru-cache preallocates
+    // arrays of `max` slots in its constructor (~3 MiB and tens of ms for 100k with a TTL, per
+    // cache, at every start); with maxSize they grow with the entries, up to the same bound.
     this.lru = new LRUCache<string, V>({
-      max: limits.max,
+      maxSize: limits.max,
+      sizeCalculation: one,
       ttl: limits.ttlMs,
       ...(dispose ? { dispose: (value: V) => void setImmediate(() => dispose(value)) } : {}),
     });
@@ -90,3 +94,5 @@ export class BoundedCache<V extends object> {
     return { size: this.lru.size, hits: this.hits, misses: this.misses };
   }
 }
+
+const one = (): number => 1;

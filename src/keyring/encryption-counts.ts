@@ -34,7 +34,8 @@ export class EncryptionCounts {
   private readonly reserving = new Map<string, Promise<KeyRecord>>();
 
   constructor(private readonly barrier: Barrier, private readonly keys: Keys, private readonly options: EncryptionCountsOptions) {
-    this.blocks = new LRUCache({ max: Math.max(1, options.maxKeys) });
+    // maxSize with weight 1 bounds the count without preallocating `maxKeys` slots (see cache.ts).
+    this.blocks = new LRUCache({ maxSize: Math.max(1, options.maxKeys), sizeCalculation: () => 1 });
   }
 
   /**

@@ -57,4 +57,19 @@ describe('BoundedCache', () => {
     expect(cache.peek('t/k/1')).toBeUndefined();
     expect(cache.peek('t/j/1')!.v).toBe(3);
   });
+
+  it('allocates storage as entries arrive, not for the whole bound up front, and keeps the bound', () => {
+    // lru-cache with `max` preallocates typed arrays of `max` slots (8+ MiB of ArrayBuffers for
+    // a million); a server builds about ten of these caches at start.
+    const before = process.memoryUsage().arrayBuffers;
+    const cache = new BoundedCache<{ v: number }>({ max: 1_000_000, ttlMs: 60_000 });
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+    const small = new BoundedCache<{ v: number }>({ max: 3, ttlMs: 60_000 });
+    for (let i = 0; i < 10; i++) small.set(`k${i}`, { v: i });
+    expect(small.size).toBe(3);
+    expect(small.peek('k0')).toBeUndefined();
+    expect(small.peek('k9')!.v).toBe(9);
+    cache.set('a', { v: 1 });
+    expect(cache.peek('a')!.v).toBe(1);
+  });
 });

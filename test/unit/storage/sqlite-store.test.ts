@@ -1,6 +1,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SqliteStore } from '../../../src/storage/index.js';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore, writeBatch } from '../../../src/storage/index.js';
 import { tempDir } from '../../helpers/server.js';
 import { storeConformance } from './conformance.js';
 
@@ -20,4 +22,28 @@ storeConformance('sqlite', {
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = undefined;
   },
+});
+
+describe('sqlite batchWrite (write worker) and another writer', () => {
+  it('waits while another connection holds the write lock, then commits (busy is retried, not an error)', async () => {
+    const d = tempDir('keyward-store-');
+    const file = join(d, 'keyward.db');
+    const store = new SqliteStore(file, { pollIntervalMs: 50 });
+    const other = new Database(file, { timeout: 5000 });
+    try {
+      await writeBatch(store, [{ key: 'warm', value: Buffer.from('1') }]);
+      other.exec('BEGIN IMMEDIATE');
+      other.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, 1)').run('held', Buffer.from('x'));
+      const pending = writeBatch(store, [{ key: 'after', value: Buffer.from('2') }]);
+      await new Promise((r) => setTimeout(r, 300)); // let the batch meet the held lock
+      other.exec('COMMIT');
+      await expect(pending).resolves.toEqual([1]);
+      expect((await store.get('after'))?.value.toString()).toBe('2');
+      expect((await store.get('held'))?.value.toString()).toBe('x');
+    } finally {
+      other.close();
+      await store.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
 });
