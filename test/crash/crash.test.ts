@@ -39,7 +39,7 @@ describe('crash safety (SIGKILL under load)', () => {
       report = await runCrashCycles({ cycles: 1, minLoadMs: 600, maxLoadMs: 800, afterKill: (dir) => rmSync(join(dir, 'keyward.db-wal'), { force: true }) });
     }
     expect(report.failed).toBe(1);
-    expect(report.failures.join('\n')).toMatch(/versions after restart|does not decrypt|points at|answered 400|: state \w+, acknowledged/);
+    expect(report.failures.join('\n')).toMatch(/versions after restart|does not decrypt|points at|answered 400|: state \w+, acknowledged|RollbackDetectedException/);
   }, 60_000);
 });
 

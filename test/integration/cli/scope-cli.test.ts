@@ -57,7 +57,7 @@ describe('keyward scope and --grpc, against a real server process', () => {
     expect(Buffer.from(gdk.Plaintext, 'base64')).toHaveLength(32);
     const bad = await keyward(['scope', 'encrypt', '--scope', 'no spaces', '--grpc'], env, 'x');
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/ValidationException: .*ScopeId/);
+    expect(bad.stderr).toMatch(/ValidationException: .*scopeId/i);
     const anonymous = await keyward(['scope', 'info', '--scope', 'cli/app', '--grpc'], { KEYWARD_GRPC_ENDPOINT: grpcAddress });
     expect(anonymous.stderr).toMatch(/MissingAuthenticationTokenException/);
   });

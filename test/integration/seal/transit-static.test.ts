@@ -129,8 +129,9 @@ describe('transit seal: one real Keyward unsealing another; static seal', () => 
     expect(toShamir.status).toBe(200);
     const shares = toShamir.body.shares as string[];
     await sysCall(server.url, 'POST', 'seal', {}, inner.token);
-    await sysCall(server.url, 'POST', 'unseal', { share: shares[1] });
-    expect((await sysCall(server.url, 'POST', 'unseal', { share: shares[0] })).body.sealed).toBe(false);
+    // the first share answers the ceremony's nonce; the next share carries it
+    const first = await sysCall(server.url, 'POST', 'unseal', { share: shares[1] });
+    expect((await sysCall(server.url, 'POST', 'unseal', { share: shares[0], nonce: first.body.nonce })).body.sealed).toBe(false);
     expect(await decrypt(kms, blob)).toBe('wrapped by another keyward');
   });
 });

@@ -54,12 +54,12 @@ describe('observability: metrics an operator alerts on', () => {
   });
 
   it('reports sealed=1 after a seal, and the cache is emptied', async () => {
-    const res = await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${t.admin.token}` } });
+    const res = await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.admin.token}` } });
     expect(res.status).toBe(200);
     const text = await metrics(t.url);
     expect(sample(text, 'keyward_sealed')).toBe(1);
     expect(sample(text, 'keyward_cache_entries', { cache: 'key_material' })).toBe(0);
-    const un = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+    const un = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
     expect(un.status).toBe(200);
   });
 });
@@ -111,13 +111,13 @@ describe('observability: access log, request ids, failed unseals', () => {
   });
 
   it('logs a failed unseal at warn level, without the passphrase', async () => {
-    await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${t.admin.token}` } });
-    const res = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: 'wrong passphrase guessed 123' }), headers: { 'x-request-id': 'unseal-try-1' } });
+    await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.admin.token}` } });
+    const res = await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: 'wrong passphrase guessed 123' }), headers: { 'content-type': 'application/json', 'x-request-id': 'unseal-try-1' } });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(await eventually(() => capture.lines.some((l) => l.msg === 'Unseal failed' && l.requestId === 'unseal-try-1'), 10_000)).toBe(true);
     expect(capture.lines.find((l) => l.msg === 'Unseal failed')).toMatchObject({ level: 40, operation: 'Unseal' });
     expect(JSON.stringify(capture.lines)).not.toContain('wrong passphrase guessed 123');
-    expect((await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) })).status).toBe(200);
+    expect((await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) })).status).toBe(200);
   });
 });
 
@@ -127,8 +127,8 @@ describe('observability: the access log can be switched off', () => {
     const t = await startTestServer({ log: capture.log, config: { accessLog: 'false' } });
     try {
       expect((await fetch(`${t.url}/v1/sys/seal-status`, { headers: { 'x-request-id': 'quiet-1' } })).headers.get('x-request-id')).toBe('quiet-1');
-      await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${t.admin.token}` } });
-      await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ passphrase: 'not it at all' }) });
+      await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.admin.token}` } });
+      await fetch(`${t.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: 'not it at all' }) });
       expect(await eventually(() => capture.lines.some((l) => l.msg === 'Unseal failed'), 10_000)).toBe(true);
       expect(capture.lines.filter((l) => l.msg === 'request')).toEqual([]);
     } finally {
@@ -148,11 +148,11 @@ describe('observability: Vault health parameters', () => {
       const bad = await (await health('?sealedcode=99')).json() as { __type: string; message: string };
       expect(bad.__type).toBe('ValidationException');
       expect(bad.message).toContain('sealedcode');
-      const init = await fetch(`${t.url}/v1/sys/init`, { method: 'POST', body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
+      const init = await fetch(`${t.url}/v1/sys/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: TEST_PASSPHRASE }) });
       const { credentials } = await init.json() as { credentials: { token: string } };
       expect((await health('?standbyok=true')).status).toBe(200);
       expect((await health('?activecode=204')).status).toBe(204);
-      await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${credentials.token}` } });
+      await fetch(`${t.url}/v1/sys/seal`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${credentials.token}` } });
       expect((await health('')).status).toBe(503);
       expect((await health('?sealedcode=200&standbyok=true')).status).toBe(200);
       expect((await health('?standbyok=maybe')).status).toBe(400);

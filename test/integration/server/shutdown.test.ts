@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -56,7 +57,12 @@ function withBody(head: string, body: string): string {
  * closed at once by a drain, which is not what the tests mean to hold.
  */
 async function serverHasRead(url: string): Promise<void> {
-  expect((await fetch(`${url}/v1/sys/health`)).status).toBe(200);
+  // a connection of its own (fetch would reuse a pooled one the server may answer first)
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpGet(`${url}/v1/sys/health`, { agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    req.on('error', reject);
+  });
+  expect(status).toBe(200);
 }
 
 function refusesConnections(url: string): Promise<boolean> {
