@@ -273,11 +273,12 @@ export class Barrier implements BarrierWriter {
   private async reserveNow(rotate: boolean): Promise<void> {
     const generation = this.generation;
     for (let attempt = 0; ; attempt++) {
-      const rootKey = this.rootKey;
-      if (rootKey === undefined || generation !== this.generation) throw new KeywardError('SealedException', 'Keyward is sealed.');
+      if (this.rootKey === undefined || generation !== this.generation) throw new KeywardError('SealedException', 'Keyward is sealed.');
       const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
       if (entry === undefined) throw new KeywardError('NotInitializedException', 'Keyward is not initialized.');
-      const current = this.openKeyring(rootKey, entry.value);
+      const current = await this.openFollowing(entry.value, generation);
+      const rootKey = this.rootKey;
+      if (rootKey === undefined || generation !== this.generation) throw new KeywardError('SealedException', 'Keyward is sealed.');
       const active = current.terms.find((t) => t.term === current.activeTerm);
       if (active === undefined) throw new KeywardError('IntegrityException', 'The keyring record has no active barrier term.');
       const block = this.reserveBlock;
@@ -394,11 +395,12 @@ export class Barrier implements BarrierWriter {
 
   private async dropTermsBefore(keepFrom: number, generation: number): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const rootKey = this.rootKey;
-      if (rootKey === undefined || generation !== this.generation) return;
+      if (this.rootKey === undefined || generation !== this.generation) return;
       const entry = await mapStoreErrors(() => this.store.get(KEYRING_PATH));
       if (entry === undefined) return;
-      const current = this.openKeyring(rootKey, entry.value);
+      const current = await this.openFollowing(entry.value, generation);
+      const rootKey = this.rootKey;
+      if (rootKey === undefined || generation !== this.generation) return;
       const next: KeyringRecord = { ...current, terms: current.terms.filter((t) => t.term >= keepFrom) };
       try {
         await mapStoreErrors(() => this.store.put(KEYRING_PATH, this.sealKeyring(rootKey, next), { ifVersion: entry.version }));
@@ -624,6 +626,24 @@ export class Barrier implements BarrierWriter {
       return undefined;
     } finally {
       zeroize(next);
+    }
+  }
+
+  /**
+   * Opens the stored keyring to change it: a node that has not yet followed another node's root
+   * rotation (its change notification still on the way) follows it here first, instead of failing
+   * the write.
+   */
+  private async openFollowing(sealedKeyring: Buffer, generation: number): Promise<KeyringRecord> {
+    const rootKey = this.rootKey;
+    if (rootKey === undefined) throw new KeywardError('SealedException', 'Keyward is sealed.');
+    try {
+      return this.openKeyring(rootKey, sealedKeyring);
+    } catch (e) {
+      if (!(e instanceof KeywardError) || e.code !== 'UnsealFailedException') throw e;
+      const followed = await this.followRootSuccessor(rootKey, sealedKeyring, generation);
+      if (followed === undefined) throw e;
+      return followed;
     }
   }
 

@@ -45,7 +45,7 @@ describe('keyward server --workers 2: seal, unseal, rekey and rotations are node
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
-  /** Health from `n` fresh connections: node id (host-pid) -> what that worker answered. */
+  /** Health from `n` fresh connections: the answering worker's name (`<node id>-w<n>`) -> what it answered. */
   async function healthByNode(n = 8): Promise<Map<string, { status: number; sealed: boolean }>> {
     const out = new Map<string, { status: number; sealed: boolean }>();
     for (let i = 0; i < n; i++) {
@@ -75,18 +75,22 @@ describe('keyward server --workers 2: seal, unseal, rekey and rotations are node
     return out;
   }
 
-  /** Kills one worker and waits for its replacement's pid; answers the replacement's node id suffix. */
-  async function replaceOneWorker(): Promise<number> {
+  /**
+   * Kills one worker and waits for its replacement; answers the names its chain cannot have (the
+   * workers' names before: a replacement answers health under a new `<node id>-w<n>`).
+   */
+  async function replaceOneWorker(): Promise<ReadonlySet<string>> {
+    const known = new Set((await healthByNode()).keys());
     const before = childPids(server.proc.pid!);
     process.kill(before[0]!, 'SIGKILL');
-    const pids = await pollUntil(async () => childPids(server.proc.pid!), (p) => p.length === 2 && !p.includes(before[0]!), 'a replacement worker', 30_000);
-    return pids.find((p) => !before.includes(p))!;
+    await pollUntil(async () => childPids(server.proc.pid!), (p) => p.length === 2 && !p.includes(before[0]!), 'a replacement worker', 30_000);
+    return known;
   }
 
-  /** Health as answered by the worker with this pid (polled until it answers at all). */
-  async function healthOf(pid: number): Promise<{ status: number; sealed: boolean }> {
-    const nodes = await pollUntil(() => healthByNode(4), (m) => [...m.keys()].some((k) => k.endsWith(`-${pid}`)), `worker ${pid} answering health`, 30_000);
-    return [...nodes.entries()].find(([k]) => k.endsWith(`-${pid}`))![1];
+  /** Health as answered by the replacement worker (the one whose name is not among `known`; polled until it answers at all). */
+  async function healthOf(known: ReadonlySet<string>): Promise<{ status: number; sealed: boolean }> {
+    const nodes = await pollUntil(() => healthByNode(4), (m) => [...m.keys()].some((k) => !known.has(k)), 'the replacement worker answering health', 30_000);
+    return [...nodes.entries()].find(([k]) => !known.has(k))![1];
   }
 
   beforeAll(async () => {
