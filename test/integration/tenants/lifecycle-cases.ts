@@ -358,7 +358,7 @@ export async function badInput(c: TenantCluster): Promise<void> {
     ['Keyward.UpdateTenant', { TenantId: t.id, Quotas: { MaxPrincipals: 1e12 } }, 'ValidationException', 'Quotas.MaxPrincipals'],
     ['Keyward.UpdateTenant', { TenantId: t.id, Quotas: { RequestsPerSecond: '10' } }, 'ValidationException', 'Quotas.RequestsPerSecond'],
     ['Keyward.UpdateTenant', { TenantId: t.id, Quotas: { Burst: -3 } }, 'ValidationException', 'Quotas.Burst'],
-    ['Keyward.UpdateTenant', { TenantId: t.id, Quotas: { MaxKeys: 5, MaxKey: 5 } }, 'ValidationException', 'MaxKey"', 'not one of MaxKeys'],
+    ['Keyward.UpdateTenant', { TenantId: t.id, Quotas: { MaxKeys: 5, MaxKey: 5 } }, 'ValidationException', 'Quotas."MaxKey"'],
   ];
   for (const [target, body, type, mention] of cases) failsWith(await sys(0, target, body), type, mention);
   // a tenant admin calls none of these, not even on its own tenant
