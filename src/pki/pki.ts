@@ -9,7 +9,7 @@ import type { SubjectKey } from './csr.js';
 import { CA_ALGORITHM, OID, pem, randomSerial, toBuffer } from './names.js';
 import type { CertificateState } from './ocsp.js';
 import type { CaRecord, CertificateRecord, RevocationReason, RevocationRecord } from './types.js';
-import type { x509 as X509 } from './x509.js';
+import type { Issuer, x509 as X509 } from './x509.js';
 
 /** The X.509 and ASN.1 libraries, loaded when the PKI is first used (they are heavy to load). */
 const engine = () => import('./engine.js');
@@ -97,6 +97,8 @@ export class Pki {
   private readonly revocations: BoundedCache<Revocations>;
   private readonly crls: BoundedCache<Crl>;
   private readonly identities: BoundedCache<CertificateIdentity>;
+  /** Issuing CAs read from their certificates, by certificate (base64). */
+  private readonly issuers: Map<string, Issuer>;
   private readonly unwatch: () => void;
   private readonly caListeners = new Set<() => void>();
 
@@ -107,6 +109,7 @@ export class Pki {
     this.revocations = new BoundedCache(options.records);
     this.crls = new BoundedCache({ max: 1000, ttlMs: options.records.ttlMs });
     this.identities = new BoundedCache(options.records);
+    this.issuers = new Map();
     this.unwatch = keyring.barrier.watch((change) => this.onChange(change));
   }
 
@@ -248,13 +251,19 @@ export class Pki {
   // --- member certificates -------------------------------------------------------------------
 
   async issue(tenant: Tenant, request: IssueRequest): Promise<Issued> {
-    const { x509, generateMemberKey, keyIdentifier, readCsr, signCertificate, stringExtension } = await engine();
+    const { x509, generateMemberKey, keyIdentifier, readCsr, readIssuer, signCertificate, stringExtension } = await engine();
     checkPrincipalName(request.principal);
     if (!ROLE.test(request.role)) throw new KeywardError('ValidationException', 'Role must be 1-64 characters of A-Z, a-z, 0-9, _ and - (admin or user to authenticate to Keyward).');
     if (request.email !== undefined && !EMAIL.test(request.email)) throw new KeywardError('ValidationException', 'Email must be an e-mail address.');
     const subjectKey: SubjectKey & { privateKeyPem?: string } = request.csr !== undefined ? await readCsr(request.csr) : await generateMemberKey();
     const ca = await this.activeCa(tenant.id);
-    const caCert = new x509.X509Certificate(Buffer.from(ca.certificate, 'base64'));
+    const issuer = this.issuers.get(ca.certificate) ?? readIssuer(Buffer.from(ca.certificate, 'base64'));
+    // a CA's certificate never changes (a rotation makes a new one): read once, a handful kept
+    if (!this.issuers.has(ca.certificate)) {
+      if (this.issuers.size >= 64) this.issuers.clear();
+      this.issuers.set(ca.certificate, issuer);
+    }
+    const caCert = issuer.certificate;
     const now = this.clock();
     if (caCert.notAfter.getTime() <= now.getTime()) {
       throw new KeywardError('KMSInvalidStateException', `The CA of tenant ${tenant.id} has expired; rotate it (RotateTenantCA).`);
@@ -269,7 +278,7 @@ export class Pki {
     const certificate = signCertificate({
       serialNumber,
       subject,
-      issuerCertificate: caCert.rawData,
+      issuer,
       publicKey: spki,
       notBefore,
       notAfter,
@@ -278,7 +287,7 @@ export class Pki {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (subjectKey.keySpec.startsWith('RSA') ? x509.KeyUsageFlags.keyEncipherment : 0), true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
         new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
-        new x509.AuthorityKeyIdentifierExtension(keyIdentifier(caCert.publicKey.rawData)),
+        new x509.AuthorityKeyIdentifierExtension(issuer.keyIdentifier),
         ...(request.email !== undefined ? [new x509.SubjectAlternativeNameExtension([{ type: 'email', value: request.email }])] : []),
         stringExtension(OID.member, request.principal),
         stringExtension(OID.tenant, tenant.id),
@@ -448,7 +457,14 @@ export class Pki {
     if (eku === null || !eku.usages.includes(x509.ExtendedKeyUsage.clientAuth)) throw denied('it is not for client authentication (extendedKeyUsage)');
     if (leaf.getExtension(x509.BasicConstraintsExtension)?.ca === true) throw denied('it is a CA certificate');
     let issuer: CaRecord | undefined;
-    for (const ca of await this.tenantCas(tenantId)) {
+    // a CA another node made a moment ago may not be in this node's list yet (its change
+    // notification still on the way): on no match, the list is read from the store once more
+    let cas = await this.tenantCas(tenantId);
+    if (!cas.some((ca) => ca.subject === leaf.issuer)) {
+      this.cas.delete(tenantId);
+      cas = await this.tenantCas(tenantId);
+    }
+    for (const ca of cas) {
       const caCert = new x509.X509Certificate(Buffer.from(ca.certificate, 'base64'));
       if (caCert.subject === leaf.issuer && await leaf.verify({ publicKey: caCert.publicKey, signatureOnly: true })) {
         issuer = ca;
@@ -606,3 +622,4 @@ function earliest(a: Date, b: Date): Date {
 function wholeSeconds(d: Date): Date {
   return new Date(Math.floor(d.getTime() / 1000) * 1000);
 }
+

@@ -31,8 +31,7 @@ const ECDSA_SHA384 = '1.2.840.10045.4.3.3';
 
 export interface CertificateFields {
   readonly serialNumber: string;
-  /** The issuing CA's certificate (DER): its subject names the issuer. */
-  readonly issuerCertificate: ArrayBuffer | Uint8Array;
+  readonly issuer: Issuer;
   readonly subject: x509.Name;
   /** DER SubjectPublicKeyInfo. */
   readonly publicKey: ArrayBuffer | Uint8Array;
@@ -53,7 +52,7 @@ export function signCertificate(fields: CertificateFields, caKey: KeyObject): Bu
     version: Version.v3,
     serialNumber: arrayBuffer(Buffer.from(fields.serialNumber, 'hex')),
     signature: algorithm,
-    issuer: AsnConvert.parse(fields.issuerCertificate, Certificate).tbsCertificate.subject,
+    issuer: fields.issuer.name,
     validity: new Validity({ notBefore: fields.notBefore, notAfter: fields.notAfter }),
     subject: AsnConvert.parse(fields.subject.toArrayBuffer(), Name),
     subjectPublicKeyInfo: AsnConvert.parse(fields.publicKey, SubjectPublicKeyInfo),
@@ -61,6 +60,21 @@ export function signCertificate(fields: CertificateFields, caKey: KeyObject): Bu
   });
   const signatureValue = sign('sha384', Buffer.from(AsnConvert.serialize(tbsCertificate)), caKey);
   return Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate, signatureAlgorithm: algorithm, signatureValue: arrayBuffer(signatureValue) })));
+}
+
+/** What a CA contributes to every certificate it signs, read once from its certificate. */
+export interface Issuer {
+  readonly certificate: x509.X509Certificate;
+  readonly name: Name;
+  /** Its subject key identifier (hex), which its certificates name as their authority key identifier. */
+  readonly keyIdentifier: string;
+}
+
+export function readIssuer(der: Buffer): Issuer {
+  const asn = AsnConvert.parse(der, Certificate);
+  const certificate = new x509.X509Certificate(asn);
+  const spki = AsnConvert.serialize(asn.tbsCertificate.subjectPublicKeyInfo);
+  return { certificate, name: asn.tbsCertificate.subject, keyIdentifier: keyIdentifier(spki) };
 }
 
 /** The key identifier RFC 5280 4.2.1.2 (1) describes: SHA-1 of the subjectPublicKey bits. */
