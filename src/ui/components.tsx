@@ -32,6 +32,19 @@ export function Notice({ children }: { children: ComponentChildren }) {
   return <div class="notice" role="status">{children}</div>;
 }
 
+/**
+ * Previous/next over a marker-paged list: `markers` holds the marker of every page shown so far
+ * (undefined for the first), `next` the marker of the page after this one, if any.
+ */
+export function Pager({ markers, setMarkers, next }: { markers: ReadonlyArray<string | undefined>; setMarkers: (m: Array<string | undefined>) => void; next: string | undefined }) {
+  return (
+    <div class="actions">
+      <button type="button" disabled={markers.length <= 1} onClick={() => setMarkers(markers.slice(0, -1))}>Previous page</button>
+      <button type="button" disabled={next === undefined} onClick={() => setMarkers([...markers, next])}>Next page</button>
+    </div>
+  );
+}
+
 /** Runs a loader and keeps its result, error and a reload function. */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { data: T | undefined; error: unknown; loading: boolean; reload: () => void } {
   const [data, setData] = useState<T | undefined>(undefined);

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { canControl, ErrorBox, formatTime, inputValue, Notice, useAction, useLoad, type Identity } from '../components.js';
+import { canControl, ErrorBox, formatTime, inputValue, Notice, useAction, useLoad, type Identity, Pager } from '../components.js';
 
 export interface KeyMetadata {
   KeyId: string;
@@ -96,10 +96,7 @@ export function KeysPage({ identity }: { identity: Identity }) {
           </table>
         </div>
         {!list.loading && rows.length === 0 ? <p>No keys{q !== '' ? ' match the search' : ''}.</p> : null}
-        <div class="actions">
-          <button type="button" disabled={markers.length <= 1} onClick={() => setMarkers(markers.slice(0, -1))}>Previous page</button>
-          <button type="button" disabled={list.data?.next === undefined} onClick={() => setMarkers([...markers, list.data?.next])}>Next page</button>
-        </div>
+        <Pager markers={markers} setMarkers={setMarkers} next={list.data?.next} />
       </section>
     </>
   );

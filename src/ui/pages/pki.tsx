@@ -1,7 +1,7 @@
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, call } from '../api.js';
-import { canControl, ConfirmDialog, ErrorBox, formatTime, inputValue, isSystemAdmin, useConfirm, useLoad, type Identity } from '../components.js';
+import { canControl, ConfirmDialog, ErrorBox, formatTime, inputValue, isSystemAdmin, useConfirm, useLoad, type Identity, Pager } from '../components.js';
 
 interface Ca { Certificate: string; SerialNumber: string; Subject: string; Generation: number; State: string; NotBefore: number; NotAfter: number; Tenant?: string }
 interface Certificate {
@@ -109,10 +109,7 @@ export function PkiPage({ identity }: { identity: Identity }) {
             </table>
           </div>
           {certs.data !== undefined && certs.data.Certificates.length === 0 ? <p>No certificates issued.</p> : null}
-          <div class="actions">
-            <button type="button" disabled={markers.length <= 1} onClick={() => setMarkers(markers.slice(0, -1))}>Previous page</button>
-            <button type="button" disabled={certs.data?.Truncated !== true} onClick={() => setMarkers([...markers, certs.data?.NextMarker])}>Next page</button>
-          </div>
+          <Pager markers={markers} setMarkers={setMarkers} next={certs.data?.Truncated === true ? certs.data?.NextMarker : undefined} />
         </section>
       ) : null}
       <ConfirmDialog confirmation={confirmation} onClose={closeConfirm} />

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { ConfirmDialog, ErrorBox, formatTime, inputValue, isSystemAdmin, useAction, useConfirm, useLoad, type Identity } from '../components.js';
+import { ConfirmDialog, ErrorBox, formatTime, inputValue, isSystemAdmin, useAction, useConfirm, useLoad, type Identity, Pager } from '../components.js';
 
 interface Principal { Name: string; Tenant: string; Role: string; AccessKeyId: string; CreationDate: number }
 interface NewCredentials { AccessKeyId: string; SecretAccessKey: string; Token: string }
@@ -93,10 +93,7 @@ export function PrincipalsPage({ identity }: { identity: Identity }) {
             </tbody>
           </table>
         </div>
-        <div class="actions">
-          <button type="button" disabled={markers.length <= 1} onClick={() => setMarkers(markers.slice(0, -1))}>Previous page</button>
-          <button type="button" disabled={list.data?.Truncated !== true} onClick={() => setMarkers([...markers, list.data?.NextMarker])}>Next page</button>
-        </div>
+        <Pager markers={markers} setMarkers={setMarkers} next={list.data?.Truncated === true ? list.data?.NextMarker : undefined} />
       </section>
       <ConfirmDialog confirmation={confirmation} onClose={closeConfirm} />
     </>

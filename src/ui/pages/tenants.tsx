@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { call } from '../api.js';
-import { ConfirmDialog, ErrorBox, formatTime, inputValue, Notice, SYSTEM_TENANT, useAction, useConfirm, useLoad } from '../components.js';
+import { ConfirmDialog, ErrorBox, formatTime, inputValue, Notice, SYSTEM_TENANT, useAction, useConfirm, useLoad, Pager } from '../components.js';
 
 interface Tenant {
   TenantId: string;
@@ -73,10 +73,7 @@ export function TenantsPage() {
             </tbody>
           </table>
         </div>
-        <div class="actions">
-          <button type="button" disabled={markers.length <= 1} onClick={() => setMarkers(markers.slice(0, -1))}>Previous page</button>
-          <button type="button" disabled={list.data?.Truncated !== true} onClick={() => setMarkers([...markers, list.data?.NextMarker])}>Next page</button>
-        </div>
+        <Pager markers={markers} setMarkers={setMarkers} next={list.data?.Truncated === true ? list.data?.NextMarker : undefined} />
       </section>
       <ConfirmDialog confirmation={confirmation} onClose={closeConfirm} />
     </>
