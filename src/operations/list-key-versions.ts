@@ -1,4 +1,4 @@
-import { epochSeconds } from './common/key-metadata.js';
+import { versionsView } from './common/key-metadata.js';
 import { keyArnOf, readKeyId, resolveKey } from './common/resolve-key.js';
 import { defineOperation } from './context.js';
 
@@ -13,14 +13,7 @@ export const listKeyVersions = defineOperation({
     return {
       KeyId: keyArnOf(ctx, key),
       PrimaryVersion: key.primaryVersion,
-      Versions: key.versions.map((v) => ({
-        Version: v.version,
-        State: v.state,
-        Primary: v.version === key.primaryVersion,
-        CreationDate: epochSeconds(v.createdAt),
-        RotationType: v.rotationType,
-        ...(v.destroyedAt !== undefined ? { DestructionDate: epochSeconds(v.destroyedAt) } : {}),
-      })),
+      Versions: versionsView(key),
     };
   },
 });

@@ -2,7 +2,7 @@ import { KeywardError } from '../../errors/index.js';
 import type { KeyRecord } from '../../keyring/index.js';
 import type { CallerContext } from '../context.js';
 import type { Input } from './input.js';
-import { epochSeconds } from './key-metadata.js';
+import { versionsView } from './key-metadata.js';
 
 /**
  * Key groups (mini-kms's model): a named key of the caller's tenant, reached through the alias
@@ -30,12 +30,7 @@ export function keyGroupView(ctx: CallerContext, group: string, key: KeyRecord):
     KeyId: ctx.services.keyring.keys.arn(ctx.caller.tenant, key.keyId),
     KeyState: key.keyState,
     PrimaryVersion: key.primaryVersion,
-    Versions: key.versions.map((v) => ({
-      Version: v.version,
-      State: v.state,
-      Primary: v.version === key.primaryVersion,
-      CreationDate: epochSeconds(v.createdAt),
-    })),
+    Versions: versionsView(key),
   };
 }
 

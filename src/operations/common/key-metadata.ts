@@ -42,3 +42,15 @@ export function keyMetadata(region: string, tenant: Tenant, key: KeyRecord): Rec
   }
   return meta;
 }
+
+/** A key's versions as ListKeyVersions answers them (the key-group operations answer the same). */
+export function versionsView(key: KeyRecord): Array<Record<string, unknown>> {
+  return key.versions.map((v) => ({
+    Version: v.version,
+    State: v.state,
+    Primary: v.version === key.primaryVersion,
+    CreationDate: epochSeconds(v.createdAt),
+    RotationType: v.rotationType,
+    ...(v.destroyedAt !== undefined ? { DestructionDate: epochSeconds(v.destroyedAt) } : {}),
+  }));
+}
