@@ -22,7 +22,7 @@ import { Pki } from './pki/index.js';
 import { AuditCoalescer, Input, invoke, networkKey, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
-import { countingWrites, MemoryStore, PostgresStore, SqliteStore, StoreTimings, type Store } from './storage/index.js';
+import { countingWrites, MemoryStore, PostgresStore, SqliteStore, StoreTimings, type BatchWrite, type Store } from './storage/index.js';
 import { backupStore, storeLabel } from './maintenance.js';
 import { VERSION } from './version.js';
 
@@ -56,6 +56,8 @@ export interface InstallationOverrides {
   readonly secretsEnv?: NodeJS.ProcessEnv;
   /** false: no scheduler after unseal (offline tools that only read, such as a filtered backup). */
   readonly background?: boolean;
+  /** A SQLite store's write-only batches (the audit log) committed elsewhere: the cluster primary's writer. */
+  readonly batchWriter?: (ops: readonly BatchWrite[]) => Promise<number[]>;
 }
 
 /** A secret from an env variable or a file (never argv); the message names both. */
@@ -248,11 +250,11 @@ function markServing(config: Config): () => void {
 }
 
 /** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
-export function openStore(config: Config): Store {
+export function openStore(config: Config, batchWriter?: (ops: readonly BatchWrite[]) => Promise<number[]>): Store {
   if (config.store === 'memory') return new MemoryStore();
   if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store, { timeoutMs: config.storeTimeoutMs });
   // The audit log's group commits use batchWrite: fsynced unless auditSync is `os`.
-  const sqlite = { batchWriteFsync: config.auditSync === 'fsync' };
+  const sqlite = { batchWriteFsync: config.auditSync === 'fsync', ...(batchWriter !== undefined ? { batchWriter } : {}) };
   if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'), sqlite);
   if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)), sqlite);
   throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH, postgres://USER@HOST:PORT/DB or memory`);
@@ -263,7 +265,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
   const storeTimings = new StoreTimings();
-  const store = storeTimings.wrap(overrides.store ?? openStore(config));
+  const store = storeTimings.wrap(overrides.store ?? openStore(config, overrides.batchWriter));
   // every write under the barrier is a state change: the request that made it advances the store epoch
   const stateWrites = { count: 0, covered: 0 };
   const barrier = new Barrier(countingWrites(store, () => { stateWrites.count += 1; }), {

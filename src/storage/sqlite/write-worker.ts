@@ -6,7 +6,8 @@ import { StoreConflictError, StoreUnavailableError, type BatchWrite } from '../s
  * A second SQLite connection in a worker thread for write-only batches (the audit log's group
  * commits): its COMMIT, and the fsync in it, run off the event loop, so requests keep being
  * served while a batch becomes durable. Same file, same WAL; SQLite's write lock orders it with
- * the main connection's transactions.
+ * the main connection's transactions. With `--workers` the cluster primary runs the only one, for
+ * every worker (see cluster.ts): one fsync per group instead of one per worker's batch.
  */
 
 // The worker runs as an eval'd CommonJS script (the sources also run untranspiled under the
@@ -33,37 +34,72 @@ db.pragma(workerData.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
 db.pragma('busy_timeout = 0');
 const get = db.prepare('SELECT version FROM kv WHERE key = ?');
 const upsert = db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
-parentPort.on('message', (msg) => {
-  if (msg.close) { db.close(); parentPort.postMessage({ closed: true }); return; }
+// Group commit: the batches that arrived together (from this process, or from every worker of a
+// cluster through the primary) share one transaction and one fsync. Each batch is a savepoint, so
+// a compare-and-set conflict undoes and refuses that batch alone; any other failure refuses all.
+let queue = [];
+let scheduled = false;
+function apply(ops) {
+  const versions = [];
+  for (const op of ops) {
+    const row = get.get(op.key);
+    const current = row ? row.version : 0;
+    if (op.ifVersion !== undefined && op.ifVersion !== current) {
+      const e = new Error('conflict'); e.conflictKey = op.key; throw e;
+    }
+    upsert.run(op.key, Buffer.from(op.value), current + 1);
+    versions.push(current + 1);
+  }
+  return versions;
+}
+function flush() {
+  scheduled = false;
+  const group = queue;
+  queue = [];
+  if (group.length === 0) return;
+  const replies = [];
   try {
     begin();
-    const versions = [];
     try {
-      for (const op of msg.ops) {
-        const row = get.get(op.key);
-        const current = row ? row.version : 0;
-        if (op.ifVersion !== undefined && op.ifVersion !== current) {
-          const e = new Error('conflict'); e.conflictKey = op.key; throw e;
+      for (const msg of group) {
+        db.exec('SAVEPOINT batch');
+        try {
+          replies.push({ id: msg.id, versions: apply(msg.ops) });
+          db.exec('RELEASE batch');
+        } catch (e) {
+          if (e.conflictKey === undefined) throw e;
+          db.exec('ROLLBACK TO batch');
+          db.exec('RELEASE batch');
+          replies.push({ id: msg.id, error: { message: 'conflict', conflictKey: e.conflictKey } });
         }
-        upsert.run(op.key, Buffer.from(op.value), current + 1);
-        versions.push(current + 1);
       }
       db.exec('COMMIT');
     } catch (e) {
       if (db.inTransaction) db.exec('ROLLBACK');
       throw e;
     }
-    parentPort.postMessage({ id: msg.id, versions });
   } catch (e) {
-    parentPort.postMessage({ id: msg.id, error: { message: String(e && e.message), code: e && e.code, conflictKey: e && e.conflictKey } });
+    const error = { message: String(e && e.message), code: e && e.code };
+    parentPort.postMessage({ replies: group.map((msg) => ({ id: msg.id, error })) });
+    return;
   }
+  parentPort.postMessage({ replies });
+}
+parentPort.on('message', (msg) => {
+  if (msg.close) { flush(); db.close(); parentPort.postMessage({ closed: true }); return; }
+  queue.push(msg);
+  // the messages already delivered in this turn of the loop join the group
+  if (!scheduled) { scheduled = true; setImmediate(flush); }
 });
 `;
 
-interface Reply {
-  readonly id?: number;
+interface BatchReply {
+  readonly id: number;
   readonly versions?: number[];
   readonly error?: { message: string; code?: string; conflictKey?: string };
+}
+interface Reply {
+  readonly replies?: BatchReply[];
   readonly closed?: boolean;
 }
 
@@ -79,13 +115,14 @@ export class SqliteWriteWorker {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, fsync } });
     this.worker.unref();
     this.worker.on('message', (m: Reply) => {
-      if (m.id === undefined) return;
-      const p = this.pending.get(m.id);
-      if (p === undefined) return;
-      this.pending.delete(m.id);
-      if (m.error === undefined) p.resolve(m.versions ?? []);
-      else if (m.error.conflictKey !== undefined) p.reject(new StoreConflictError(m.error.conflictKey));
-      else p.reject(new StoreUnavailableError(`SQLite: ${m.error.message}`));
+      for (const r of m.replies ?? []) {
+        const p = this.pending.get(r.id);
+        if (p === undefined) continue;
+        this.pending.delete(r.id);
+        if (r.error === undefined) p.resolve(r.versions ?? []);
+        else if (r.error.conflictKey !== undefined) p.reject(new StoreConflictError(r.error.conflictKey));
+        else p.reject(new StoreUnavailableError(`SQLite: ${r.error.message}`));
+      }
     });
     this.worker.on('error', (e) => this.failAll(e));
     this.worker.on('exit', () => this.failAll(new Error('the SQLite write worker exited')));
