@@ -133,17 +133,7 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
 
   // the node's one audit writer (SQLite): its write thread group-commits every worker's batches
   const dbPath = sqlitePathOf(config);
-  let writer: SqliteWriteWorker | undefined;
-  const commit = (worker: Worker, id: number, ops: readonly WireBatchWrite[]) => {
-    writer ??= new SqliteWriteWorker(dbPath!, config.auditSync === 'fsync');
-    const answer = (m: ToWorker) => {
-      if (worker.isConnected()) worker.send(m);
-    };
-    writer.write(ops.map((o) => ({ key: o.key, value: Buffer.from(o.value, 'latin1'), ...(o.ifVersion !== undefined ? { ifVersion: o.ifVersion } : {}) }))).then(
-      (versions) => answer({ type: 'batch-done', id, versions }),
-      (e: unknown) => answer({ type: 'batch-done', id, error: e instanceof StoreConflictError ? { message: e.message, conflictKey: e.key } : { message: (e as Error).message } }),
-    );
-  };
+  const writer = dbPath === undefined ? undefined : new GroupCommit(() => new SqliteWriteWorker(dbPath, config.auditSync === 'fsync'));
 
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
@@ -185,8 +175,8 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
     worker.on('message', (m: ToPrimary) => {
       switch (m.type) {
         case 'batch':
-          if (dbPath === undefined) worker.send({ type: 'batch-done', id: m.id, error: { message: 'the cluster primary writes batches only for a SQLite store' } } satisfies ToWorker);
-          else commit(worker, m.id, m.ops);
+          if (writer === undefined) worker.send({ type: 'batch-done', id: m.id, error: { message: 'the cluster primary writes batches only for a SQLite store' } } satisfies ToWorker);
+          else writer.add(worker, m.id, m.ops);
           break;
         case 'opened': {
           started.add(worker.id);
@@ -397,6 +387,66 @@ export async function runClusterWorker(config: Config): Promise<RunningServer> {
   });
   send({ type: 'ready', url: server.url, sealed: server.installation.seal.sealed });
   return server;
+}
+
+/** How long the primary's writer waits, at most, for a worker whose batch was in the last group. */
+const GROUP_WAIT_MS = 2;
+
+/**
+ * The primary's side of the node's audit writer: one group of batches at a time in the write
+ * thread. Workers acknowledged together send their next batches together but a few hundred µs
+ * apart; dispatching the first alone would make the groups alternate between workers (one fsync
+ * each, as with a writer per worker). So while a worker that was in the last group has not sent
+ * its next batch yet, the group waits for it, GROUP_WAIT_MS at most; a lone writing worker never waits.
+ */
+class GroupCommit {
+  private thread: SqliteWriteWorker | undefined;
+  private queue: { worker: Worker; id: number; ops: readonly WireBatchWrite[] }[] = [];
+  private busy = false;
+  private lastGroup = new Set<Worker>();
+  private timer: NodeJS.Timeout | undefined;
+  private waited = false;
+
+  constructor(private readonly open: () => SqliteWriteWorker) {}
+
+  add(worker: Worker, id: number, ops: readonly WireBatchWrite[]): void {
+    this.queue.push({ worker, id, ops });
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    if (this.busy || this.queue.length === 0) return;
+    const expected = [...this.lastGroup].some((w) => w.isConnected() && !this.queue.some((q) => q.worker === w));
+    if (expected && !this.waited) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.waited = true;
+        this.dispatch();
+      }, GROUP_WAIT_MS);
+      return;
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.waited = false;
+    const group = this.queue;
+    this.queue = [];
+    this.lastGroup = new Set(group.map((q) => q.worker));
+    this.busy = true;
+    this.thread ??= this.open();
+    const answers = this.thread.writeGroup(group.map((q) => q.ops.map((o) => ({
+      key: o.key, value: Buffer.from(o.value, 'latin1'), ...(o.ifVersion !== undefined ? { ifVersion: o.ifVersion } : {}),
+    }))));
+    const replies = group.map(({ worker, id }, i) => answers[i]!.then(
+      (versions): ToWorker => ({ type: 'batch-done', id, versions }),
+      (e: unknown): ToWorker => ({ type: 'batch-done', id, error: e instanceof StoreConflictError ? { message: e.message, conflictKey: e.key } : { message: (e as Error).message } }),
+    ).then((m) => {
+      if (worker.isConnected()) worker.send(m);
+    }));
+    void Promise.all(replies).finally(() => {
+      this.busy = false;
+      this.dispatch();
+    });
+  }
 }
 
 /**

@@ -87,7 +87,8 @@ function flush() {
 }
 parentPort.on('message', (msg) => {
   if (msg.close) { flush(); db.close(); parentPort.postMessage({ closed: true }); return; }
-  queue.push(msg);
+  if (msg.group) queue.push(...msg.group);
+  else queue.push(msg);
   // the messages already delivered in this turn of the loop join the group
   if (!scheduled) { scheduled = true; setImmediate(flush); }
 });
@@ -129,12 +130,20 @@ export class SqliteWriteWorker {
   }
 
   write(ops: readonly BatchWrite[]): Promise<number[]> {
-    if (this.closing) return Promise.reject(new StoreUnavailableError('store is closed'));
-    const id = this.nextId++;
-    return new Promise<number[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ops: ops.map((o) => ({ key: o.key, value: o.value, ifVersion: o.ifVersion })) });
+    return this.writeGroup([ops])[0]!;
+  }
+
+  /** Several batches committed in one transaction (one fsync); each settles on its own (a conflict refuses one). */
+  writeGroup(batches: readonly (readonly BatchWrite[])[]): Promise<number[]>[] {
+    if (this.closing) return batches.map(() => Promise.reject(new StoreUnavailableError('store is closed')));
+    const group: { id: number; ops: { key: string; value: Uint8Array; ifVersion: number | undefined }[] }[] = [];
+    const answers = batches.map((ops) => {
+      const id = this.nextId++;
+      group.push({ id, ops: ops.map((o) => ({ key: o.key, value: o.value, ifVersion: o.ifVersion })) });
+      return new Promise<number[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     });
+    this.worker.postMessage({ group });
+    return answers;
   }
 
   /** Waits for the batches in flight, then closes the worker's connection. */
