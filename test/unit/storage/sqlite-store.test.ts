@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore, writeBatch } from '../../../src/storage/index.js';
+import { SqliteStore, SqliteWriteWorker, StoreConflictError, writeBatch } from '../../../src/storage/index.js';
 import { tempDir } from '../../helpers/server.js';
 import { storeConformance } from './conformance.js';
 
@@ -42,6 +42,37 @@ describe('sqlite batchWrite (write worker) and another writer', () => {
       expect((await store.get('held'))?.value.toString()).toBe('x');
     } finally {
       other.close();
+      await store.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite write thread: group commit (the cluster primary commits every worker\'s batches together)', () => {
+  it('commits a group in one transaction; a batch whose compare-and-set fails is refused alone and leaves nothing', async () => {
+    const d = tempDir('keyward-store-');
+    const file = join(d, 'keyward.db');
+    const store = new SqliteStore(file, { pollIntervalMs: 0 });
+    const writer = new SqliteWriteWorker(file, true);
+    try {
+      await writeBatch(store, [{ key: 'a/head', value: Buffer.from('0') }, { key: 'b/head', value: Buffer.from('0') }]);
+      const [a, b, c] = writer.writeGroup([
+        [{ key: 'a/r/1', value: Buffer.from('a1'), ifVersion: 0 }, { key: 'a/head', value: Buffer.from('1'), ifVersion: 1 }],
+        // a stale head: this batch alone is refused
+        [{ key: 'b/r/1', value: Buffer.from('b1'), ifVersion: 0 }, { key: 'b/head', value: Buffer.from('1'), ifVersion: 7 }],
+        // sees the first batch's write in the same transaction
+        [{ key: 'a/r/2', value: Buffer.from('a2'), ifVersion: 0 }, { key: 'a/head', value: Buffer.from('2'), ifVersion: 2 }],
+      ]);
+      await expect(a).resolves.toEqual([1, 2]);
+      const refused = await b!.then(() => undefined, (e: unknown) => e);
+      expect(refused).toBeInstanceOf(StoreConflictError);
+      expect((refused as StoreConflictError).key).toBe('b/head');
+      await expect(c).resolves.toEqual([1, 3]);
+      expect((await store.get('a/head'))?.value.toString()).toBe('2');
+      expect(await store.get('b/r/1')).toBeUndefined();
+      expect((await store.get('b/head'))?.version).toBe(1);
+    } finally {
+      await writer.close();
       await store.close();
       rmSync(d, { recursive: true, force: true });
     }
