@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError, type Config } from './config/index.js';
 import type { NodeCoordinator, SealType } from './seal/index.js';
 import { autoUnsealWithRetries, openInstallation, sqlitePathOf, startServer, type Installation, type RunningServer } from './server.js';
-import { SqliteWriteWorker, StoreConflictError, StoreUnavailableError, type BatchWrite } from './storage/index.js';
+import { SqliteGroupWriter, StoreConflictError, StoreUnavailableError, type BatchWrite } from './storage/index.js';
 
 /**
  * `keyward server --workers N`: one Node process uses one core, so N worker processes share the
@@ -133,7 +133,7 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
 
   // the node's one audit writer (SQLite): its write thread group-commits every worker's batches
   const dbPath = sqlitePathOf(config);
-  const writer = dbPath === undefined ? undefined : new GroupCommit(() => new SqliteWriteWorker(dbPath, config.auditSync === 'fsync'));
+  const writer = dbPath === undefined ? undefined : new GroupCommit(() => new SqliteGroupWriter(dbPath, config.auditSync === 'fsync'));
 
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
@@ -393,29 +393,36 @@ export async function runClusterWorker(config: Config): Promise<RunningServer> {
 const GROUP_WAIT_MS = 2;
 
 /**
- * The primary's side of the node's audit writer: one group of batches at a time in the write
- * thread. Workers acknowledged together send their next batches together but a few hundred µs
- * apart; dispatching the first alone would make the groups alternate between workers (one fsync
+ * The primary's side of the node's audit writer. It commits on its own thread (it serves no
+ * requests; a worker thread would cost a hop per batch, and its start copies memory that held the
+ * environment's passphrase): the batches read from the workers' channels in one turn of the loop
+ * form a group. Workers acknowledged together send their next batches together but a few hundred
+ * µs apart; committing the first alone would make the groups alternate between workers (one fsync
  * each, as with a writer per worker). So while a worker that was in the last group has not sent
  * its next batch yet, the group waits for it, GROUP_WAIT_MS at most; a lone writing worker never waits.
  */
 class GroupCommit {
-  private thread: SqliteWriteWorker | undefined;
+  private writer: SqliteGroupWriter | undefined;
   private queue: { worker: Worker; id: number; ops: readonly WireBatchWrite[] }[] = [];
-  private busy = false;
+  private scheduled = false;
   private lastGroup = new Set<Worker>();
   private timer: NodeJS.Timeout | undefined;
   private waited = false;
 
-  constructor(private readonly open: () => SqliteWriteWorker) {}
+  constructor(private readonly open: () => SqliteGroupWriter) {}
 
   add(worker: Worker, id: number, ops: readonly WireBatchWrite[]): void {
     this.queue.push({ worker, id, ops });
-    this.dispatch();
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.dispatch();
+    });
   }
 
   private dispatch(): void {
-    if (this.busy || this.queue.length === 0) return;
+    if (this.queue.length === 0) return;
     const expected = [...this.lastGroup].some((w) => w.isConnected() && !this.queue.some((q) => q.worker === w));
     if (expected && !this.waited) {
       this.timer ??= setTimeout(() => {
@@ -431,20 +438,20 @@ class GroupCommit {
     const group = this.queue;
     this.queue = [];
     this.lastGroup = new Set(group.map((q) => q.worker));
-    this.busy = true;
-    this.thread ??= this.open();
-    const answers = this.thread.writeGroup(group.map((q) => q.ops.map((o) => ({
-      key: o.key, value: Buffer.from(o.value, 'latin1'), ...(o.ifVersion !== undefined ? { ifVersion: o.ifVersion } : {}),
-    }))));
-    const replies = group.map(({ worker, id }, i) => answers[i]!.then(
-      (versions): ToWorker => ({ type: 'batch-done', id, versions }),
-      (e: unknown): ToWorker => ({ type: 'batch-done', id, error: e instanceof StoreConflictError ? { message: e.message, conflictKey: e.key } : { message: (e as Error).message } }),
-    ).then((m) => {
+    let results: ReturnType<SqliteGroupWriter['commit']>;
+    try {
+      this.writer ??= this.open();
+      results = this.writer.commit(group.map((q) => q.ops.map((o) => ({
+        key: o.key, value: Buffer.from(o.value, 'latin1'), ...(o.ifVersion !== undefined ? { ifVersion: o.ifVersion } : {}),
+      }))));
+    } catch (e) {
+      results = group.map(() => new StoreUnavailableError(`SQLite: ${(e as Error).message}`));
+    }
+    group.forEach(({ worker, id }, i) => {
+      const r = results[i]!;
+      const m: ToWorker = Array.isArray(r) ? { type: 'batch-done', id, versions: r }
+        : { type: 'batch-done', id, error: r instanceof StoreConflictError ? { message: r.message, conflictKey: r.key } : { message: r.message } };
       if (worker.isConnected()) worker.send(m);
-    }));
-    void Promise.all(replies).finally(() => {
-      this.busy = false;
-      this.dispatch();
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { StoreConflictError, StoreUnavailableError, type BatchWrite } from '../store.js';
 
 /**
@@ -10,97 +11,112 @@ import { StoreConflictError, StoreUnavailableError, type BatchWrite } from '../s
  * every worker (see cluster.ts): one fsync per group instead of one per worker's batch.
  */
 
+/** One batch of a group: its id and its writes (values as bytes). */
+export interface GroupBatch { readonly id: number; readonly ops: readonly { readonly key: string; readonly value: Uint8Array; readonly ifVersion?: number | undefined }[] }
+/** One batch's outcome: the versions written, or why it was refused. */
+export interface GroupReply { readonly id: number; readonly versions?: number[]; readonly error?: { message: string; code?: string; conflictKey?: string } }
+
+/**
+ * A write connection that commits groups of batches: the batches given together share one
+ * transaction and one fsync; each batch is a savepoint, so a compare-and-set conflict undoes and
+ * refuses that batch alone, any other failure refuses the whole group. It runs in the write
+ * thread (its source is copied there: it must not use anything from outside its parameters) and,
+ * for a cluster, on the primary's own thread.
+ */
+export function openGroupCommitter(Database: typeof BetterSqlite3, path: string, fsync: boolean): { commit(group: readonly GroupBatch[]): GroupReply[]; close(): void } {
+  const db = new Database(path, { timeout: 5000 });
+  // No SQLite busy handler: its sleeps grow to 100 ms at a time (1, 2, 5, 10 ... ms), so when
+  // several processes commit to one file, a batch waits far longer than the commit that holds the
+  // lock. begin() polls the write lock every 50 µs to 1 ms instead, for up to 5 s.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const begin = (): void => {
+    const deadline = Date.now() + 5000;
+    for (let waitMs = 0.05; ; waitMs = Math.min(waitMs * 2, 1)) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      }
+      Atomics.wait(pause, 0, 0, waitMs);
+    }
+  };
+  db.pragma('journal_mode = WAL');
+  db.pragma(fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
+  db.pragma('busy_timeout = 0');
+  const get = db.prepare<[string], { version: number }>('SELECT version FROM kv WHERE key = ?');
+  const upsert = db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
+  const apply = (ops: GroupBatch['ops']): number[] => {
+    const versions: number[] = [];
+    for (const op of ops) {
+      const current = get.get(op.key)?.version ?? 0;
+      if (op.ifVersion !== undefined && op.ifVersion !== current) throw Object.assign(new Error('conflict'), { conflictKey: op.key });
+      upsert.run(op.key, Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength), current + 1);
+      versions.push(current + 1);
+    }
+    return versions;
+  };
+  return {
+    commit(group) {
+      const replies: GroupReply[] = [];
+      try {
+        begin();
+        try {
+          for (const batch of group) {
+            db.exec('SAVEPOINT batch');
+            try {
+              replies.push({ id: batch.id, versions: apply(batch.ops) });
+              db.exec('RELEASE batch');
+            } catch (e) {
+              const conflictKey = (e as { conflictKey?: string }).conflictKey;
+              if (conflictKey === undefined) throw e;
+              db.exec('ROLLBACK TO batch');
+              db.exec('RELEASE batch');
+              replies.push({ id: batch.id, error: { message: 'conflict', conflictKey } });
+            }
+          }
+          db.exec('COMMIT');
+        } catch (e) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw e;
+        }
+      } catch (e) {
+        const error = { message: String((e as Error)?.message), code: String((e as { code?: string })?.code ?? '') };
+        return group.map((b) => ({ id: b.id, error }));
+      }
+      return replies;
+    },
+    close() {
+      db.close();
+    },
+  };
+}
+
 // The worker runs as an eval'd CommonJS script (the sources also run untranspiled under the
 // test runner, where a .ts worker file could not be loaded).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-// No SQLite busy handler here: its sleeps grow to 100 ms at a time (1, 2, 5, 10 ... ms), so when
-// several processes (--workers) commit to one file, a batch waits far longer than the commit that
-// holds the lock. begin() polls the write lock every 50 µs to 1 ms instead, for up to 5 s as before.
-const db = new Database(workerData.path, { timeout: 5000 });
-const pause = new Int32Array(new SharedArrayBuffer(4));
-function begin() {
-  const deadline = Date.now() + 5000;
-  for (let waitMs = 0.05; ; waitMs = Math.min(waitMs * 2, 1)) {
-    try { db.exec('BEGIN IMMEDIATE'); return; } catch (e) {
-      if (e.code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
-    }
-    Atomics.wait(pause, 0, 0, waitMs);
-  }
-}
-db.pragma('journal_mode = WAL');
-db.pragma(workerData.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
-db.pragma('busy_timeout = 0');
-const get = db.prepare('SELECT version FROM kv WHERE key = ?');
-const upsert = db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
-// Group commit: the batches that arrived together (from this process, or from every worker of a
-// cluster through the primary) share one transaction and one fsync. Each batch is a savepoint, so
-// a compare-and-set conflict undoes and refuses that batch alone; any other failure refuses all.
+const committer = (${openGroupCommitter.toString()})(Database, workerData.path, workerData.fsync);
+// the batches delivered in one turn of the loop form a group (one fsync)
 let queue = [];
 let scheduled = false;
-function apply(ops) {
-  const versions = [];
-  for (const op of ops) {
-    const row = get.get(op.key);
-    const current = row ? row.version : 0;
-    if (op.ifVersion !== undefined && op.ifVersion !== current) {
-      const e = new Error('conflict'); e.conflictKey = op.key; throw e;
-    }
-    upsert.run(op.key, Buffer.from(op.value), current + 1);
-    versions.push(current + 1);
-  }
-  return versions;
-}
 function flush() {
   scheduled = false;
   const group = queue;
   queue = [];
-  if (group.length === 0) return;
-  const replies = [];
-  try {
-    begin();
-    try {
-      for (const msg of group) {
-        db.exec('SAVEPOINT batch');
-        try {
-          replies.push({ id: msg.id, versions: apply(msg.ops) });
-          db.exec('RELEASE batch');
-        } catch (e) {
-          if (e.conflictKey === undefined) throw e;
-          db.exec('ROLLBACK TO batch');
-          db.exec('RELEASE batch');
-          replies.push({ id: msg.id, error: { message: 'conflict', conflictKey: e.conflictKey } });
-        }
-      }
-      db.exec('COMMIT');
-    } catch (e) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw e;
-    }
-  } catch (e) {
-    const error = { message: String(e && e.message), code: e && e.code };
-    parentPort.postMessage({ replies: group.map((msg) => ({ id: msg.id, error })) });
-    return;
-  }
-  parentPort.postMessage({ replies });
+  if (group.length > 0) parentPort.postMessage({ replies: committer.commit(group) });
 }
 parentPort.on('message', (msg) => {
-  if (msg.close) { flush(); db.close(); parentPort.postMessage({ closed: true }); return; }
+  if (msg.close) { flush(); committer.close(); parentPort.postMessage({ closed: true }); return; }
   if (msg.group) queue.push(...msg.group);
   else queue.push(msg);
-  // the messages already delivered in this turn of the loop join the group
   if (!scheduled) { scheduled = true; setImmediate(flush); }
 });
 `;
 
-interface BatchReply {
-  readonly id: number;
-  readonly versions?: number[];
-  readonly error?: { message: string; code?: string; conflictKey?: string };
-}
 interface Reply {
-  readonly replies?: BatchReply[];
+  readonly replies?: GroupReply[];
   readonly closed?: boolean;
 }
 
@@ -136,7 +152,7 @@ export class SqliteWriteWorker {
   /** Several batches committed in one transaction (one fsync); each settles on its own (a conflict refuses one). */
   writeGroup(batches: readonly (readonly BatchWrite[])[]): Promise<number[]>[] {
     if (this.closing) return batches.map(() => Promise.reject(new StoreUnavailableError('store is closed')));
-    const group: { id: number; ops: { key: string; value: Uint8Array; ifVersion: number | undefined }[] }[] = [];
+    const group: GroupBatch[] = [];
     const answers = batches.map((ops) => {
       const id = this.nextId++;
       group.push({ id, ops: ops.map((o) => ({ key: o.key, value: o.value, ifVersion: o.ifVersion })) });
@@ -164,5 +180,30 @@ export class SqliteWriteWorker {
   private failAll(e: unknown): void {
     for (const p of this.pending.values()) p.reject(new StoreUnavailableError(`SQLite write worker: ${(e as Error).message}`, { cause: e }));
     this.pending.clear();
+  }
+}
+
+/**
+ * The cluster primary's writer: the same group commit on the primary's own thread (the primary
+ * serves no requests; batches that arrive while it commits form the next group). Answers each
+ * batch's versions, or the error to refuse it with.
+ */
+export class SqliteGroupWriter {
+  private readonly committer: ReturnType<typeof openGroupCommitter>;
+
+  constructor(path: string, fsync: boolean) {
+    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+    this.committer = openGroupCommitter(Database, path, fsync);
+  }
+
+  commit(batches: readonly (readonly BatchWrite[])[]): (number[] | StoreConflictError | StoreUnavailableError)[] {
+    return this.committer.commit(batches.map((ops, id) => ({ id, ops }))).map((r) => {
+      if (r.error === undefined) return r.versions ?? [];
+      return r.error.conflictKey !== undefined ? new StoreConflictError(r.error.conflictKey) : new StoreUnavailableError(`SQLite: ${r.error.message}`);
+    });
+  }
+
+  close(): void {
+    this.committer.close();
   }
 }
