@@ -2,8 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError, type Config } from './config/index.js';
 import type { NodeCoordinator, SealType } from './seal/index.js';
-import { autoUnsealWithRetries, openInstallation, sqlitePathOf, startServer, type Installation, type RunningServer } from './server.js';
-import { SqliteGroupWriter, StoreConflictError, StoreUnavailableError, type BatchWrite } from './storage/index.js';
+import { autoUnsealWithRetries, openInstallation, startServer, type Installation, type RunningServer } from './server.js';
 
 /**
  * `keyward server --workers N`: one Node process uses one core, so N worker processes share the
@@ -16,30 +15,17 @@ import { SqliteGroupWriter, StoreConflictError, StoreUnavailableError, type Batc
  * (bytes, zeroed on seal) only while the node is unsealed, to unseal a worker that replaces one
  * that died; it reaches workers over the IPC channel, never argv or env. A worker unseals before
  * it starts accepting connections, so a replacement never answers sealed for an unsealed node.
- *
- * On a SQLite store the primary is the one audit writer of the node: each worker still builds its
- * own chain (`<node id>-w<n>`: hashes, checkpoints, the store epoch), but sends each batch over the
- * IPC channel to the primary, whose write thread commits the batches of every worker that arrived
- * together in one transaction and one fsync, and answers each; a worker answers a request only
- * once that answer says its record is durable. Separate writers (one per worker) serialised on
- * the file's write lock and paid one fsync each. A worker that dies loses nothing acknowledged
- * (what the primary commits for it after that is a complete batch of its chain); a primary that
- * dies fails the batches in flight (those requests are refused) and the workers stop.
  */
 
 /** A Buffer as the JSON IPC channel carries it. */
 type Bytes = Buffer | { readonly type: 'Buffer'; readonly data: number[] };
 /** Messages between primary and workers. `id` pairs a node-wide seal or unseal with its answer. */
-/** A write-only batch over the JSON channel: values as latin1 strings (byte for byte). */
-interface WireBatchWrite { readonly key: string; readonly value: string; readonly ifVersion?: number }
 type ToWorker =
-  | { readonly type: 'batch-done'; readonly id: number; readonly versions?: number[]; readonly error?: { readonly message: string; readonly conflictKey?: string } }
   | { readonly type: 'start'; readonly unseal: boolean; readonly passphrase?: Bytes }
   | { readonly type: 'unseal'; readonly id: number; readonly passphrase?: Bytes }
   | { readonly type: 'seal'; readonly id: number }
   | { readonly type: 'done'; readonly id: number };
 type ToPrimary =
-  | { readonly type: 'batch'; readonly id: number; readonly ops: readonly WireBatchWrite[] }
   | { readonly type: 'opened' }
   | { readonly type: 'ready'; readonly url: string; readonly sealed: boolean }
   | { readonly type: 'failed'; readonly message: string }
@@ -131,10 +117,6 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
   /** Node-wide seals and unseals waiting for the other workers to follow. */
   const following = new Map<string, { waiting: Set<number>; finish: () => void }>();
 
-  // the node's one audit writer (SQLite): its write thread group-commits every worker's batches
-  const dbPath = sqlitePathOf(config);
-  const writer = dbPath === undefined ? undefined : new GroupCommit(() => new SqliteGroupWriter(dbPath, config.auditSync === 'fsync'));
-
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
   /** Tells every other started worker to follow; answers `origin` once they have (or FOLLOW_TIMEOUT_MS passed). */
@@ -174,10 +156,6 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
     const worker = cluster.fork();
     worker.on('message', (m: ToPrimary) => {
       switch (m.type) {
-        case 'batch':
-          if (writer === undefined) worker.send({ type: 'batch-done', id: m.id, error: { message: 'the cluster primary writes batches only for a SQLite store' } } satisfies ToWorker);
-          else writer.add(worker, m.id, m.ops);
-          break;
         case 'opened': {
           started.add(worker.id);
           const unseal = !nodeSealed && (secret !== undefined || AUTO_SEALS.includes(sealType));
@@ -287,7 +265,6 @@ export async function runClusterPrimary(config: Config, workers: number, passphr
  */
 export async function runClusterWorker(config: Config): Promise<RunningServer> {
   const send = (m: ToPrimary) => process.send?.(m);
-  const batches = sqlitePathOf(config) !== undefined ? new PrimaryBatches() : undefined;
   let nextId = 1;
   const answers = new Map<number, () => void>();
   /** Tells the primary and waits for the node to follow (bounded: the primary answers within FOLLOW_TIMEOUT_MS). */
@@ -345,9 +322,6 @@ export async function runClusterWorker(config: Config): Promise<RunningServer> {
 
   process.on('message', (m: ToWorker) => {
     switch (m.type) {
-      case 'batch-done':
-        batches?.settle(m);
-        break;
       case 'start':
         started(m);
         break;
@@ -367,7 +341,6 @@ export async function runClusterWorker(config: Config): Promise<RunningServer> {
   let server: RunningServer;
   try {
     server = await startServer(config, {
-      ...(batches !== undefined ? { batchWriter: (ops: readonly BatchWrite[]) => batches.write(ops) } : {}),
       beforeListen: async (inst) => {
         installation = inst;
         inst.seal.coordinate(coordinator);
@@ -382,118 +355,8 @@ export async function runClusterWorker(config: Config): Promise<RunningServer> {
   }
   // the primary is gone (killed): nobody will restart or stop this worker, so it stops itself
   process.once('disconnect', () => {
-    batches?.failAll();
     void server.close().finally(() => process.exit(0));
   });
   send({ type: 'ready', url: server.url, sealed: server.installation.seal.sealed });
   return server;
-}
-
-/** How long the primary's writer waits, at most, for a worker whose batch was in the last group. */
-const GROUP_WAIT_MS = 2;
-
-/**
- * The primary's side of the node's audit writer. It commits on its own thread (it serves no
- * requests; a worker thread would cost a hop per batch, and its start copies memory that held the
- * environment's passphrase): the batches read from the workers' channels in one turn of the loop
- * form a group. Workers acknowledged together send their next batches together but a few hundred
- * µs apart; committing the first alone would make the groups alternate between workers (one fsync
- * each, as with a writer per worker). So while a worker that was in the last group has not sent
- * its next batch yet, the group waits for it, GROUP_WAIT_MS at most; a lone writing worker never waits.
- */
-class GroupCommit {
-  private writer: SqliteGroupWriter | undefined;
-  private queue: { worker: Worker; id: number; ops: readonly WireBatchWrite[] }[] = [];
-  private scheduled = false;
-  private lastGroup = new Set<Worker>();
-  private timer: NodeJS.Timeout | undefined;
-  private waited = false;
-
-  constructor(private readonly open: () => SqliteGroupWriter) {}
-
-  add(worker: Worker, id: number, ops: readonly WireBatchWrite[]): void {
-    this.queue.push({ worker, id, ops });
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.dispatch();
-    });
-  }
-
-  private dispatch(): void {
-    if (this.queue.length === 0) return;
-    const expected = [...this.lastGroup].some((w) => w.isConnected() && !this.queue.some((q) => q.worker === w));
-    if (expected && !this.waited) {
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        this.waited = true;
-        this.dispatch();
-      }, GROUP_WAIT_MS);
-      return;
-    }
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.waited = false;
-    const group = this.queue;
-    this.queue = [];
-    this.lastGroup = new Set(group.map((q) => q.worker));
-    let results: ReturnType<SqliteGroupWriter['commit']>;
-    try {
-      this.writer ??= this.open();
-      results = this.writer.commit(group.map((q) => q.ops.map((o) => ({
-        key: o.key, value: Buffer.from(o.value, 'latin1'), ...(o.ifVersion !== undefined ? { ifVersion: o.ifVersion } : {}),
-      }))));
-    } catch (e) {
-      results = group.map(() => new StoreUnavailableError(`SQLite: ${(e as Error).message}`));
-    }
-    group.forEach(({ worker, id }, i) => {
-      const r = results[i]!;
-      const m: ToWorker = Array.isArray(r) ? { type: 'batch-done', id, versions: r }
-        : { type: 'batch-done', id, error: r instanceof StoreConflictError ? { message: r.message, conflictKey: r.key } : { message: r.message } };
-      if (worker.isConnected()) worker.send(m);
-    });
-  }
-}
-
-/**
- * A worker's side of the primary's audit writer: sends each batch over the IPC channel and
- * settles it with the primary's answer (versions, or the conflict or failure to report). One
- * message per batch: the audit log already makes one batch of everything that arrived in a turn.
- */
-class PrimaryBatches {
-  private readonly pending = new Map<number, { resolve(versions: number[]): void; reject(e: unknown): void }>();
-  private nextId = 1;
-
-  write(ops: readonly BatchWrite[]): Promise<number[]> {
-    if (process.send === undefined || !process.connected) return Promise.reject(new StoreUnavailableError('the cluster primary (the audit writer) is gone'));
-    const id = this.nextId++;
-    const wire: WireBatchWrite[] = ops.map((o) => {
-      const value = Buffer.isBuffer(o.value) ? o.value : Buffer.from(o.value.buffer, o.value.byteOffset, o.value.byteLength);
-      return o.ifVersion !== undefined ? { key: o.key, value: value.toString('latin1'), ifVersion: o.ifVersion } : { key: o.key, value: value.toString('latin1') };
-    });
-    return new Promise<number[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      process.send!({ type: 'batch', id, ops: wire } satisfies ToPrimary, undefined, undefined, (e: Error | null) => {
-        if (e === null) return;
-        this.pending.delete(id);
-        reject(new StoreUnavailableError(`the batch could not reach the cluster primary: ${e.message}`, { cause: e }));
-      });
-    });
-  }
-
-  settle(m: Extract<ToWorker, { type: 'batch-done' }>): void {
-    const p = this.pending.get(m.id);
-    if (p === undefined) return;
-    this.pending.delete(m.id);
-    if (m.error === undefined) p.resolve(m.versions ?? []);
-    else if (m.error.conflictKey !== undefined) p.reject(new StoreConflictError(m.error.conflictKey));
-    else p.reject(new StoreUnavailableError(m.error.message));
-  }
-
-  /** The primary is gone: whether or not it committed them, these batches were never acknowledged. */
-  failAll(): void {
-    for (const p of this.pending.values()) p.reject(new StoreUnavailableError('the cluster primary (the audit writer) is gone'));
-    this.pending.clear();
-  }
 }

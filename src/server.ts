@@ -22,7 +22,7 @@ import { Pki } from './pki/index.js';
 import { AuditCoalescer, Input, invoke, networkKey, operationForTarget, RateLimits, sys, type NodeLifecycle, type Services } from './operations/index.js';
 import { KeywardError } from './errors/index.js';
 import { checkSpec, parseStaticKey, Pkcs11Seal, SealManager, TransitSeal, type SealManagerOptions } from './seal/index.js';
-import { countingWrites, MemoryStore, PostgresStore, SqliteStore, StoreTimings, type BatchWrite, type Store } from './storage/index.js';
+import { countingWrites, MemoryStore, PostgresStore, SqliteStore, StoreTimings, type Store } from './storage/index.js';
 import { backupStore, storeLabel } from './maintenance.js';
 import { VERSION } from './version.js';
 
@@ -56,8 +56,6 @@ export interface InstallationOverrides {
   readonly secretsEnv?: NodeJS.ProcessEnv;
   /** false: no scheduler after unseal (offline tools that only read, such as a filtered backup). */
   readonly background?: boolean;
-  /** A SQLite store's write-only batches (the audit log) committed elsewhere: the cluster primary's writer. */
-  readonly batchWriter?: (ops: readonly BatchWrite[]) => Promise<number[]>;
 }
 
 /** A secret from an env variable or a file (never argv); the message names both. */
@@ -250,11 +248,11 @@ function markServing(config: Config): () => void {
 }
 
 /** Opens the configured store: `sqlite` (the data directory), `sqlite:PATH`, `postgres://...` or `memory`. */
-export function openStore(config: Config, batchWriter?: (ops: readonly BatchWrite[]) => Promise<number[]>): Store {
+export function openStore(config: Config): Store {
   if (config.store === 'memory') return new MemoryStore();
   if (/^postgres(ql)?:\/\//.test(config.store)) return new PostgresStore(config.store, { timeoutMs: config.storeTimeoutMs });
   // The audit log's group commits use batchWrite: fsynced unless auditSync is `os`.
-  const sqlite = { batchWriteFsync: config.auditSync === 'fsync', ...(batchWriter !== undefined ? { batchWriter } : {}) };
+  const sqlite = { batchWriteFsync: config.auditSync === 'fsync' };
   if (config.store === 'sqlite') return new SqliteStore(join(resolve(config.dataDir), 'keyward.db'), sqlite);
   if (config.store.startsWith('sqlite:')) return new SqliteStore(resolve(config.store.slice('sqlite:'.length)), sqlite);
   throw new ConfigError(`unknown store ${JSON.stringify(config.store)}: use sqlite, sqlite:PATH, postgres://USER@HOST:PORT/DB or memory`);
@@ -265,7 +263,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger(config);
   const storeTimings = new StoreTimings();
-  const store = storeTimings.wrap(overrides.store ?? openStore(config, overrides.batchWriter));
+  const store = storeTimings.wrap(overrides.store ?? openStore(config));
   // every write under the barrier is a state change: the request that made it advances the store epoch
   const stateWrites = { count: 0, covered: 0 };
   const barrier = new Barrier(countingWrites(store, () => { stateWrites.count += 1; }), {
@@ -312,7 +310,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   // the workers of one node each keep a chain (no contention on one head); worker ids restart at 1
   // with the node, so the names are stable across restarts (a replaced worker starts a new one)
   const chain = cluster.isWorker && cluster.worker !== undefined ? `${nodeId}-w${cluster.worker.id}` : nodeId;
-  const audit = openAuditLog(config, store, chain, clock, log, anchor);
+  const audit = openAuditLog(config, store, chain, clock, log, anchor, barrier);
   const rollback = anchor === undefined ? undefined : new RollbackGuard(store, audit, anchor, {
     clock,
     intervalMs: config.rollbackCheckMs,
@@ -424,7 +422,7 @@ function readCertificateFile(path: string): Buffer {
 }
 
 /** The audit log: one chain per node id (per worker), in the store, plus the optional JSON-lines file. */
-function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined): AuditLog {
+function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined, barrier: Barrier): AuditLog {
   const sinks: AuditSink[] = [];
   if (config.audit === 'on' && config.auditFile !== undefined) {
     sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
@@ -438,6 +436,8 @@ function openAuditLog(config: Config, store: Store, chain: string, clock: Clock,
     checkpointEveryMs: config.auditCheckpointMs,
     sinks,
     exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
+    // the checkpoint signing key's versions live under the barrier (rotation: keyward audit rotate-checkpoint-key)
+    checkpointKeyStore: barrier,
     ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
     ...(anchor !== undefined ? { onAnchor: (chain: string, point: { seq: number; hash: string }, epoch: number | undefined) => { anchor.advance(epoch ?? 0, { [chain]: point }, clock()); } } : {}),
     onError: (e) => log.error({ err: e }, 'audit log background work failed'),
@@ -542,7 +542,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
   const apps: FastifyInstance[] = [];
   const grpcServers: GrpcServer[] = [];
   let minikms: MiniKmsListener | undefined;
-  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs };
+  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs, accessLog: config.accessLog };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls: { ...tls, requestClientCertificates: config.tlsClientCa !== undefined } } : {}) });
     apps.push(tcp);
@@ -583,6 +583,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
       minikms = new MiniKmsListener({
         services: installation.services, log: installation.log, maxFrameBytes: config.minikmsMaxFrameBytes,
         requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.keepAliveTimeoutMs, maxConnections: config.minikmsMaxConnections,
+        accessLog: config.accessLog,
       });
       if (minikmsListen !== undefined) {
         const minikmsPort = await minikms.listenTcp(minikmsListen.host, minikmsListen.port, tls);
@@ -599,7 +600,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
       const { startK8sKmsPlugin } = await import('./api/k8s/index.js'); // gRPC: loaded only when configured
       const plugin = await asConfigError(() => startK8sKmsPlugin({
         services: installation.services, log: installation.log, keyId: config.k8sKmsKey!, principal: k8sPrincipal,
-        maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs,
+        maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs, accessLog: config.accessLog,
       }, config.k8sKmsSocket!));
       grpcServers.push(plugin.server);
       k8sKmsSocketPath = plugin.path;

@@ -28,11 +28,6 @@ export interface SqliteStoreOptions {
    * OS (synchronous = NORMAL: a batch survives a crash of Keyward, not of the machine).
    */
   readonly batchWriteFsync?: boolean;
-  /**
-   * Where batchWrite commits instead of a write thread of this process: the cluster primary's
-   * one writer for every worker of a node (`--workers`), which group-commits them together.
-   */
-  readonly batchWriter?: (ops: readonly BatchWrite[]) => Promise<number[]>;
 }
 
 interface Row { key: string; value: Buffer; version: number }
@@ -56,11 +51,9 @@ export class SqliteStore implements Store {
   private closed = false;
   private writeWorker: SqliteWriteWorker | undefined;
   private readonly batchWriteFsync: boolean;
-  private readonly batchWriter: ((ops: readonly BatchWrite[]) => Promise<number[]>) | undefined;
 
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     this.batchWriteFsync = options.batchWriteFsync ?? true;
-    this.batchWriter = options.batchWriter;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       this.writeDb = new Database(path, { timeout: 5000 });
@@ -155,13 +148,11 @@ export class SqliteStore implements Store {
 
   /**
    * In a worker thread with its own connection (file stores), so the commit's fsync does not
-   * stall the event loop; or by the batchWriter given (the cluster primary's). Not announced to
-   * watchers (see Store.batchWrite).
+   * stall the event loop. Not announced to watchers (see Store.batchWrite).
    */
   batchWrite(ops: readonly BatchWrite[]): Promise<number[]> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
     if (this.path === ':memory:') return batchWriteInTransaction(this, ops);
-    if (this.batchWriter !== undefined) return this.batchWriter(ops);
     this.writeWorker ??= new SqliteWriteWorker(this.path, this.batchWriteFsync);
     return this.writeWorker.write(ops);
   }
