@@ -310,7 +310,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   // the workers of one node each keep a chain (no contention on one head); worker ids restart at 1
   // with the node, so the names are stable across restarts (a replaced worker starts a new one)
   const chain = cluster.isWorker && cluster.worker !== undefined ? `${nodeId}-w${cluster.worker.id}` : nodeId;
-  const audit = openAuditLog(config, store, chain, clock, log, anchor);
+  const audit = openAuditLog(config, store, chain, clock, log, anchor, barrier);
   const rollback = anchor === undefined ? undefined : new RollbackGuard(store, audit, anchor, {
     clock,
     intervalMs: config.rollbackCheckMs,
@@ -422,7 +422,7 @@ function readCertificateFile(path: string): Buffer {
 }
 
 /** The audit log: one chain per node id (per worker), in the store, plus the optional JSON-lines file. */
-function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined): AuditLog {
+function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined, barrier: Barrier): AuditLog {
   const sinks: AuditSink[] = [];
   if (config.audit === 'on' && config.auditFile !== undefined) {
     sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
@@ -436,6 +436,8 @@ function openAuditLog(config: Config, store: Store, chain: string, clock: Clock,
     checkpointEveryMs: config.auditCheckpointMs,
     sinks,
     exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
+    // the checkpoint signing key's versions live under the barrier (rotation: keyward audit rotate-checkpoint-key)
+    checkpointKeyStore: barrier,
     ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
     ...(anchor !== undefined ? { onAnchor: (chain: string, point: { seq: number; hash: string }, epoch: number | undefined) => { anchor.advance(epoch ?? 0, { [chain]: point }, clock()); } } : {}),
     onError: (e) => log.error({ err: e }, 'audit log background work failed'),
