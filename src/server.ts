@@ -542,7 +542,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
   const apps: FastifyInstance[] = [];
   const grpcServers: GrpcServer[] = [];
   let minikms: MiniKmsListener | undefined;
-  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs };
+  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs, accessLog: config.accessLog };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls: { ...tls, requestClientCertificates: config.tlsClientCa !== undefined } } : {}) });
     apps.push(tcp);
@@ -583,6 +583,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
       minikms = new MiniKmsListener({
         services: installation.services, log: installation.log, maxFrameBytes: config.minikmsMaxFrameBytes,
         requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.keepAliveTimeoutMs, maxConnections: config.minikmsMaxConnections,
+        accessLog: config.accessLog,
       });
       if (minikmsListen !== undefined) {
         const minikmsPort = await minikms.listenTcp(minikmsListen.host, minikmsListen.port, tls);
@@ -599,7 +600,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
       const { startK8sKmsPlugin } = await import('./api/k8s/index.js'); // gRPC: loaded only when configured
       const plugin = await asConfigError(() => startK8sKmsPlugin({
         services: installation.services, log: installation.log, keyId: config.k8sKmsKey!, principal: k8sPrincipal,
-        maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs,
+        maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs, accessLog: config.accessLog,
       }, config.k8sKmsSocket!));
       grpcServers.push(plugin.server);
       k8sKmsSocketPath = plugin.path;
