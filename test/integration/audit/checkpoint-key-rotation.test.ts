@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/storage/index.js';
 import { SqliteStore } from '../../../src/storage/index.js';
 import { verifyAudit } from '../../helpers/audit.js';
+import { grpcClient, loadProto } from '../../helpers/grpc.js';
 import { callTarget } from '../../helpers/keyward-api.js';
 import { createTestDatabase, postgresAvailable } from '../../helpers/postgres.js';
 import { keyward, spawnKeyward } from '../../helpers/process.js';
@@ -33,7 +34,7 @@ describe('rotating the audit checkpoint signing key', () => {
     const dir = tempDir('keyward-cpkey-');
     const sink = join(dir, 'audit.jsonl');
     const dataDir = join(dir, 'data');
-    const config = { nodeId: 'cpkey', auditFile: sink, auditCheckpointRecords: 2, auditCheckpointMs: 3_600_000 };
+    const config = { nodeId: 'cpkey', auditFile: sink, auditCheckpointRecords: 2, auditCheckpointMs: 3_600_000, grpcListen: '127.0.0.1:0' };
     let t: TestServer | undefined = await startTestServer({ dataDir, config });
     try {
       const env = { KEYWARD_ENDPOINT: t.url, KEYWARD_TOKEN: t.admin.token };
@@ -72,6 +73,15 @@ describe('rotating the audit checkpoint signing key', () => {
       expect(await newestCheckpoint(store, 'cpkey')).toMatchObject({ keyVersion: 2, keyFingerprint: made.Fingerprint });
 
       const after = JSON.parse((await keyward(['audit', 'checkpoint-keys'], env)).stdout) as KeyList;
+      // the same over gRPC (keyward.v1.Audit)
+      const audit = grpcClient(loadProto(['keyward/v1/audit.proto']), 'keyward.v1.Audit', t.server.grpcAddress!, { token: t.admin.token });
+      try {
+        const listed = await audit.ListAuditPublicKeys!({});
+        expect(Number(listed.active_version)).toBe(2);
+        expect((listed.keys as Array<{ fingerprint: string }>).map((k) => k.fingerprint)).toEqual([v1.Keys[0]!.Fingerprint, made.Fingerprint]);
+      } finally {
+        audit.close();
+      }
       expect(after.ActiveVersion).toBe(2);
       expect(after.Keys.map((k) => [k.Version, k.Fingerprint, k.Active])).toEqual([[1, v1.Keys[0]!.Fingerprint, false], [2, made.Fingerprint, true]]);
       expect(after.Keys[0]!.Retired).not.toBeNull();
