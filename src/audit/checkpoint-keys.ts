@@ -102,6 +102,8 @@ export class CheckpointKeyring {
   /** The load in progress (or the last one, settled); a failed one is retried by the next ready(). */
   private loading: Promise<void> | undefined;
   private failed = false;
+  /** Public keys already parsed, by their stored SPKI (a reload after a rotation parses only the new one). */
+  private readonly parsed = new Map<string, { publicKey: KeyObject; fingerprint: string }>();
   private readonly unwatch: (() => void) | undefined;
 
   constructor(auditKey: Buffer, private readonly store: CheckpointKeyStore | undefined) {
@@ -220,8 +222,13 @@ export class CheckpointKeyring {
     let active = this.v1;
     stored.forEach((s, i) => {
       if (s.version !== i + 2) throw new Error(`checkpoint key version ${i + 2} is missing from the store (found ${s.version})`);
-      const publicKey = createPublicKey({ key: Buffer.from(s.publicKey, 'base64'), format: 'der', type: 'spki' });
-      const fingerprint = publicKeyFingerprint(publicKey);
+      let known = this.parsed.get(s.publicKey);
+      if (known === undefined) {
+        const key = createPublicKey({ key: Buffer.from(s.publicKey, 'base64'), format: 'der', type: 'spki' });
+        known = { publicKey: key, fingerprint: publicKeyFingerprint(key) };
+        this.parsed.set(s.publicKey, known);
+      }
+      const { publicKey, fingerprint } = known;
       versions.push({ version: s.version, fingerprint, publicKey, created: s.created, retired: s.retired ?? stored[i + 1]?.created ?? null });
       if (i === stored.length - 1) {
         if (s.seed === undefined) throw new Error(`the active checkpoint key version ${s.version} has no private key in the store`);
