@@ -17,9 +17,28 @@ const Database = require(workerData.driver);
 // No SQLite busy handler here: its sleeps grow to 100 ms at a time (1, 2, 5, 10 ... ms), so when
 // several processes (--workers) commit to one file, a batch waits far longer than the commit that
 // holds the lock. begin() polls the write lock every 50 µs to 1 ms instead, for up to 5 s as before.
-const db = new Database(workerData.path, { timeout: 5000 });
 const pause = new Int32Array(new SharedArrayBuffer(4));
-function begin() {
+// Opened on the first batch, and again after SQLITE_READONLY / SQLITE_CANTOPEN: a connection
+// opened while the file could not be written (a read-only volume, chattr +i) is read-only for good
+// in SQLite, so without this the audit log would keep refusing after the store is writable again.
+let conn;
+function connect() {
+  const db = new Database(workerData.path, { timeout: 5000 });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(workerData.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
+    db.pragma('busy_timeout = 0');
+    return {
+      db,
+      get: db.prepare('SELECT version FROM kv WHERE key = ?'),
+      upsert: db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version'),
+    };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+function begin(db) {
   const deadline = Date.now() + 5000;
   for (let waitMs = 0.05; ; waitMs = Math.min(waitMs * 2, 1)) {
     try { db.exec('BEGIN IMMEDIATE'); return; } catch (e) {
@@ -28,15 +47,12 @@ function begin() {
     Atomics.wait(pause, 0, 0, waitMs);
   }
 }
-db.pragma('journal_mode = WAL');
-db.pragma(workerData.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
-db.pragma('busy_timeout = 0');
-const get = db.prepare('SELECT version FROM kv WHERE key = ?');
-const upsert = db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version');
 parentPort.on('message', (msg) => {
-  if (msg.close) { db.close(); parentPort.postMessage({ closed: true }); return; }
+  if (msg.close) { if (conn) conn.db.close(); parentPort.postMessage({ closed: true }); return; }
   try {
-    begin();
+    conn = conn || connect();
+    const { db, get, upsert } = conn;
+    begin(db);
     const versions = [];
     try {
       for (const op of msg.ops) {
@@ -55,6 +71,11 @@ parentPort.on('message', (msg) => {
     }
     parentPort.postMessage({ id: msg.id, versions });
   } catch (e) {
+    const code = String((e && e.code) || '');
+    if (conn && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN'))) {
+      try { conn.db.close(); } catch { /* reopened on the next batch either way */ }
+      conn = undefined;
+    }
     parentPort.postMessage({ id: msg.id, error: { message: String(e && e.message), code: e && e.code, conflictKey: e && e.conflictKey } });
   }
 });

@@ -11,9 +11,11 @@ import { kmsClient, tempDir, TEST_PASSPHRASE } from '../../helpers/server.js';
 import { eventually, pollUntil } from '../../helpers/wait.js';
 
 /**
- * `--workers 2` on SQLite: the primary is the node's one audit writer (each worker sends its
- * chain's batches to it and answers a request only once the primary says its record is durable).
- * Fail closed, a worker's crash and the primary's crash keep every answered request's record.
+ * `--workers 2` on SQLite with the audit log on: each worker keeps its own chain in the shared
+ * file and answers a request only once its record is durable. Fail closed on every worker, and a
+ * worker's crash or the primary's crash keeps every answered request's record (read from the
+ * SQLite file itself). Any change to how workers write their batches (issue 18: one writer for
+ * the node) must keep these.
  */
 
 const FAST = { KEYWARD_ARGON2_MEMORY_KIB: '1024', KEYWARD_ARGON2_ITERATIONS: '1', KEYWARD_LOG_LEVEL: 'warn' };
@@ -35,7 +37,7 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('keyward server --workers 2: one audit writer for the node', () => {
+describe('keyward server --workers 2: the audit log fails closed and loses nothing answered', () => {
   const dir = tempDir();
   const dataDir = join(dir, 'data');
   const db = join(dataDir, 'keyward.db');

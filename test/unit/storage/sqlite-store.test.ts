@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +43,33 @@ describe('sqlite batchWrite (write worker) and another writer', () => {
       expect((await store.get('held'))?.value.toString()).toBe('x');
     } finally {
       other.close();
+      await store.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a write thread that first opened while the file could not be written recovers once it can (no restart)', async () => {
+    const d = tempDir('keyward-store-');
+    const file = join(d, 'keyward.db');
+    const store = new SqliteStore(file, { pollIntervalMs: 0 });
+    // immutable (chattr +i), as a volume remounted read-only: SQLite opens such a file read-only
+    const files = () => [file, `${file}-wal`].filter((f) => existsSync(f));
+    const immutable = (on: boolean) => {
+      for (const f of files()) execFileSync('chattr', [on ? '+i' : '-i', f]);
+    };
+    try {
+      await store.put('warm', Buffer.from('1'));
+      immutable(true);
+      try {
+        await expect(writeBatch(store, [{ key: 'during', value: Buffer.from('x') }])).rejects.toThrow(/SQLite/);
+      } finally {
+        immutable(false);
+      }
+      await expect(writeBatch(store, [{ key: 'after', value: Buffer.from('y') }])).resolves.toEqual([1]);
+      expect((await store.get('after'))?.value.toString()).toBe('y');
+      expect(await store.get('during')).toBeUndefined();
+    } finally {
+      immutable(false);
       await store.close();
       rmSync(d, { recursive: true, force: true });
     }
