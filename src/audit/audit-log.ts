@@ -10,7 +10,7 @@ import {
 } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
-  encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
+  encodeEntry, GENESIS_HASH, JsonStrings, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
 } from './record.js';
 
 export type { AuditEvent } from './record.js';
@@ -409,14 +409,16 @@ export class AuditLog {
     const encoded: string[] = [];
     let seq = head.seq;
     let prev = head.hash;
+    const strings = new JsonStrings();
+    const time = now.toISOString();
     for (const e of all) {
       seq += 1;
       const body: AuditRecordBody = {
-        type: 'record', v: 1, chain, seq, time: now.toISOString(), node: this.options.node, requestId: e.requestId,
+        type: 'record', v: 1, chain, seq, time, node: this.options.node, requestId: e.requestId,
         transport: e.transport, source: e.source, principal: e.principal, tenant: e.tenant, credential: e.credential,
         op: e.op, keyId: e.keyId, keyVersion: e.keyVersion, result: e.result, request: e.request, prev,
       };
-      const sealed = sealRecord(body);
+      const sealed = sealRecord(body, strings);
       records.push(sealed.record);
       encoded.push(sealed.encoded);
       prev = sealed.record.hash;
