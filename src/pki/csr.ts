@@ -1,4 +1,4 @@
-import { createPublicKey, verify, webcrypto, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { KeywardError } from '../errors/index.js';
 import { MEMBER_ALGORITHM, pem, toBuffer } from './names.js';
 import { DerError, TAG, children, expectTag, oidText, single } from './der.js';
@@ -146,11 +146,38 @@ export function keySpecOf(spki: Buffer): string {
 function readSubjectKey(spki: Buffer): { keySpec: string; key: KeyObject } {
   let key;
   try {
-    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    key = commonKey(spki) ?? createPublicKey({ key: spki, format: 'der', type: 'spki' });
   } catch {
     throw invalid('the public key cannot be read');
   }
   return { keySpec: subjectKeySpec(key), key };
+}
+
+/**
+ * The DER SubjectPublicKeyInfo of the usual member keys, up to the key bytes: an uncompressed
+ * P-256 or P-384 point (namedCurve parameters), an Ed25519 key. OpenSSL 3 reads DER keys through
+ * its decoder framework, about twice the cost of building the same key from JWK coordinates.
+ */
+const COMMON_SPKI: ReadonlyArray<{ prefix: Buffer; jwk: (k: Buffer) => JsonWebKey | undefined }> = [
+  { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), jwk: (k) => ecJwk('P-256', k, 32) },
+  { prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'), jwk: (k) => ecJwk('P-384', k, 48) },
+  { prefix: Buffer.from('302a300506032b6570032100', 'hex'), jwk: (k) => (k.length === 32 ? { kty: 'OKP', crv: 'Ed25519', x: k.toString('base64url') } : undefined) },
+];
+
+function ecJwk(crv: string, point: Buffer, size: number): JsonWebKey | undefined {
+  if (point.length !== 1 + 2 * size || point[0] !== 0x04) return undefined;
+  return { kty: 'EC', crv, x: point.subarray(1, 1 + size).toString('base64url'), y: point.subarray(1 + size).toString('base64url') };
+}
+
+/** The key of a SubjectPublicKeyInfo in exactly one of the common encodings above (undefined otherwise: read as DER). */
+function commonKey(spki: Buffer): KeyObject | undefined {
+  for (const { prefix, jwk } of COMMON_SPKI) {
+    if (spki.length <= prefix.length || !spki.subarray(0, prefix.length).equals(prefix)) continue;
+    const key = jwk(spki.subarray(prefix.length));
+    // the point is checked to be on the curve when the key is built
+    return key === undefined ? undefined : createPublicKey({ key, format: 'jwk' });
+  }
+  return undefined;
 }
 
 function subjectKeySpec(key: KeyObject): string {

@@ -91,6 +91,16 @@ describe('CSR reading (csr.ts)', () => {
     expect(await refusal(v1)).toMatch(/version is not 0/);
   });
 
+  it('a key whose point is not on its curve is refused before its signature is checked', async () => {
+    for (const name of ['p256', 'p384']) {
+      const der = Buffer.from(get(name).der);
+      const { spki } = parseCsr(der);
+      const at = der.indexOf(spki) + spki.length - 1;
+      der[at]! ^= 0x01;
+      expect(await refusal(der)).toMatch(/public key cannot be read/);
+    }
+  });
+
   it('a mutated or truncated request is refused with a ValidationException, never another error', async () => {
     let seed = 0x2545f491;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
