@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { KeywardError } from '../errors/index.js';
 import {
   BoundedCache, DEFAULT_TENANT, StoreConflictError, checkPrincipalName, classifyPath, decodeRecord, encodeRecord, paths, withCasRetry,
-  type BarrierWriter, type CacheLimits, type Clock, type Keyring, type StoreChange, type Tenant,
+  type CacheLimits, type Clock, type Keyring, type StoreChange, type Tenant,
 } from '../keyring/index.js';
 import type { CaKey } from './ca-key.js';
 import type { SubjectKey } from './csr.js';
@@ -341,9 +341,11 @@ export class Pki {
 
   /**
    * Stores a new certificate record; resolves once it is committed. Records of issuances that
-   * run at the same time share one transaction (group commit): a commit's fsync blocks the event
-   * loop (SQLite) and was the largest single cost of an issuance under concurrent load. The first
-   * record after a quiet spell is written at once; those that arrive while it commits go next.
+   * run at the same time share one commit (group commit), written as a write-only batch (on
+   * SQLite in a worker thread): a commit's fsync on the event loop was the largest single cost
+   * of an issuance under concurrent load. No cache holds certificate records (find() reads the
+   * store), so they need no change notification. The first record after a quiet spell is written
+   * at once; those that arrive while it commits go together next.
    */
   private storeCertificate(record: CertificateRecord): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -357,19 +359,15 @@ export class Pki {
     try {
       while (this.unstored.length > 0) {
         const batch = this.unstored.splice(0, 256);
-        const put = (w: BarrierWriter, r: CertificateRecord) => w.put(paths.pkiCertificate(r.tenantId, r.serialNumber), encodeRecord(r), { ifVersion: 0 });
+        const op = (r: CertificateRecord) => ({ path: paths.pkiCertificate(r.tenantId, r.serialNumber), value: encodeRecord(r), ifVersion: 0 });
         try {
-          await this.keyring.barrier.transaction(async (tx) => {
-            for (const p of batch) await put(tx, p.record);
-          });
+          await this.keyring.barrier.writeBatch(batch.map((p) => op(p.record)));
           for (const p of batch) p.resolve();
         } catch (e) {
           if (batch.length === 1) batch[0]!.reject(e);
           // one record that cannot be stored (a serial number taken) must not fail the others
-          else await Promise.all(batch.map((p) => put(this.keyring.barrier, p.record).then(() => p.resolve(), p.reject)));
+          else await Promise.all(batch.map((p) => this.keyring.barrier.writeBatch([op(p.record)]).then(() => p.resolve(), p.reject)));
         }
-        // let the requests that arrived meanwhile reach this queue before the next commit
-        await new Promise((r) => setImmediate(r));
       }
     } finally {
       this.storing = false;
