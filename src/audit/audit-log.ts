@@ -62,7 +62,7 @@ export interface AuditLogOptions {
    * Called after a batch with a signed checkpoint is durable: the chain point it signed and the
    * store epoch as this process last wrote it (the node-local anchor follows them).
    */
-  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void;
+  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void | Promise<void>;
 }
 
 /** How the audit log reads the store epoch: a number, none yet, or a record that is not Keyward's. */
@@ -464,7 +464,7 @@ export class AuditLog {
     }
     if (checkpoint !== undefined) {
       try {
-        this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
+        await this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
       } catch (e) {
         // the store has the batch; an anchor that lags behind it only detects less
         this.options.onError?.(e);
