@@ -63,7 +63,7 @@ export interface AuditLogOptions {
    * Called after a batch with a signed checkpoint is durable: the chain point it signed and the
    * store epoch as this process last wrote it (the node-local anchor follows them).
    */
-  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void;
+  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void | Promise<void>;
   /** Where the checkpoint signing key's versions are kept (the barrier); without it only version 1 exists. */
   readonly checkpointKeyStore?: CheckpointKeyStore;
 }
@@ -487,7 +487,7 @@ export class AuditLog {
     }
     if (checkpoint !== undefined) {
       try {
-        this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
+        await this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
       } catch (e) {
         // the store has the batch; an anchor that lags behind it only detects less
         this.options.onError?.(e);
