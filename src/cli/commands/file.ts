@@ -83,15 +83,16 @@ async function withProgress(f: FileFlags, operation: (options: FileOptions) => P
  * each time and was faulted in again for the next batch (encrypt-file 100 MiB: 25,000 page faults
  * and 0.2 s of system time; 1 GiB: 190,000 and 2 s). glibc raises its mmap threshold to the size
  * of a mapped chunk that is freed, and the trim threshold to twice that (mallopt(3), "dynamic
- * mmap threshold"); hashing a 2 MiB string makes Node decode it into such a temporary buffer and
- * free it at once: 4 MiB of free heap is then kept. A process-wide setting, so only the CLI makes
- * it, not the SDK; elsewhere than glibc it is a 2 MiB hash and nothing more.
+ * mmap threshold"); hashing a 512 KiB string makes Node decode it into such a temporary buffer
+ * and free it at once: 1 MiB of free heap is then kept, more than a batch's garbage (256 KiB of
+ * cipher output per thread, parallel-segments.ts). A process-wide setting, so only the CLI makes
+ * it, not the SDK; elsewhere than glibc it is a 512 KiB hash and nothing more.
  */
 function raiseMallocThresholds(): void {
   createHash('sha256').update('\0'.repeat(MALLOC_PROBE_BYTES), 'latin1');
 }
 
-const MALLOC_PROBE_BYTES = 2 * 1024 * 1024;
+const MALLOC_PROBE_BYTES = 512 * 1024;
 
 /** The progress bar's module loads only for a terminal (scripts and pipes never pay for it). */
 async function progressBar(total: number): Promise<SingleBar> {
