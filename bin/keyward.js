@@ -1,13 +1,31 @@
 #!/usr/bin/env node
-// Runs the built CLI (npm ci builds it in `prepare`).
+// Runs the built CLI (npm ci builds it in `prepare`). This file is CommonJS (bin/package.json):
+// node starts a CommonJS entry without its ES module loader, which `--version` does not need
+// (measured on 2 loaded cores: 460 ms against 560 ms for an empty ES module, `node -e 0` 540 ms).
 const args = process.argv.slice(2);
+const FILE_COMMANDS = new Set(['encrypt-file', 'decrypt-file']);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // answered before the command-line parser loads: scripts call this to probe the install
-  const { VERSION } = await import('../dist/version.js');
-  process.stdout.write(`${VERSION}\n`);
+  // (the same reading as dist/version.js: package.json next to bin/)
+  const { readFileSync } = process.getBuiltinModule('node:fs');
+  let version = '0.0.0';
+  try {
+    version = JSON.parse(readFileSync(`${__dirname}/../package.json`, 'utf8')).version ?? '0.0.0';
+  } catch {
+    // as dist/version.js: an unreadable package.json is version 0.0.0
+  }
+  process.stdout.write(`${version}\n`);
 } else {
-  const { main } = await import('../dist/cli/main.js');
-  const code = await main(process.argv);
-  // servers keep the event loop alive; one-shot commands end here
-  if (code !== 0) process.exitCode = code;
+  if (FILE_COMMANDS.has(args.find((a) => !a.startsWith('-')))) {
+    // TurboFan buys a file command nothing (its time is in native AES-GCM and I/O) and its
+    // compilations, from the first module on, cost ~6 MiB of peak RSS (1 GiB, one thread:
+    // 62.2 -> 56.1 MiB at the same CPU time; set later, after the modules load, 60 MiB). V8
+    // flags are process-wide: the worker threads do not optimise either. Not for the server.
+    process.getBuiltinModule('node:v8').setFlagsFromString('--no-opt');
+  }
+  void import('../dist/cli/main.js').then(async ({ main }) => {
+    const code = await main(process.argv);
+    // servers keep the event loop alive; one-shot commands end here
+    if (code !== 0) process.exitCode = code;
+  });
 }

@@ -103,9 +103,10 @@ export const cliFiles: BenchScenario = {
         await execFileP(AGE, ['-r', recipient, '-o', aged, plain]);
         const subjects = {
           keywardEncrypt: () => timed(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', devNull, '--key', kw.keyId], env),
-          keywardEncrypt1: () => timed(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', devNull, '--key', kw.keyId, '--threads', '1'], env),
+          keywardEncrypt2: () => timed(process.execPath, [bin, 'encrypt-file', '--in', plain, '--out', devNull, '--key', kw.keyId, '--threads', '2'], env),
           ageEncrypt: () => timed(AGE, ['-r', recipient, '-o', devNull, plain], env),
           keywardDecrypt: () => timed(process.execPath, [bin, 'decrypt-file', '--in', sealed, '--out', devNull], env),
+          keywardDecrypt2: () => timed(process.execPath, [bin, 'decrypt-file', '--in', sealed, '--out', devNull, '--threads', '2'], env),
           ageDecrypt: () => timed(AGE, ['-d', '-i', identity, '-o', devNull, aged], env),
         };
         const results = Object.fromEntries(Object.keys(subjects).map((k) => [k, [] as Run[]])) as Record<keyof typeof subjects, Run[]>;
@@ -138,11 +139,13 @@ export const cliFiles: BenchScenario = {
         });
         rows.push(
           cmdRow(`keyward encrypt-file ${label} (default threads)`, 'keywardEncrypt', 'ageEncrypt', true),
-          cmdRow(`keyward encrypt-file ${label}, --threads 1`, 'keywardEncrypt1', 'ageEncrypt', false),
+          cmdRow(`keyward encrypt-file ${label}, --threads 2`, 'keywardEncrypt2', 'ageEncrypt', false),
           cmdRow(`keyward decrypt-file ${label} (default threads)`, 'keywardDecrypt', 'ageDecrypt', true),
+          cmdRow(`keyward decrypt-file ${label}, --threads 2`, 'keywardDecrypt2', 'ageDecrypt', false),
           rssRow(`keyward encrypt-file ${label}: peak RSS (default threads)`, 'keywardEncrypt'),
-          rssRow(`keyward encrypt-file ${label}: peak RSS, --threads 1`, 'keywardEncrypt1'),
+          rssRow(`keyward encrypt-file ${label}: peak RSS, --threads 2`, 'keywardEncrypt2'),
           rssRow(`keyward decrypt-file ${label}: peak RSS (default threads)`, 'keywardDecrypt'),
+          rssRow(`keyward decrypt-file ${label}: peak RSS, --threads 2`, 'keywardDecrypt2'),
           {
             scenario: `openssl speed AES-256-GCM, one core: ${label} (the floor)`, unit: 's', value: round3(opensslSec),
             notes: `${Math.round(median(openssl))} MiB/s, openssl speed -elapsed -evp aes-256-gcm -bytes 16384, no I/O and no start`,

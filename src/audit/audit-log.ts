@@ -11,7 +11,7 @@ import {
 } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
-  encodeEntry, GENESIS_HASH, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
+  encodeEntry, GENESIS_HASH, JsonStrings, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
 } from './record.js';
 
 export type { AuditEvent } from './record.js';
@@ -63,7 +63,7 @@ export interface AuditLogOptions {
    * Called after a batch with a signed checkpoint is durable: the chain point it signed and the
    * store epoch as this process last wrote it (the node-local anchor follows them).
    */
-  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void;
+  readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void | Promise<void>;
   /** Where the checkpoint signing key's versions are kept (the barrier); without it only version 1 exists. */
   readonly checkpointKeyStore?: CheckpointKeyStore;
 }
@@ -429,14 +429,16 @@ export class AuditLog {
     const encoded: string[] = [];
     let seq = head.seq;
     let prev = head.hash;
+    const strings = new JsonStrings();
+    const time = now.toISOString();
     for (const e of all) {
       seq += 1;
       const body: AuditRecordBody = {
-        type: 'record', v: 1, chain, seq, time: now.toISOString(), node: this.options.node, requestId: e.requestId,
+        type: 'record', v: 1, chain, seq, time, node: this.options.node, requestId: e.requestId,
         transport: e.transport, source: e.source, principal: e.principal, tenant: e.tenant, credential: e.credential,
         op: e.op, keyId: e.keyId, keyVersion: e.keyVersion, result: e.result, request: e.request, prev,
       };
-      const sealed = sealRecord(body);
+      const sealed = sealRecord(body, strings);
       records.push(sealed.record);
       encoded.push(sealed.encoded);
       prev = sealed.record.hash;
@@ -485,7 +487,7 @@ export class AuditLog {
     }
     if (checkpoint !== undefined) {
       try {
-        this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
+        await this.options.onAnchor?.(chain, { seq: checkpoint.seq, hash: checkpoint.head }, this.epoch?.n);
       } catch (e) {
         // the store has the batch; an anchor that lags behind it only detects less
         this.options.onError?.(e);

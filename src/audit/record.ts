@@ -109,13 +109,33 @@ export function withHash(body: AuditRecordBody): AuditRecord {
 }
 
 /**
+ * JSON encodings of the strings the records of one write batch repeat (its chain, node and time;
+ * a batch request's principal, tenant, credential, operation and key id), each encoded once.
+ * Lives for one batch, so its size is bounded by the batch's.
+ */
+export class JsonStrings {
+  private readonly encoded = new Map<string, string>();
+
+  of(value: string | null): string {
+    if (value === null) return 'null';
+    let out = this.encoded.get(value);
+    if (out === undefined) {
+      out = JSON.stringify(value);
+      this.encoded.set(value, out);
+    }
+    return out;
+  }
+}
+
+/**
  * The record with its hash and its canonical encoding, computed together (the hot path): the
  * encoding with `hash` is the one without it plus the field at its sorted place (after
  * `credential`, before `keyId`), so the record is serialised once.
  */
-export function sealRecord(body: AuditRecordBody): { record: AuditRecord; encoded: string } {
-  const before = `{"chain":${JSON.stringify(body.chain)},"credential":${canonicalJson(body.credential)}`;
-  const after = `,"keyId":${canonicalJson(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${JSON.stringify(body.node)},"op":${JSON.stringify(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${canonicalJson(body.principal)},"request":${canonicalJson(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${JSON.stringify(body.result)},"seq":${canonicalJson(body.seq)},"source":${JSON.stringify(body.source)},"tenant":${canonicalJson(body.tenant)},"time":${JSON.stringify(body.time)},"transport":${JSON.stringify(body.transport)},"type":"record","v":1}`;
+export function sealRecord(body: AuditRecordBody, strings: JsonStrings = new JsonStrings()): { record: AuditRecord; encoded: string } {
+  const j = (v: string | null) => strings.of(v);
+  const before = `{"chain":${j(body.chain)},"credential":${j(body.credential)}`;
+  const after = `,"keyId":${j(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${j(body.node)},"op":${j(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${j(body.principal)},"request":${canonicalJson(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${j(body.result)},"seq":${canonicalJson(body.seq)},"source":${j(body.source)},"tenant":${j(body.tenant)},"time":${j(body.time)},"transport":${j(body.transport)},"type":"record","v":1}`;
   const hash = sha256Hex(before + after);
   return { record: { ...body, hash }, encoded: `${before},"hash":${JSON.stringify(hash)}${after}` };
 }

@@ -2,7 +2,7 @@ import { randomBytes, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 import { openRecord, readRecordTerm, RecordIntegrityError, sealRecord } from '../format/index.js';
 import {
-  StoreConflictError, StoreUnavailableError, type ListOptions, type PutOptions, type Store, type StoreChange,
+  StoreConflictError, StoreUnavailableError, writeBatch, type ListOptions, type PutOptions, type Store, type StoreChange,
   type StoreWriter,
 } from '../storage/index.js';
 import { decodeKeyringRecord, encodeKeyringRecord, newKeyringRecord, type KeyringRecord } from './keyring-record.js';
@@ -523,6 +523,17 @@ export class Barrier implements BarrierWriter {
   async delete(path: string, options?: PutOptions): Promise<boolean> {
     this.requireKeyring();
     return mapStoreErrors(() => this.store.delete(path, options));
+  }
+
+  /**
+   * Writes new records in one write-only batch (Store.batchWrite: on SQLite its commit and fsync
+   * run in a worker thread, off the event loop). All or none; StoreConflictError when an
+   * ifVersion does not hold. Like batchWrite, the paths are not announced to watchers: only for
+   * records no cache holds (certificate records).
+   */
+  async writeBatch(records: ReadonlyArray<{ readonly path: string; readonly value: Uint8Array; readonly ifVersion?: number }>): Promise<number[]> {
+    const ops = records.map((r) => ({ key: r.path, value: this.seal(r.path, r.value), ...(r.ifVersion !== undefined ? { ifVersion: r.ifVersion } : {}) }));
+    return mapStoreErrors(() => writeBatch(this.store, ops));
   }
 
   /** Runs fn in one store transaction; StoreConflictError from a CAS escapes for the caller to retry. */

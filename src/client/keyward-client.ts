@@ -1,5 +1,5 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import type * as Https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeywardApiError, KeywardConnectionError } from './errors.js';
 import { SigV4Signer } from './sigv4.js';
@@ -101,7 +101,7 @@ export class KeywardClient {
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer');
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.agent = this.endpoint.protocol === 'https:'
-      ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) })
+      ? new (https().Agent)({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) })
       : new HttpAgent({ keepAlive: true });
     if (this.credentials !== undefined && 'accessKeyId' in this.credentials) {
       this.signer = new SigV4Signer(this.credentials, this.region, 'kms');
@@ -254,7 +254,7 @@ export class KeywardClient {
   }
 
   private roundTrip(method: string, path: string, payload: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers']; requestId: string | undefined }> {
-    const send = this.endpoint.protocol === 'https:' ? httpsRequest : httpRequest;
+    const send = this.endpoint.protocol === 'https:' ? https().request : httpRequest;
     return new Promise((resolve, reject) => {
       const req = send({
         method, path, headers, agent: this.agent, timeout: this.timeoutMs,
@@ -318,4 +318,12 @@ export function endpointUrl(endpoint: string): URL {
     throw new RangeError(`The endpoint ${JSON.stringify(endpoint)} must be http://HOST:PORT, https://HOST:PORT or HOST:PORT.`);
   }
   return url;
+}
+
+/**
+ * node:https (with node:tls) loads only for an https endpoint: a one-shot command against a
+ * loopback Keyward should not pay ~1 MiB of RSS and its load time for it.
+ */
+function https(): typeof Https {
+  return process.getBuiltinModule('node:https');
 }

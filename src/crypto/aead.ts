@@ -23,6 +23,20 @@ export function aesGcmSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8A
   return Buffer.concat([head, tail, cipher.getAuthTag()]);
 }
 
+/**
+ * Encrypts into `out` at `offset`: ciphertext (as long as the plaintext) then the tag, so a
+ * caller that frames the result (a header before it) allocates and copies the message once.
+ */
+export function aesGcmSealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | undefined, out: Buffer, offset: number): void {
+  checkKeyAndNonce(key, nonce);
+  if (out.length - offset !== plaintext.length + GCM_TAG_BYTES) throw new RangeError('AES-GCM output space must be the plaintext length plus the tag');
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+  if (aad !== undefined && aad.length > 0) cipher.setAAD(aad);
+  let at = offset + cipher.update(plaintext).copy(out, offset);
+  at += cipher.final().copy(out, at);
+  cipher.getAuthTag().copy(out, at);
+}
+
 /** Opens ciphertext || tag; throws AuthenticationFailure on any mismatch. */
 export function aesGcmOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Buffer {
   checkKeyAndNonce(key, nonce);

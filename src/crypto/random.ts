@@ -27,6 +27,21 @@ export function randomNonce(length: number): Buffer {
   return out;
 }
 
+/** Fills `target[offset, offset + length)` with public random bytes from the same pool as randomNonce. */
+export function fillNonce(target: Buffer, offset: number, length: number): void {
+  if (length > 256) {
+    randomFillSync(target, offset, length);
+    return;
+  }
+  if (poolOffset + length > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  pool.copy(target, offset, poolOffset, poolOffset + length);
+  pool.fill(0, poolOffset, poolOffset + length);
+  poolOffset += length;
+}
+
 export function randomId(): string {
   return randomUUID();
 }

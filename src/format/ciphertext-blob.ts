@@ -1,6 +1,6 @@
-import { aesGcmOpen, aesGcmSeal, AuthenticationFailure, GCM_NONCE_BYTES, GCM_TAG_BYTES } from '../crypto/aead.js';
+import { aesGcmOpen, aesGcmSealInto, AuthenticationFailure, GCM_NONCE_BYTES, GCM_TAG_BYTES } from '../crypto/aead.js';
 import { hkdfSha256 } from '../crypto/hkdf.js';
-import { randomNonce } from '../crypto/random.js';
+import { fillNonce } from '../crypto/random.js';
 import { zeroize } from '../crypto/zeroize.js';
 import { invalidCiphertext } from '../errors/index.js';
 import { canonicalContext, type EncryptionContext } from './encryption-context.js';
@@ -50,19 +50,29 @@ export function bytesToUuid(b: Uint8Array): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-function encodeHeader(ref: BlobKeyRef, salt: Uint8Array, nonce: Uint8Array): Buffer {
+/** The header up to the salt (version, algorithm, key id, key version, tenant). */
+function encodeKeyRef(ref: BlobKeyRef): Buffer {
   const tenant = Buffer.from(ref.tenantId, 'ascii');
   if (tenant.length < 1 || tenant.length > TENANT_MAX) throw new RangeError('tenant id length out of range');
-  const header = Buffer.allocUnsafe(23 + tenant.length + SALT_BYTES + GCM_NONCE_BYTES);
-  header[0] = BLOB_VERSION;
-  header[1] = ALG_AES256_GCM_HKDF;
-  uuidToBytes(ref.keyId).copy(header, 2);
-  header.writeUInt32BE(ref.version, 18);
-  header[22] = tenant.length;
-  let off = 23 + tenant.copy(header, 23);
-  off += Buffer.from(salt).copy(header, off);
-  Buffer.from(nonce).copy(header, off);
-  return header;
+  const prefix = Buffer.alloc(23 + tenant.length);
+  prefix[0] = BLOB_VERSION;
+  prefix[1] = ALG_AES256_GCM_HKDF;
+  uuidToBytes(ref.keyId).copy(prefix, 2);
+  prefix.writeUInt32BE(ref.version, 18);
+  prefix[22] = tenant.length;
+  tenant.copy(prefix, 23);
+  return prefix;
+}
+
+/** The last key reference encoded: a batch, and most traffic, seals under one key version at a time. */
+let lastRef: { tenantId: string; keyId: string; version: number; prefix: Buffer } | undefined;
+
+function keyRefPrefix(ref: BlobKeyRef): Buffer {
+  const last = lastRef;
+  if (last !== undefined && last.keyId === ref.keyId && last.version === ref.version && last.tenantId === ref.tenantId) return last.prefix;
+  const prefix = encodeKeyRef(ref);
+  lastRef = { tenantId: ref.tenantId, keyId: ref.keyId, version: ref.version, prefix };
+  return prefix;
 }
 
 /** Reads the header without decrypting; any malformation is the one InvalidCiphertextException. */
@@ -83,13 +93,18 @@ export function readBlobHeader(blob: Uint8Array): BlobHeader {
 }
 
 export function sealBlob(ref: BlobKeyRef, versionKey: Uint8Array, plaintext: Uint8Array, context?: EncryptionContext): Buffer {
-  const salt = randomNonce(SALT_BYTES);
-  const nonce = randomNonce(GCM_NONCE_BYTES);
-  const header = encodeHeader(ref, salt, nonce);
-  const messageKey = hkdfSha256(versionKey, salt, MESSAGE_KEY_INFO);
+  // The blob is allocated once and the header, salt, nonce, ciphertext and tag written into it.
+  const prefix = keyRefPrefix(ref);
+  const saltAt = prefix.length;
+  const headerLength = saltAt + SALT_BYTES + GCM_NONCE_BYTES;
+  const blob = Buffer.allocUnsafe(headerLength + plaintext.length + GCM_TAG_BYTES);
+  prefix.copy(blob, 0);
+  fillNonce(blob, saltAt, SALT_BYTES + GCM_NONCE_BYTES);
+  const header = blob.subarray(0, headerLength);
+  const messageKey = hkdfSha256(versionKey, blob.subarray(saltAt, saltAt + SALT_BYTES), MESSAGE_KEY_INFO);
   try {
-    const sealed = aesGcmSeal(messageKey, nonce, plaintext, aad(header, context));
-    return Buffer.concat([header, sealed]);
+    aesGcmSealInto(messageKey, blob.subarray(saltAt + SALT_BYTES, headerLength), plaintext, aad(header, context), blob, headerLength);
+    return blob;
   } finally {
     zeroize(messageKey);
   }

@@ -75,6 +75,15 @@ export interface CertificateIdentity {
   readonly notAfter: number;
 }
 
+/** What an issuing CA contributes to each certificate it signs (see issuerOf). */
+interface IssuingCa {
+  readonly issuer: Issuer;
+  /** CRL distribution point and AIA extensions (DER), empty without a public URL. */
+  readonly urls: readonly Buffer[];
+  /** The CA certificate as PEM: the end of every chain it issues. */
+  readonly chainTail: string;
+}
+
 interface Revocations {
   readonly list: readonly RevocationRecord[];
   readonly bySerial: ReadonlyMap<string, RevocationRecord>;
@@ -98,9 +107,12 @@ export class Pki {
   private readonly crls: BoundedCache<Crl>;
   private readonly identities: BoundedCache<CertificateIdentity>;
   /** Issuing CAs read from their certificates, by certificate (base64). */
-  private readonly issuers: Map<string, Issuer>;
+  private readonly issuers: Map<string, IssuingCa>;
   private readonly unwatch: () => void;
   private readonly caListeners = new Set<() => void>();
+  /** Certificate records waiting for the next group commit (storeCertificate). */
+  private readonly unstored: Array<{ record: CertificateRecord; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private storing = false;
 
   constructor(private readonly keyring: Keyring, private readonly clock: Clock, private readonly options: PkiOptions) {
     this.cas = new BoundedCache(options.records);
@@ -251,18 +263,13 @@ export class Pki {
   // --- member certificates -------------------------------------------------------------------
 
   async issue(tenant: Tenant, request: IssueRequest): Promise<Issued> {
-    const { x509, generateMemberKey, keyIdentifier, readCsr, readIssuer, signCertificate, stringExtension } = await engine();
+    const { generateMemberKey, memberName, memberTbs, readCsr, signTbs } = await engine();
     checkPrincipalName(request.principal);
     if (!ROLE.test(request.role)) throw new KeywardError('ValidationException', 'Role must be 1-64 characters of A-Z, a-z, 0-9, _ and - (admin or user to authenticate to Keyward).');
     if (request.email !== undefined && !EMAIL.test(request.email)) throw new KeywardError('ValidationException', 'Email must be an e-mail address.');
     const subjectKey: SubjectKey & { privateKeyPem?: string } = request.csr !== undefined ? await readCsr(request.csr) : await generateMemberKey();
     const ca = await this.activeCa(tenant.id);
-    const issuer = this.issuers.get(ca.certificate) ?? readIssuer(Buffer.from(ca.certificate, 'base64'));
-    // a CA's certificate never changes (a rotation makes a new one): read once, a handful kept
-    if (!this.issuers.has(ca.certificate)) {
-      if (this.issuers.size >= 64) this.issuers.clear();
-      this.issuers.set(ca.certificate, issuer);
-    }
+    const { issuer, urls, chainTail } = await this.issuerOf(tenant.id, ca);
     const caCert = issuer.certificate;
     const now = this.clock();
     if (caCert.notAfter.getTime() <= now.getTime()) {
@@ -273,33 +280,25 @@ export class Pki {
     const notAfter = wholeSeconds(earliest(new Date(now.getTime() + (request.validityDays ?? this.options.memberDays) * DAY_MS), caCert.notAfter));
     const serialNumber = randomSerial();
     const key = await this.caKey(tenant, ca);
-    const subject = new x509.Name([{ O: ['Keyward'] }, { OU: [tenant.id] }, { CN: [request.principal] }]);
-    const spki = subjectKey.publicKey.rawData;
-    const certificate = signCertificate({
+    const subject = memberName(tenant.id, request.principal);
+    const certificate = signTbs(memberTbs(issuer, {
       serialNumber,
       subject,
-      issuer,
-      publicKey: spki,
+      publicKey: subjectKey.spki,
+      keyEncipherment: subjectKey.keySpec.startsWith('RSA'),
       notBefore,
       notAfter,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (subjectKey.keySpec.startsWith('RSA') ? x509.KeyUsageFlags.keyEncipherment : 0), true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        new x509.SubjectKeyIdentifierExtension(keyIdentifier(spki)),
-        new x509.AuthorityKeyIdentifierExtension(issuer.keyIdentifier),
-        ...(request.email !== undefined ? [new x509.SubjectAlternativeNameExtension([{ type: 'email', value: request.email }])] : []),
-        stringExtension(OID.member, request.principal),
-        stringExtension(OID.tenant, tenant.id),
-        stringExtension(OID.role, request.role),
-        ...this.publicUrls(x509, tenant.id, ca.generation),
-      ],
-    }, key.keyObject);
+      ...(request.email !== undefined ? { email: request.email } : {}),
+      principal: request.principal,
+      tenantId: tenant.id,
+      role: request.role,
+      trailing: urls,
+    }), key.keyObject);
     const record: CertificateRecord = {
       tenantId: tenant.id,
       serialNumber,
       caGeneration: ca.generation,
-      subject: subject.toString(),
+      subject: subject.text,
       principal: request.principal,
       role: request.role,
       ...(request.email !== undefined ? { email: request.email } : {}),
@@ -310,14 +309,69 @@ export class Pki {
       certificate: certificate.toString('base64'),
       createdAt: now.toISOString(),
     };
-    await this.keyring.barrier.put(paths.pkiCertificate(tenant.id, serialNumber), encodeRecord(record), { ifVersion: 0 });
+    await this.storeCertificate(record);
     const certificatePem = pem(certificate, 'CERTIFICATE');
     return {
       record,
       certificatePem,
-      chainPem: `${certificatePem}${pem(caCert.rawData, 'CERTIFICATE')}`,
+      chainPem: `${certificatePem}${chainTail}`,
       ...(subjectKey.privateKeyPem !== undefined ? { privateKeyPem: subjectKey.privateKeyPem } : {}),
     };
+  }
+
+  /**
+   * An issuing CA read from its certificate, with the DER of the URL extensions its certificates
+   * carry and its PEM: a CA's certificate never changes (a rotation makes a new one), so this is
+   * read once per CA (a handful kept).
+   */
+  private async issuerOf(tenantId: string, ca: CaRecord): Promise<IssuingCa> {
+    const cached = this.issuers.get(ca.certificate);
+    if (cached !== undefined) return cached;
+    const { x509, readIssuer } = await engine();
+    const der = Buffer.from(ca.certificate, 'base64');
+    const entry: IssuingCa = {
+      issuer: readIssuer(der),
+      urls: this.publicUrls(x509, tenantId, ca.generation).map((e) => Buffer.from(e.rawData)),
+      chainTail: pem(der, 'CERTIFICATE'),
+    };
+    if (this.issuers.size >= 64) this.issuers.clear();
+    this.issuers.set(ca.certificate, entry);
+    return entry;
+  }
+
+  /**
+   * Stores a new certificate record; resolves once it is committed. Records of issuances that
+   * run at the same time share one commit (group commit), written as a write-only batch (on
+   * SQLite in a worker thread): a commit's fsync on the event loop was the largest single cost
+   * of an issuance under concurrent load. No cache holds certificate records (find() reads the
+   * store), so they need no change notification. The first record after a quiet spell is written
+   * at once; those that arrive while it commits go together next.
+   */
+  private storeCertificate(record: CertificateRecord): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.unstored.push({ record, resolve, reject });
+      if (!this.storing) void this.storeUnstored();
+    });
+  }
+
+  private async storeUnstored(): Promise<void> {
+    this.storing = true;
+    try {
+      while (this.unstored.length > 0) {
+        const batch = this.unstored.splice(0, 256);
+        const op = (r: CertificateRecord) => ({ path: paths.pkiCertificate(r.tenantId, r.serialNumber), value: encodeRecord(r), ifVersion: 0 });
+        try {
+          await this.keyring.barrier.writeBatch(batch.map((p) => op(p.record)));
+          for (const p of batch) p.resolve();
+        } catch (e) {
+          if (batch.length === 1) batch[0]!.reject(e);
+          // one record that cannot be stored (a serial number taken) must not fail the others
+          else await Promise.all(batch.map((p) => this.keyring.barrier.writeBatch([op(p.record)]).then(() => p.resolve(), p.reject)));
+        }
+      }
+    } finally {
+      this.storing = false;
+    }
   }
 
   async list(tenantId: string, after: string | undefined, limit: number): Promise<{ certificates: CertificateRecord[]; next?: string }> {

@@ -2,8 +2,10 @@
 import 'reflect-metadata';
 import { createHash, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier, Certificate, DirectoryString, Extension, Extensions, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version } from '@peculiar/asn1-x509';
+import { DirectoryString } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
+import { TAG, children, expectTag, extension, oid, sequence, single, time, tlv, unsignedInteger, utf8String } from './der.js';
+import { OID } from './names.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -27,62 +29,128 @@ export function readStringExtension(cert: x509.X509Certificate, oid: string): st
 }
 
 /** ecdsa-with-SHA384 (RFC 5758: no parameters), the signature of every CA key (P-384). */
-const ECDSA_SHA384 = '1.2.840.10045.4.3.3';
-
-export interface CertificateFields {
-  readonly serialNumber: string;
-  readonly issuer: Issuer;
-  readonly subject: x509.Name;
-  /** DER SubjectPublicKeyInfo. */
-  readonly publicKey: ArrayBuffer | Uint8Array;
-  /** Whole seconds: an X.509 time has no fractions. */
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly extensions: readonly x509.Extension[];
-}
-
-/**
- * A certificate signed by a CA key with node:crypto. @peculiar/x509's generator builds the same
- * structures but signs through WebCrypto and re-encodes every part, about three times the cost
- * of an issuance here; the ASN.1 structures still come from the library.
- */
-export function signCertificate(fields: CertificateFields, caKey: KeyObject): Buffer {
-  const algorithm = new AlgorithmIdentifier({ algorithm: ECDSA_SHA384 });
-  const tbsCertificate = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: arrayBuffer(Buffer.from(fields.serialNumber, 'hex')),
-    signature: algorithm,
-    issuer: fields.issuer.name,
-    validity: new Validity({ notBefore: fields.notBefore, notAfter: fields.notAfter }),
-    subject: AsnConvert.parse(fields.subject.toArrayBuffer(), Name),
-    subjectPublicKeyInfo: AsnConvert.parse(fields.publicKey, SubjectPublicKeyInfo),
-    extensions: new Extensions(fields.extensions.map((e) => AsnConvert.parse(e.rawData, Extension))),
-  });
-  const signatureValue = sign('sha384', Buffer.from(AsnConvert.serialize(tbsCertificate)), caKey);
-  return Buffer.from(AsnConvert.serialize(new Certificate({ tbsCertificate, signatureAlgorithm: algorithm, signatureValue: arrayBuffer(signatureValue) })));
-}
+const ECDSA_SHA384 = sequence(oid('1.2.840.10045.4.3.3'));
+/** [0] EXPLICIT INTEGER 2: an X.509 v3 certificate. */
+const VERSION_3 = Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02]);
 
 /** What a CA contributes to every certificate it signs, read once from its certificate. */
 export interface Issuer {
   readonly certificate: x509.X509Certificate;
-  readonly name: Name;
+  /** Its subject Name, as the bytes of its certificate (the issuer field of what it signs). */
+  readonly name: Buffer;
   /** Its subject key identifier (hex), which its certificates name as their authority key identifier. */
   readonly keyIdentifier: string;
+  /** The authorityKeyIdentifier extension of the certificates it signs (DER). */
+  readonly authorityKeyIdentifier: Buffer;
 }
 
 export function readIssuer(der: Buffer): Issuer {
-  const asn = AsnConvert.parse(der, Certificate);
-  const certificate = new x509.X509Certificate(asn);
-  const spki = AsnConvert.serialize(asn.tbsCertificate.subjectPublicKeyInfo);
-  return { certificate, name: asn.tbsCertificate.subject, keyIdentifier: keyIdentifier(spki) };
+  const certificate = new x509.X509Certificate(der);
+  // Certificate { tbsCertificate { [0] version, serial, signature, issuer, validity, subject, spki, ... } }
+  const tbs = children(expectTag(children(single(der))[0], TAG.sequence, 'tbsCertificate'));
+  const fields = tbs[0]?.tag === 0xa0 ? tbs.slice(1) : tbs;
+  const name = Buffer.from(expectTag(fields[4], TAG.sequence, 'the CA subject').raw);
+  const keyId = keyIdentifier(expectTag(fields[5], TAG.sequence, 'the CA subjectPublicKeyInfo').raw);
+  return { certificate, name, keyIdentifier: keyId, authorityKeyIdentifier: Buffer.from(new x509.AuthorityKeyIdentifierExtension(keyId).rawData) };
 }
 
 /** The key identifier RFC 5280 4.2.1.2 (1) describes: SHA-1 of the subjectPublicKey bits. */
-export function keyIdentifier(spki: ArrayBuffer | Uint8Array): string {
-  const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  return createHash('sha1').update(Buffer.from(info.subjectPublicKey)).digest('hex');
+export function keyIdentifier(spki: Uint8Array): string {
+  return keyIdentifierBytes(spki).toString('hex');
 }
 
-function arrayBuffer(b: Buffer): ArrayBuffer {
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+function keyIdentifierBytes(spki: Uint8Array): Buffer {
+  // SubjectPublicKeyInfo { algorithm, subjectPublicKey BIT STRING }: the bits after the unused-bits octet
+  const [, bits] = children(expectTag(single(Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength)), TAG.sequence, 'subjectPublicKeyInfo'));
+  return createHash('sha1').update(expectTag(bits, TAG.bitString, 'subjectPublicKey').contents.subarray(1)).digest();
+}
+
+/** The subject of a member certificate: O=Keyward, OU=<tenant>, CN=<principal>. */
+export interface MemberName {
+  readonly der: Buffer;
+  /** RFC 4514 text, as @peculiar/x509's Name writes it (what CertificateRecord.subject has always held). */
+  readonly text: string;
+}
+
+const NAME_TYPES = { O: '2.5.4.10', OU: '2.5.4.11', CN: '2.5.4.3' } as const;
+const NAME_OIDS = { O: oid(NAME_TYPES.O), OU: oid(NAME_TYPES.OU), CN: oid(NAME_TYPES.CN) };
+
+export function memberName(tenantId: string, principal: string): MemberName {
+  const rdns: Array<[keyof typeof NAME_TYPES, string]> = [['O', 'Keyward'], ['OU', tenantId], ['CN', principal]];
+  const der = sequence(...rdns.map(([type, value]) => tlv(TAG.set, sequence(NAME_OIDS[type],
+    // the library's choice: PrintableString when the text allows it, else UTF8String
+    /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value) ? tlv(TAG.printableString, Buffer.from(value, 'latin1')) : utf8String(value)))));
+  const text = rdns.map(([type, value]) => `${type}=${value.replace(/([,+"\\<>;])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/([ ]$)/, '\\$1')}`).join(', ');
+  return { der, text };
+}
+
+/** The fields of a member certificate that differ from one to the next. */
+export interface MemberFields {
+  readonly serialNumber: string;
+  readonly subject: MemberName;
+  /** DER SubjectPublicKeyInfo (an allowed key: see csr.ts). */
+  readonly publicKey: Uint8Array;
+  /** keyEncipherment beside digitalSignature (RSA keys). */
+  readonly keyEncipherment: boolean;
+  /** Whole seconds: an X.509 time has no fractions. */
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly email?: string;
+  readonly principal: string;
+  readonly tenantId: string;
+  readonly role: string;
+  /** Extensions after the member, tenant and role ones (the CRL and OCSP URLs), DER. */
+  readonly trailing: readonly Buffer[];
+}
+
+/** Extensions every member certificate carries, the same bytes each time: made once with the library. */
+let fixed: { basicConstraints: Buffer; keyUsage: Buffer; keyUsageRsa: Buffer; clientAuth: Buffer } | undefined;
+
+function fixedExtensions(): NonNullable<typeof fixed> {
+  fixed ??= {
+    basicConstraints: Buffer.from(new x509.BasicConstraintsExtension(false, undefined, true).rawData),
+    keyUsage: Buffer.from(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true).rawData),
+    keyUsageRsa: Buffer.from(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true).rawData),
+    clientAuth: Buffer.from(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]).rawData),
+  };
+  return fixed;
+}
+
+/**
+ * The DER TBSCertificate of a member certificate, written directly: the issuer's name and key
+ * identifier and the fixed extensions are bytes made once; only serial, validity, subject, key,
+ * key identifier and the member/tenant/role extensions are encoded per call. Same bytes as the
+ * library builds from the same fields (test/unit/pki/member-certificate.test.ts).
+ */
+export function memberTbs(issuer: Issuer, f: MemberFields): Buffer {
+  const ext = fixedExtensions();
+  const extensions = [
+    ext.basicConstraints,
+    f.keyEncipherment ? ext.keyUsageRsa : ext.keyUsage,
+    ext.clientAuth,
+    extension('2.5.29.14', tlv(TAG.octetString, keyIdentifierBytes(f.publicKey))),
+    issuer.authorityKeyIdentifier,
+    // subjectAltName: GeneralNames { rfc822Name [1] IMPLICIT IA5String }
+    ...(f.email !== undefined ? [extension('2.5.29.17', sequence(tlv(0x81, Buffer.from(f.email, 'latin1'))))] : []),
+    extension(OID.member, utf8String(f.principal)),
+    extension(OID.tenant, utf8String(f.tenantId)),
+    extension(OID.role, utf8String(f.role)),
+    ...f.trailing,
+  ];
+  return sequence(
+    VERSION_3,
+    unsignedInteger(Buffer.from(f.serialNumber, 'hex')),
+    ECDSA_SHA384,
+    issuer.name,
+    sequence(time(f.notBefore), time(f.notAfter)),
+    f.subject.der,
+    f.publicKey,
+    tlv(0xa3, sequence(...extensions)),
+  );
+}
+
+/** A certificate: the TBSCertificate signed by a CA key (P-384, ECDSA with SHA-384) with node:crypto. */
+export function signTbs(tbs: Buffer, caKey: KeyObject): Buffer {
+  const signature = sign('sha384', tbs, caKey);
+  return sequence(tbs, ECDSA_SHA384, tlv(TAG.bitString, Buffer.from([0]), signature));
 }

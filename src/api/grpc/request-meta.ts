@@ -1,13 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import type { RequestMeta } from '../../operations/index.js';
+import type { Metadata } from '@grpc/grpc-js';
+import { requestIdFrom, type RequestMeta } from '../../operations/index.js';
+
+/** The metadata key a client may name its request with (as HTTP's X-Request-Id). */
+export const CLIENT_REQUEST_ID_METADATA = 'x-request-id';
 
 /**
- * The request facts the audit record keeps: a fresh request id and the peer's address (without
- * its port; empty on a Unix socket, which the audit record then names as such).
+ * The request facts the audit record keeps: the client's request id (`x-request-id` metadata,
+ * when usable) or a fresh one, and the peer's address (without its port; empty on a Unix socket,
+ * which the audit record then names as such).
  */
-export function requestMeta(peer: string, unixSocket: boolean): RequestMeta {
+export function requestMeta(peer: string, unixSocket: boolean, metadata?: Metadata): RequestMeta {
+  const given = metadata?.get(CLIENT_REQUEST_ID_METADATA)[0];
   // observed: invoke notes the principal and key id there for the access log
-  return { requestId: randomUUID(), sourceAddress: unixSocket ? '' : peerAddress(peer), transport: 'grpc', observed: {} };
+  return { requestId: requestIdFrom(given), sourceAddress: unixSocket ? '' : peerAddress(peer), transport: 'grpc', observed: {} };
 }
 
 /** The last peer seen and its address: a connection's calls come in runs with the same peer. */

@@ -1,9 +1,9 @@
-import type { handleUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { auditRejected, wipeResult, type AccessLog, type Credentials, type RequestMeta, type Services } from '../../operations/index.js';
 import { credentialsOf, type ListenerIdentity } from './credentials.js';
-import { requestMeta } from './request-meta.js';
-import { grpcError, type GrpcError } from './status.js';
+import { CLIENT_REQUEST_ID_METADATA, requestMeta } from './request-meta.js';
+import { grpcError, REQUEST_ID_TRAILER, type GrpcError } from './status.js';
 
 /** What every handler of one listener shares. */
 export interface GrpcEnv {
@@ -28,11 +28,13 @@ export function unaryCall<Req, Res>(
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const started = performance.now();
-    const meta = requestMeta(call.getPeer(), env.unixSocket);
+    const meta = requestMeta(call.getPeer(), env.unixSocket, call.metadata);
     let credentials: Credentials | undefined;
     const respond = async () => {
       credentials = credentialsOf(call.metadata, env.listener, call.getAuthContext().sslPeerCertificate?.raw);
-      callback(null, await handle(call.request, credentials, meta));
+      const answer = await handle(call.request, credentials, meta);
+      // a client that named its request hears the id back (a failure's trailer always carries it)
+      callback(null, answer, call.metadata.get(CLIENT_REQUEST_ID_METADATA).length > 0 ? requestIdTrailer(meta.requestId) : undefined);
       logAccess(env, meta, operation, started, 0, 'OK');
     };
     respond().catch(async (e: unknown) => {
@@ -42,6 +44,12 @@ export function unaryCall<Req, Res>(
       logAccess(env, meta, operation, started, s.code, s.errorCode);
     });
   };
+}
+
+function requestIdTrailer(requestId: string): Metadata {
+  const m = new Metadata();
+  m.set(REQUEST_ID_TRAILER, requestId);
+  return m;
 }
 
 /** The call's access log line (health checks below info: probes come every few seconds). */

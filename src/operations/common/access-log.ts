@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 /**
  * The access log every transport writes: one line per request, the same fields whatever the
  * transport (HTTP, gRPC, mini-kms's NDJSON socket, the Kubernetes KMS plugin), never a secret:
@@ -35,4 +37,12 @@ export function accessLogger(log: AccessLogSink, transport: string, enabled = tr
       status: a.status, code: a.code, durationMs: Math.round((performance.now() - a.started) * 10) / 10, transport,
     }, 'request');
   };
+}
+
+/** What a client may name its request (letters, digits, `._:-`, at most 128): anything else is replaced. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's own request id when it gave a usable one (HTTP `X-Request-Id`, gRPC `x-request-id` metadata), else a fresh one. */
+export function requestIdFrom(given: unknown): string {
+  return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
 }

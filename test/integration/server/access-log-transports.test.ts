@@ -56,13 +56,34 @@ describe('access log on every transport', () => {
         expect(bad).toMatchObject({ status: failed.code, code: 'InvalidCiphertextException', principal: 'default/admin' });
         // the request id in the line is the one the caller was told
         expect(failed.metadata.get('keyward-request-id')).toEqual([bad.requestId]);
+
+        // a client's own request id (x-request-id metadata, as HTTP's X-Request-Id) is kept and echoed
+        const named = new grpc.Metadata();
+        named.set('x-request-id', 'client-req.42');
+        const namedFailure = await grpcFailure(kms.Decrypt!({ ciphertext_blob: enc.ciphertext_blob, encryption_context: { a: '3' } }, named));
+        expect(namedFailure.metadata.get('keyward-request-id')).toEqual(['client-req.42']);
+        await lineFor('grpc', (l) => l.requestId === 'client-req.42', 'gRPC line with the client request id');
+        const echoed = await new Promise<grpc.Metadata>((res, rej) => {
+          const md = new grpc.Metadata();
+          md.set('authorization', `Bearer ${t.admin.token}`);
+          md.set('x-request-id', 'client-req.43');
+          const call = (kms.raw as unknown as { GenerateRandom(r: object, m: grpc.Metadata, cb: (e: Error | null) => void): grpc.ClientUnaryCall })
+            .GenerateRandom({ number_of_bytes: 16 }, md, (e) => { if (e) rej(e); });
+          call.on('status', (st: grpc.StatusObject) => res(st.metadata));
+        });
+        expect(echoed.get('keyward-request-id')).toEqual(['client-req.43']);
+        // an unusable one (spaces, over 128 characters) is replaced by a fresh id
+        const unusable = new grpc.Metadata();
+        unusable.set('x-request-id', 'not a usable id');
+        const replaced = await grpcFailure(kms.Decrypt!({ ciphertext_blob: enc.ciphertext_blob, encryption_context: { a: '4' } }, unusable));
+        expect(replaced.metadata.get('keyward-request-id')[0]).toMatch(/^[0-9a-f-]{36}$/);
       } finally {
         kms.close();
       }
       const anonymous = grpcClient(kmsProto, 'keyward.v1.Kms', t.server.grpcAddress!);
       try {
         expect((await grpcFailure(anonymous.GenerateRandom!({ number_of_bytes: 16 }))).code).toBe(grpc.status.UNAUTHENTICATED);
-        const refused = await lineFor('grpc', (l) => l.operation === 'GenerateRandom', 'unauthenticated gRPC line');
+        const refused = await lineFor('grpc', (l) => l.operation === 'GenerateRandom' && l.code !== 'OK', 'unauthenticated gRPC line');
         expect(refused).toMatchObject({ status: grpc.status.UNAUTHENTICATED, code: 'MissingAuthenticationTokenException' });
         expect(refused.principal).toBeUndefined();
       } finally {

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  AuditKeys, canonicalJson, checkpointSignatureValid, encodeEntry, GENESIS_HASH, parseEntry, parsePublicKeys, recordHash, sealRecord,
+  AuditKeys, canonicalJson, checkpointSignatureValid, encodeEntry, GENESIS_HASH, JsonStrings, parseEntry, parsePublicKeys, recordHash, sealRecord,
   verifyChain, withHash, type AuditRecordBody, type RawEntry,
 } from '../../../src/audit/index.js';
 
@@ -27,6 +27,19 @@ describe('audit record encoding', () => {
       expect(record.hash).toBe(recordHash(b));
       expect(encoded).toBe(encodeEntry(withHash(b)));
       expect(parseEntry(encoded)).toEqual(record);
+    }));
+  });
+
+  it('records of one write batch sharing their repeated strings encode exactly as each alone', () => {
+    const str = fc.string({ maxLength: 8 });
+    const fields = fc.record({ op: str, source: str, principal: fc.option(str), tenant: fc.option(str), credential: fc.option(str), keyId: fc.option(str), result: str });
+    fc.assert(fc.property(fc.array(fields, { minLength: 1, maxLength: 8 }), (batch) => {
+      const strings = new JsonStrings();
+      batch.forEach((extra, i) => {
+        const b = body(i + 1, GENESIS_HASH, extra);
+        expect(sealRecord(b, strings)).toEqual(sealRecord(b));
+        expect(sealRecord(b, strings).encoded).toBe(encodeEntry(withHash(b)));
+      });
     }));
   });
 });

@@ -24,6 +24,18 @@ describe('ciphertext blob v1', () => {
     expect(openBlob(h, blob, key, { a: '1', b: '2' }).toString()).toBe('hello');
   });
 
+  it('blobs sealed under alternating tenants, keys and versions each name and open under their own', () => {
+    const refs = [ref, { ...ref, version: 8 }, { ...ref, keyId: '00000000-0000-4000-8000-000000000001' }, { ...ref, tenantId: 'acme' }, ref];
+    const blobs = refs.map((r, i) => sealBlob(r, key, Buffer.from(`m${i}`)));
+    blobs.forEach((blob, i) => {
+      const h = readBlobHeader(blob);
+      expect(h).toMatchObject(refs[i]!);
+      expect(openBlob(h, blob, key).toString()).toBe(`m${i}`);
+    });
+    // a fresh salt and nonce every time: the same message never seals to the same bytes
+    expect(new Set(blobs.map((b) => b.subarray(readBlobHeader(b).headerLength - 28).toString('hex'))).size).toBe(blobs.length);
+  });
+
   it('golden blobs from earlier releases still decrypt', () => {
     // test/vectors/blob-v1.json was written by release 0.1.0; regenerate only for a NEW format version
     const file = new URL('../../vectors/blob-v1.json', import.meta.url);
