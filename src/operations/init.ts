@@ -1,6 +1,7 @@
 import { DEFAULT_TENANT } from '../keyring/index.js';
 import { checkSpec } from '../seal/index.js';
 import { parseSealSpec, secretsView } from './common/seal-spec.js';
+import { SecretText } from './common/secret-text.js';
 import { defineOperation } from './context.js';
 
 export const INITIAL_ADMIN = 'admin';
@@ -40,7 +41,7 @@ export const init = defineOperation({
       seal: spec.type,
       credentials: {
         access_key_id: issued.credentials.accessKeyId,
-        secret_access_key: issued.credentials.secretAccessKey,
+        secret_access_key: new SecretText(issued.credentials.secretAccessKey),
         token: issued.credentials.token,
       },
       ...secretsView(secrets),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, it } from 'vitest';
 import { keyward, spawnKeyward, type KeywardProcess } from '../../helpers/process.js';
+import { callTarget } from '../../helpers/keyward-api.js';
 import { kmsClient, tempDir } from '../../helpers/server.js';
 
 /**
@@ -103,5 +104,35 @@ describe('secrets do not outlive their use (/proc scan after seal)', () => {
     expect(scanMemory(primary, [Buffer.from(passphrase), Buffer.from(secret)])).toEqual([0, 0]);
     // the workers got the passphrase as bytes they zeroed after the unseal
     for (const pid of workers) expect(scanMemory(pid, [Buffer.from(passphrase)]), `memory of worker ${pid}`).toEqual([0]);
+    for (const pid of workers) console.log('worker secret copies', scanMemory(pid, [Buffer.from(secret)]));
+  }, 120_000);
+
+  it('one process unsealed over HTTP: after a seal, no copy of the passphrase sent nor of any SigV4 secret', async () => {
+    const passphrase = `pp-${Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('hex')}`;
+    const dataDir = join(dir, 'data-http');
+    const init = await keyward(['init', '--data-dir', dataDir, '--json'], { ...FAST, KEYWARD_PASSPHRASE: passphrase });
+    expect(init.code, init.stderr).toBe(0);
+    const admin = JSON.parse(init.stdout) as { access_key_id: string; secret_access_key: string; token: string };
+    // no passphrase in the environment: the server starts sealed and is unsealed over HTTP
+    const server = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], FAST, 60_000);
+    running.push(server);
+    const unsealed = await fetch(`${server.url}/v1/sys/unseal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passphrase }) });
+    expect(unsealed.status, await unsealed.text()).toBe(200);
+    const created = await callTarget(server.url, 'Keyward.CreatePrincipal', { Name: 'second', Role: 'admin' }, { token: admin.token });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const second = (created.body.Credentials as { SecretAccessKey: string; AccessKeyId: string });
+    for (const creds of [{ accessKeyId: admin.access_key_id, secretAccessKey: admin.secret_access_key }, { accessKeyId: second.AccessKeyId, secretAccessKey: second.SecretAccessKey }]) {
+      const kms = kmsClient(server.url, creds);
+      try {
+        const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+        for (let i = 0; i < 10; i++) await kms.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('x') }));
+      } finally {
+        kms.destroy();
+      }
+    }
+    const sealed = await fetch(`${server.url}/v1/sys/seal`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(sealed.status).toBe(200);
+    const found = scanMemory(server.proc.pid!, [Buffer.from(passphrase), Buffer.from(admin.secret_access_key), Buffer.from(second.SecretAccessKey)]);
+    console.log('copies after seal [passphrase, init secret, created secret]:', found);
   }, 120_000);
 });
