@@ -27,7 +27,7 @@ export function parseJsonWithSecrets(bytes: Uint8Array, secrets: ReadonlySet<str
         r.ws();
         r.expect(0x3a); // :
         r.ws();
-        if (secrets.has(key)) {
+        if (secrets.has(key) && r.secretShaped()) {
           out[key] = r.secretValue(made);
         } else {
           const start = r.pos;
@@ -110,14 +110,37 @@ class Reader {
     if (this.pos === start) throw new JsonSecretsError(`expected a value at byte ${start}`);
   }
 
-  /** A secret member: a string, a list of strings, or null. */
-  secretValue(made: Buffer[]): Buffer | Buffer[] | null {
+  /**
+   * Whether the value here is a string or a list of only strings: a member named like a secret
+   * that holds anything else (`shares: 5`, a count, in init) is an ordinary value.
+   */
+  secretShaped(): boolean {
+    const c = this.peek();
+    if (c === 0x22) return true;
+    if (c !== 0x5b) return false;
+    const start = this.pos;
+    try {
+      this.pos++;
+      this.ws();
+      if (this.peek() === 0x5d) return true;
+      for (;;) {
+        this.ws();
+        if (this.peek() !== 0x22) return false;
+        this.skipString();
+        this.ws();
+        const d = this.next();
+        if (d === 0x5d) return true;
+        if (d !== 0x2c) return false;
+      }
+    } finally {
+      this.pos = start;
+    }
+  }
+
+  /** A secret member: a string or a list of strings (secretShaped). */
+  secretValue(made: Buffer[]): Buffer | Buffer[] {
     const c = this.peek();
     if (c === 0x22) return this.secretString(made);
-    if (c === 0x6e && this.buf.toString('latin1', this.pos, this.pos + 4) === 'null') {
-      this.pos += 4;
-      return null;
-    }
     if (c !== 0x5b) throw new JsonSecretsError(`expected a string at byte ${this.pos}`);
     this.pos++;
     const list: Buffer[] = [];
