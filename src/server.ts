@@ -745,6 +745,8 @@ export async function initializeWithSecrets(installation: Installation, request:
       principal: r.principal,
       role: r.role,
       ...r.credentials,
+      // a SecretText (bytes) in the operation's answer: this process prints it, as text
+      secret_access_key: String(r.credentials.secret_access_key),
     },
     secrets: {
       ...(r.shares !== undefined ? { shares: r.shares } : {}),

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { constantTimeEqual, sha256Hex } from '../crypto/index.js';
+import { constantTimeEqual, secretBuffer, sha256Hex } from '../crypto/index.js';
 import { KeywardError, quote } from '../errors/index.js';
 
 /** The parts of an HTTP request that SigV4 covers, as received. */
@@ -76,28 +76,35 @@ export function parseAuthorization(header: string): SigV4Authorization {
 
 /**
  * Caches derived signing keys per (secret, date, region, service): deriving one costs four HMACs
- * and changes once a day. Bounded: the oldest entries go first. Entries are named by a digest of
- * the secret, never the secret itself: a cache key is a string the process cannot wipe, and one
- * per request would leave copies of the secret in memory long after a seal.
+ * and changes once a day. Bounded: the oldest entries go first (and are zeroed). Entries are named
+ * by a digest of the secret, never the secret itself: a cache key is a string the process cannot
+ * wipe. The secret comes as bytes (the principal record keeps it so) and "AWS4" + secret is built
+ * as bytes and zeroed: no string of the secret is ever made.
  */
 export class SigningKeyCache {
   private readonly keys = new Map<string, Buffer>();
   constructor(private readonly max = 10_000) {}
 
-  get(secret: string, date: string, region: string, service: string): Buffer {
+  get(secret: Uint8Array, date: string, region: string, service: string): Buffer {
     const id = `${date}/${region}/${service}/${sha256Hex(secret)}`;
     let key = this.keys.get(id);
     if (key === undefined) {
-      // "AWS4" + secret as bytes (zeroed after), not as a new string
-      const secretBytes = Buffer.from(secret, 'utf8');
-      const first = Buffer.concat([AWS4, secretBytes]);
-      try {
-        key = hmac(hmac(hmac(hmac(first, date), region), service), 'aws4_request');
-      } finally {
-        secretBytes.fill(0);
-        first.fill(0);
+      const first = secretBuffer(AWS4.length + secret.length);
+      AWS4.copy(first);
+      first.set(secret, AWS4.length);
+      const k1 = hmac(first, date);
+      first.fill(0);
+      const k2 = hmac(k1, region);
+      const k3 = hmac(k2, service);
+      key = hmac(k3, 'aws4_request');
+      k1.fill(0);
+      k2.fill(0);
+      k3.fill(0);
+      if (this.keys.size >= this.max) {
+        const oldest = this.keys.keys().next().value as string;
+        this.keys.get(oldest)?.fill(0);
+        this.keys.delete(oldest);
       }
-      if (this.keys.size >= this.max) this.keys.delete(this.keys.keys().next().value as string);
       this.keys.set(id, key);
     }
     return key;
@@ -115,7 +122,7 @@ export class SigningKeyCache {
  * (within five minutes of `now`, and agreeing with the scope), that `host` and `x-amz-date` are
  * signed, and that `x-amz-target` and `content-type` are signed when present (see SigV4Policy).
  */
-export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret: string, now: Date, cache: SigningKeyCache, policy: SigV4Policy = {}): void {
+export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret: Uint8Array, now: Date, cache: SigningKeyCache, policy: SigV4Policy = {}): void {
   if (auth.service !== 'kms') {
     throw new KeywardError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`);
   }
@@ -164,7 +171,7 @@ export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret
 
 const AWS4 = Buffer.from('AWS4');
 
-function hmac(key: string | Buffer, data: string): Buffer {
+function hmac(key: Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 

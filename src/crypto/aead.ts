@@ -48,11 +48,24 @@ export function aesGcmOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Arra
     decipher.setAuthTag(tag);
     if (aad !== undefined && aad.length > 0) decipher.setAAD(aad);
     const head = decipher.update(body);
+    scrubFreedOutput(body.length);
     const tail = decipher.final();
     return tail.length === 0 ? head : Buffer.concat([head, tail]);
   } catch {
     throw new AuthenticationFailure();
   }
+}
+
+/**
+ * Node's decipher.update writes the plaintext into a buffer one block (here one byte) longer than
+ * it, copies it into one of the exact size and frees the first without wiping it: a freed copy of
+ * every record's plaintext (a SigV4 secret, key material) would stay in memory after a seal.
+ * Taking a buffer of that size at once gets the freed block back from the allocator (it reuses the
+ * last block freed of a size first) and zeroes it. Best effort, measured: with it a /proc scan finds
+ * no copy of a decrypted secret; without it one remains.
+ */
+function scrubFreedOutput(length: number): void {
+  Buffer.allocUnsafeSlow(length + 1).fill(0);
 }
 
 function checkKeyAndNonce(key: Uint8Array, nonce: Uint8Array): void {

@@ -24,11 +24,13 @@ export class BoundedCache<V extends object> {
   private readonly lru: LRUCache<string, V>;
   private epoch = 0;
   private readonly inflight = new Map<string, Promise<V | undefined>>();
+  private readonly disposeLater: ((value: V) => void) | undefined;
   /** Lookups answered from memory and lookups that went to the store (the hit-rate metric). */
   hits = 0;
   misses = 0;
 
   constructor(limits: CacheLimits, dispose?: (value: V) => void) {
+    this.disposeLater = dispose ? (value: V) => void setImmediate(() => dispose(value)) : undefined;
     // Bounded by count through maxSize (each entry weighs 1), not `max`: lru-cache preallocates
     // arrays of `max` slots in its constructor (~3 MiB and tens of ms for 100k with a TTL, per
     // cache, at every start); with maxSize they grow with the entries, up to the same bound.
@@ -36,7 +38,7 @@ export class BoundedCache<V extends object> {
       maxSize: limits.max,
       sizeCalculation: one,
       ttl: limits.ttlMs,
-      ...(dispose ? { dispose: (value: V) => void setImmediate(() => dispose(value)) } : {}),
+      ...(this.disposeLater ? { dispose: this.disposeLater } : {}),
     });
   }
 
@@ -57,6 +59,8 @@ export class BoundedCache<V extends object> {
     const epoch = this.epoch;
     const p = load().then((value) => {
       if (value !== undefined && epoch === this.epoch) this.lru.set(key, value);
+      // loaded while an invalidation happened: handed to the callers waiting, then disposed like an evicted value
+      else if (value !== undefined) this.disposeLater?.(value);
       return value;
     }).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);

@@ -1,3 +1,6 @@
+import type { BarrierEntry } from '../barrier/index.js';
+import { decodePrincipal, wipePrincipal } from './principal-record.js';
+import { decodeRecord } from './records.js';
 import type { KeyRecord, PrincipalRecord, Tenant } from './types.js';
 
 /** Due-time kinds: automatic rotation, key deletion after the waiting period, imported material expiring, tenant deletion. */
@@ -77,11 +80,18 @@ export function tenantSchedulePaths(tenant: Tenant): string[] {
  * at it, schedule entries): they go with it.
  */
 export type TenantRecordKind = ({ readonly prefix: string } | { readonly path: string }) & {
-  readonly owns?: (record: unknown) => readonly string[];
+  readonly owns?: (entry: BarrierEntry) => readonly string[];
 };
 
-function owning<T>(where: { readonly prefix: string } | { readonly path: string }, owns: (record: T) => readonly string[]): TenantRecordKind {
-  return { ...where, owns: (record) => owns(record as T) };
+function owning<T>(where: { readonly prefix: string } | { readonly path: string }, owns: (record: T) => readonly string[], decode: (entry: BarrierEntry) => T = decodeRecord): TenantRecordKind {
+  return { ...where, owns: (entry) => owns(decode(entry)) };
+}
+
+/** A principal's indexes; its record is read with the secret as bytes, zeroed at once. */
+function principalIndexes(entry: BarrierEntry): PrincipalRecord {
+  const p = decodePrincipal(entry);
+  wipePrincipal(p);
+  return p;
 }
 
 /**
@@ -100,7 +110,7 @@ export function tenantRecords(tenantId: string): readonly TenantRecordKind[] {
     { prefix: paths.encryptionCounts(tenantId) },
     { prefix: paths.aliases(tenantId) },
     { prefix: paths.tenantGrants(tenantId) },
-    owning<PrincipalRecord>({ prefix: paths.principals(tenantId) }, (p) => [paths.accessKey(p.accessKeyId), paths.token(p.tokenId)]),
+    owning<PrincipalRecord>({ prefix: paths.principals(tenantId) }, (p) => [paths.accessKey(p.accessKeyId), paths.token(p.tokenId)], principalIndexes),
     // the tenant's CAs (with their wrapped private keys), the certificates they issued, revocations
     { prefix: paths.pkiCas(tenantId) },
     { prefix: paths.pkiCertificates(tenantId) },

@@ -5,6 +5,7 @@ import { StoreConflictError, type Barrier, type BarrierWriter } from '../barrier
 import { BoundedCache, type CacheLimits, type CacheStats } from './cache.js';
 import type { Clock } from './clock.js';
 import { paths } from './paths.js';
+import { decodePrincipal, encodePrincipal, newSecret, wipePrincipal } from './principal-record.js';
 import { decodeRecord, encodeRecord } from './records.js';
 import type { Tenants } from './tenants.js';
 import type { CredentialIndex, PrincipalRecord, Role, Tenant } from './types.js';
@@ -17,7 +18,8 @@ const TOKEN = /^kw\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
 /** Credentials handed out once, at creation; Keyward keeps only the SigV4 secret (encrypted) and a token hash. */
 export interface IssuedCredentials {
   readonly accessKeyId: string;
-  readonly secretAccessKey: string;
+  /** The secret's text as bytes (a copy the caller may zero once it has answered it). */
+  readonly secretAccessKey: Buffer;
   readonly token: string;
 }
 
@@ -39,7 +41,7 @@ export class Principals {
   private readonly byCredential: BoundedCache<PrincipalRecord>;
 
   constructor(private readonly barrier: Barrier, private readonly clock: Clock, limits: CacheLimits, private readonly tenants: Tenants) {
-    this.byCredential = new BoundedCache(limits);
+    this.byCredential = new BoundedCache(limits, wipePrincipal);
   }
 
   /** Creates a principal and its credential indexes; with `within`, inside the caller's transaction. */
@@ -52,38 +54,47 @@ export class Principals {
       name,
       role,
       accessKeyId: accessKeyId(),
-      secretAccessKey: randomBytes(30).toString('base64'),
+      secretAccessKey: newSecret(),
       tokenId,
       tokenHash: sha256(tokenSecret).toString('hex'),
       createdAt: this.clock().toISOString(),
     };
     const index: CredentialIndex = { tenantId: tenant.id, name };
+    const stored = encodePrincipal(principal);
     try {
       const write = async (tx: BarrierWriter) => {
         await adjustUsage(tx, tenant.id, { principals: 1 }, (t) => this.tenants.quotas(t));
-        await tx.put(paths.principal(tenant.id, name), encodeRecord(principal), { ifVersion: 0 });
+        await tx.put(paths.principal(tenant.id, name), stored, { ifVersion: 0 });
         await tx.put(paths.accessKey(principal.accessKeyId), encodeRecord(index), { ifVersion: 0 });
         await tx.put(paths.token(tokenId), encodeRecord(index), { ifVersion: 0 });
       };
       await (within ? write(within) : this.barrier.transaction(write));
     } catch (e) {
+      wipePrincipal(principal);
       if (e instanceof StoreConflictError) throw new KeywardError('AlreadyExistsException', `Principal ${quote(name)} already exists in tenant ${tenant.id}.`);
       throw e;
+    } finally {
+      stored.fill(0);
     }
+    // the caller answers the secret once and zeroes it; the record keeps no usable copy
+    const secretAccessKey = Buffer.from(principal.secretAccessKey);
+    wipePrincipal(principal);
     return {
       principal,
-      credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey, token: `kw.${tokenId}.${tokenSecret}` },
+      credentials: { accessKeyId: principal.accessKeyId, secretAccessKey, token: `kw.${tokenId}.${tokenSecret}` },
     };
   }
 
   async find(tenantId: string, name: string): Promise<PrincipalRecord | undefined> {
     const entry = await this.barrier.get(paths.principal(tenantId, name));
-    return entry === undefined ? undefined : decodeRecord<PrincipalRecord>(entry);
+    return entry === undefined ? undefined : decodePrincipal(entry);
   }
 
   async list(tenantId: string, after: string | undefined, limit: number): Promise<{ principals: PrincipalRecord[]; next?: string }> {
     const page = await this.barrier.list(paths.principals(tenantId), { ...(after !== undefined ? { after } : {}), limit });
-    const principals = page.entries.map((e) => decodeRecord<PrincipalRecord>(e));
+    // listed for their names and ids: the secrets are zeroed at once
+    const principals = page.entries.map((e) => decodePrincipal(e));
+    for (const p of principals) wipePrincipal(p);
     return page.next === undefined ? { principals } : { principals, next: page.next };
   }
 
@@ -91,7 +102,8 @@ export class Principals {
     const deleted = await this.barrier.transaction(async (tx) => {
       const entry = await tx.get(paths.principal(tenantId, name));
       if (entry === undefined) return undefined;
-      const p = decodeRecord<PrincipalRecord>(entry);
+      const p = decodePrincipal(entry);
+      wipePrincipal(p);
       await adjustUsage(tx, tenantId, { principals: -1 }, (t) => this.tenants.quotas(t));
       await tx.delete(paths.accessKey(p.accessKeyId));
       await tx.delete(paths.token(p.tokenId));
@@ -141,6 +153,8 @@ export class Principals {
     const idx = decodeRecord<CredentialIndex>(entry);
     const p = await this.find(idx.tenantId, idx.name);
     // An index that points at a principal with other credentials is stale or forged: ignore it.
-    return p !== undefined && (paths.accessKey(p.accessKeyId) === indexPath || paths.token(p.tokenId) === indexPath) ? p : undefined;
+    if (p !== undefined && (paths.accessKey(p.accessKeyId) === indexPath || paths.token(p.tokenId) === indexPath)) return p;
+    if (p !== undefined) wipePrincipal(p);
+    return undefined;
   }
 }

@@ -206,7 +206,7 @@ export class Tenants {
  */
 export async function forEachTenantRecord(reader: BarrierReader, tenantId: string, visit: (path: string, owned: readonly string[]) => Promise<void>): Promise<void> {
   for (const kind of tenantRecords(tenantId)) {
-    const visitEntry = (e: BarrierEntry) => visit(e.path, kind.owns?.(decodeRecord(e)) ?? []);
+    const visitEntry = (e: BarrierEntry) => visit(e.path, kind.owns?.(e) ?? []);
     if ('path' in kind) {
       const e = await reader.get(kind.path);
       if (e !== undefined) await visitEntry(e);

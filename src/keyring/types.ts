@@ -144,8 +144,11 @@ export interface PrincipalRecord {
   readonly name: string;
   readonly role: Role;
   readonly accessKeyId: string;
-  /** SigV4 secret access key (the record is barrier-encrypted). */
-  readonly secretAccessKey: string;
+  /**
+   * SigV4 secret access key: the bytes of its text (40 base64 characters), never a string, so it
+   * can be zeroed when the record leaves the cache (stored as a JSON string in the barrier-encrypted record).
+   */
+  readonly secretAccessKey: Buffer;
   readonly tokenId: string;
   /** hex SHA-256 of the bearer token's secret part; the token itself is never stored. */
   readonly tokenHash: string;

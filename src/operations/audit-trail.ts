@@ -14,7 +14,7 @@ import type { AuditNotes, RequestMeta } from './context.js';
 
 /** Request fields never recorded, not even as digests. */
 const DROPPED = new Set([
-  'Plaintext', 'CiphertextBlob', 'passphrase', 'Passphrase', 'share', 'Share', 'shares', 'SecretAccessKey',
+  'Plaintext', 'CiphertextBlob', 'passphrase', 'Passphrase', 'new_passphrase', 'share', 'Share', 'shares', 'SecretAccessKey',
   'secret_access_key', 'token', 'Token', 'RootKey', 'PublicKey', 'Message', 'Signature', 'Mac', 'ImportToken',
   'EncryptedKeyMaterial', 'PrivateKey',
   // a batch's items are recorded one by one, each as its own request

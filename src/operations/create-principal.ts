@@ -1,6 +1,7 @@
 import { authorizeTenant } from '../authz/index.js';
 import { requireActiveTenant } from '../keyring/index.js';
 import { principalView } from './common/principal-view.js';
+import { SecretText } from './common/secret-text.js';
 import { defineOperation } from './context.js';
 
 /** Creates a principal; its credentials are returned once and never again. */
@@ -23,7 +24,7 @@ export const createPrincipal = defineOperation({
     const { principal, credentials } = await keyring.principals.create(tenant, req.name, req.role);
     return {
       Principal: principalView(principal),
-      Credentials: { AccessKeyId: credentials.accessKeyId, SecretAccessKey: credentials.secretAccessKey, Token: credentials.token },
+      Credentials: { AccessKeyId: credentials.accessKeyId, SecretAccessKey: new SecretText(credentials.secretAccessKey), Token: credentials.token },
     };
   },
 });

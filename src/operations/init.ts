@@ -1,6 +1,8 @@
 import { DEFAULT_TENANT } from '../keyring/index.js';
 import { checkSpec } from '../seal/index.js';
 import { parseSealSpec, secretsView } from './common/seal-spec.js';
+import { invalid } from './common/input.js';
+import { SecretText } from './common/secret-text.js';
 import { defineOperation } from './context.js';
 
 export const INITIAL_ADMIN = 'admin';
@@ -18,7 +20,7 @@ export const init = defineOperation({
   expensive: true,
   parse: (input) => {
     const spec = parseSealSpec(input);
-    if (spec.type === 'passphrase') input.requiredString('passphrase', { min: 1, max: 1024 });
+    if (spec.type === 'passphrase' && spec.passphrase === undefined) throw invalid('passphrase', 'Member must not be null');
     checkSpec(spec);
     return spec;
   },
@@ -40,7 +42,7 @@ export const init = defineOperation({
       seal: spec.type,
       credentials: {
         access_key_id: issued.credentials.accessKeyId,
-        secret_access_key: issued.credentials.secretAccessKey,
+        secret_access_key: new SecretText(issued.credentials.secretAccessKey),
         token: issued.credentials.token,
       },
       ...secretsView(secrets),

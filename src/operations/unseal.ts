@@ -14,10 +14,10 @@ export const unseal = defineOperation({
   plane: 'public',
   whileSealed: true,
   // a passphrase runs Argon2id; a share is cheap but charged too, so a ceremony cannot be flooded
-  expensive: (req: { readonly passphrase?: string | Buffer; readonly share?: string }) => req.passphrase !== undefined || req.share !== undefined,
+  expensive: (req: { readonly passphrase?: string | Buffer; readonly share?: string | Buffer }) => req.passphrase !== undefined || req.share !== undefined,
   parse: (input) => {
     const passphrase = input.secret('passphrase', { min: 1, max: 1024 });
-    const share = input.string('share', { min: 1, max: 128 });
+    const share = input.secret('share', { min: 1, max: 128 });
     const reset = input.boolean('reset');
     const nonce = input.string('nonce', { min: 1, max: 64 });
     return {

@@ -11,8 +11,16 @@ const ARGON2ID = 2; // Algorithm.Argon2id: a const enum, not importable under is
 
 export type Argon2Cost = Pick<Argon2Params, 'memoryKiB' | 'iterations' | 'parallelism'>;
 
-export function checkPassphrase(passphrase: string): void {
-  if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
+/** A passphrase's length as a string's (UTF-16 units), also when it comes as UTF-8 bytes. */
+function passphraseLength(passphrase: string | Buffer): number {
+  if (typeof passphrase === 'string') return passphrase.length;
+  let n = 0;
+  for (const b of passphrase) if ((b & 0xc0) !== 0x80) n += b >= 0xf0 ? 2 : 1;
+  return n;
+}
+
+export function checkPassphrase(passphrase: string | Buffer): void {
+  if (passphraseLength(passphrase) < MIN_PASSPHRASE_LENGTH) {
     throw new KeywardError('ValidationException', `The passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters long.`);
   }
 }
@@ -45,7 +53,7 @@ export async function deriveUnsealKey(passphrase: string | Buffer, params: Argon
 }
 
 /** Wraps the root key under Argon2id(passphrase) with a fresh salt. */
-export async function passphraseSeal(rootKey: Buffer, passphrase: string, cost: Argon2Cost = DEFAULT_ARGON2): Promise<PassphraseSealConfig> {
+export async function passphraseSeal(rootKey: Buffer, passphrase: string | Buffer, cost: Argon2Cost = DEFAULT_ARGON2): Promise<PassphraseSealConfig> {
   checkPassphrase(passphrase);
   const kdf: Argon2Params = { algorithm: 'argon2id', ...cost, salt: randomBytes(16).toString('base64') };
   const unsealKey = await deriveUnsealKey(passphrase, kdf);

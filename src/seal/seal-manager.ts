@@ -55,8 +55,8 @@ export interface RotateRootSecrets extends SealSecrets {
 /** The seal to create (init) or move to (rekey, migration). */
 export interface SealSpec {
   readonly type: SealType;
-  /** passphrase seal */
-  readonly passphrase?: string;
+  /** passphrase seal (bytes, from a transport that read them without a string, are zeroed by the caller) */
+  readonly passphrase?: string | Buffer;
   /** shamir seal */
   readonly shares?: number;
   readonly threshold?: number;
@@ -73,22 +73,22 @@ export interface SealSecrets {
 
 /** Proof of the current seal for rekey, migration and root rotation. */
 export interface SealAuthorization {
-  readonly passphrase?: string;
-  /** Unseal shares (shamir) or recovery shares (auto-unseal seals), base64. */
-  readonly shares?: readonly string[];
+  readonly passphrase?: string | Buffer;
+  /** Unseal shares (shamir) or recovery shares (auto-unseal seals), base64 (text, or its bytes). */
+  readonly shares?: ReadonlyArray<string | Buffer>;
 }
 
 /** `seal` describes the seal; `{ passphrase }` alone is the passphrase seal. */
 export interface InitRequest {
   readonly seal?: SealSpec;
-  readonly passphrase?: string;
+  readonly passphrase?: string | Buffer;
 }
 
 export interface UnsealRequest {
   /** A Buffer is zeroed by the caller after use (the server's own unseal at start). */
   readonly passphrase?: string | Buffer;
-  /** One shamir share (base64); progress is kept until the threshold is reached. */
-  readonly share?: string;
+  /** One shamir share (base64, text or its bytes); progress is kept until the threshold is reached. */
+  readonly share?: string | Buffer;
   /** Forget the shares given so far. */
   readonly reset?: boolean;
   /** Shamir: the nonce the first share answered; required for later shares and a reset. */
@@ -377,7 +377,8 @@ export class SealManager {
 
   private tellNodeResealed(target: SealSpec): void {
     if (this.coordinator === undefined) return;
-    const secret = target.type === 'passphrase' ? Buffer.from(target.passphrase ?? '', 'utf8') : undefined;
+    const given = target.passphrase ?? '';
+    const secret = target.type !== 'passphrase' ? undefined : typeof given === 'string' ? Buffer.from(given, 'utf8') : Buffer.from(given);
     try {
       this.coordinator.resealed(target.type, secret);
     } finally {

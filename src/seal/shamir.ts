@@ -1,4 +1,5 @@
 import { combine, split } from 'shamir-secret-sharing';
+import { secretBuffer } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
 
 /** Shamir k-of-n over GF(2^8) by `shamir-secret-sharing`; a share is the secret's length plus one x byte. */
@@ -32,14 +33,58 @@ export async function splitSecret(secret: Buffer, layout: ShareLayout): Promise<
   return parts.map((p) => Buffer.from(p).toString('base64'));
 }
 
-/** Decodes one base64 share; a malformed one is a ValidationException naming the problem. */
-export function decodeShare(share: string, field = 'share'): Buffer {
-  const trimmed = share.trim();
-  const bytes = Buffer.from(trimmed, 'base64');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || bytes.length !== SHARE_BYTES || bytes[SHARE_BYTES - 1] === 0) {
+/**
+ * Decodes one base64 share; a malformed one is a ValidationException naming the problem. A share
+ * given as bytes (its text, as a transport read it without making a string) is decoded as bytes.
+ */
+export function decodeShare(share: string | Buffer, field = 'share'): Buffer {
+  const bytes = typeof share === 'string' ? base64Text(share.trim()) : base64Bytes(share);
+  if (bytes === undefined || bytes.length !== SHARE_BYTES || bytes[SHARE_BYTES - 1] === 0) {
+    bytes?.fill(0);
     throw new KeywardError('ValidationException', `The ${field} is not a Keyward share: expected ${SHARE_BYTES} bytes in base64 as printed at init or rekey.`);
   }
   return bytes;
+}
+
+function base64Text(text: string): Buffer | undefined {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 64; i++) B64_VALUE[B64.charCodeAt(i)] = i;
+
+/** Base64 text (surrounding white space allowed, '=' padding optional) to bytes, without a string. */
+function base64Bytes(text: Uint8Array): Buffer | undefined {
+  let start = 0;
+  let end = text.length;
+  const space = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+  while (start < end && space(text[start]!)) start++;
+  while (end > start && space(text[end - 1]!)) end--;
+  let pad = 0;
+  while (pad < 2 && end > start && text[end - 1] === 0x3d) {
+    end--;
+    pad++;
+  }
+  if (end === start || (end - start) % 4 === 1) return undefined;
+  const out = secretBuffer(Math.floor(((end - start) * 6) / 8));
+  let acc = 0;
+  let bits = 0;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const v = B64_VALUE[text[i]!]!;
+    if (v < 0) {
+      out.fill(0);
+      return undefined;
+    }
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out;
 }
 
 /**

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type preParsingHookHandler, type RequestPayload } from 'fastify';
 import type { Logger } from 'pino';
 import { KeywardError, quote } from '../../errors/index.js';
 import {
-  accessLogger, auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
+  accessLogger, auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, readSysBody, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
@@ -51,6 +52,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     keywardRequestId: string;
     keywardAccess: AccessNote | undefined;
+    /** /v1/sys POSTs: the body's chunks as the socket gave them, zeroed after the operation (they may hold a passphrase). */
+    keywardBodyChunks: Buffer[] | undefined;
   }
 }
 
@@ -95,6 +98,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   app.decorateRequest('keywardRequestId', '');
   app.decorateRequest('keywardAccess', undefined);
+  app.decorateRequest('keywardBodyChunks', undefined);
   app.addHook('onRequest', (req, _reply, done) => {
     const given = req.headers['x-request-id'];
     req.keywardRequestId = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
@@ -164,6 +168,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
     const json = toJson(result);
     wipeResult(result);
+    wipeOnceSent(reply, json);
     metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
     req.keywardAccess = { ...req.keywardAccess, operation: op.name, code: 'OK' };
     return reply.code(200).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId).send(json);
@@ -188,20 +193,31 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     app.route({
       method,
       url: path,
+      // keep hold of the chunks the body is read from, to zero them with the body after use
+      preParsing: method === 'POST' ? [tapBody] : [],
       handler: async (req, reply) => {
         const started = performance.now();
         const requestId = idOf(req);
+        let body: Record<string, unknown> = {};
         try {
           if (method === 'POST') requireJson(req);
           requireOwnOrigin(req, options);
-          const body = method === 'POST' ? parseJson(req.body) : {};
+          // passphrases and shares are read as bytes, zeroed below with the raw body (never strings)
+          if (method === 'POST' && Buffer.isBuffer(req.body)) body = readSysBody(req.body);
           const result = await invoke(services, op, credentialsOf(req), body, meta(req, requestId)) as Record<string, unknown>;
           const code = status?.(result, req) ?? 200;
+          const json = toJson(result);
+          wipeResult(result);
+          wipeOnceSent(reply, json);
           metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
           req.keywardAccess = { ...req.keywardAccess, operation: op.name, code: 'OK' };
-          return reply.code(code).header('content-type', 'application/json').header('x-amzn-requestid', requestId).send(toJson(result));
+          return reply.code(code).header('content-type', 'application/json').header('x-amzn-requestid', requestId).send(json);
         } catch (e) {
           return fail(req, reply, e, requestId, op.name, started);
+        } finally {
+          wipeResult(body);
+          if (Buffer.isBuffer(req.body)) req.body.fill(0);
+          for (const chunk of req.keywardBodyChunks ?? []) chunk.fill(0);
         }
       },
     });
@@ -277,6 +293,25 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
  */
 function clientCertificateOptions(tls: NonNullable<HttpAppOptions['tls']>): { requestCert?: boolean; rejectUnauthorized?: boolean } {
   return tls.requestClientCertificates === true ? { requestCert: true, rejectUnauthorized: false } : {};
+}
+
+/** Keeps the chunks a /v1/sys body is read from (the same Buffers, passed through), to zero them after use. */
+const tapBody: preParsingHookHandler = (req, _reply, payload, done) => {
+  const chunks: Buffer[] = [];
+  req.keywardBodyChunks = chunks;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      callback(null, chunk);
+    },
+  });
+  payload.on('error', (e: Error) => tap.destroy(e));
+  done(null, payload.pipe(tap) as unknown as RequestPayload);
+};
+
+/** An answer made of bytes holds a secret (see toJson): zeroed once the socket has taken it. */
+function wipeOnceSent(reply: FastifyReply, json: string | Buffer): void {
+  if (Buffer.isBuffer(json)) reply.raw.once('close', () => json.fill(0));
 }
 
 function credentialsOf(req: FastifyRequest): Credentials {

@@ -79,6 +79,18 @@ export class Input {
     return this.string(field, rule);
   }
 
+  /** A list of secrets (shares): each text, or a Buffer from a transport that read it as bytes (the transport zeroes it). */
+  secretList(field: string, rule: LengthRule & { readonly itemMax?: number } = {}): Array<string | Buffer> | undefined {
+    const v = this.raw[field];
+    if (!Array.isArray(v) || !v.some((item) => Buffer.isBuffer(item))) return this.stringList(field, rule);
+    checkLength(this.at + field, v.length, rule, 'members');
+    return v.map((item: unknown, i) => {
+      if (!Buffer.isBuffer(item)) throw invalid(`${this.at}${field}.${i + 1}`, 'Member must be a string');
+      if (rule.itemMax !== undefined && item.length > rule.itemMax) throw invalid(`${this.at}${field}.${i + 1}`, `Member must have length less than or equal to ${rule.itemMax}`);
+      return item;
+    });
+  }
+
   requiredString(field: string, rule: LengthRule & { readonly pattern?: RegExp; readonly patternText?: string } = {}): string {
     const v = this.string(field, rule);
     if (v === undefined) throw invalid(this.at + field, 'Member must not be null');

@@ -8,7 +8,7 @@ import type { Input } from './input.js';
  */
 export function parseSealSpec(input: Input, prefix = '', defaultType: SealType = 'passphrase'): SealSpec {
   const type = input.oneOf(`${prefix}seal`, SEAL_TYPES) ?? defaultType;
-  const passphrase = input.string(`${prefix}passphrase`, { min: 1, max: 1024 });
+  const passphrase = input.secret(`${prefix}passphrase`, { min: 1, max: 1024 });
   const shares = input.integer(`${prefix}shares`, { min: 1, max: MAX_SHARES });
   const threshold = input.integer(`${prefix}threshold`, { min: 1, max: MAX_SHARES });
   const recoveryShares = input.integer(`${prefix}recovery_shares`, { min: 1, max: MAX_SHARES });
@@ -25,8 +25,8 @@ export function parseSealSpec(input: Input, prefix = '', defaultType: SealType =
 
 /** Proof of the current seal: `passphrase`, or `shares` (unseal shares, or recovery shares of an auto seal). */
 export function parseSealAuthorization(input: Input): SealAuthorization {
-  const passphrase = input.string('passphrase', { min: 1, max: 1024 });
-  const shares = input.stringList('shares', { max: MAX_SHARES, itemMax: 128 });
+  const passphrase = input.secret('passphrase', { min: 1, max: 1024 });
+  const shares = input.secretList('shares', { max: MAX_SHARES, itemMax: 128 });
   return { ...(passphrase !== undefined ? { passphrase } : {}), ...(shares !== undefined ? { shares } : {}) };
 }
 

@@ -14,6 +14,8 @@ class Sha256 {
 
 const creds = { accessKeyId: 'KWTESTACCESSKEY00000', secretAccessKey: 'test/secret+key==' };
 const now = new Date('2026-11-24T12:00:00Z');
+/** The server keeps a principal's secret as the bytes of its text, never as a string. */
+const SECRET = Buffer.from(creds.secretAccessKey);
 
 /** Signs the way the AWS SDK does (same library) and returns the request as the server sees it. */
 async function signed(opts: { body?: string; path?: string; query?: Record<string, string>; service?: string; at?: Date; extraHeaders?: Record<string, string> } = {}): Promise<{ req: SignedRequest; authorization: string }> {
@@ -38,7 +40,7 @@ const codeOf = (fn: () => void): string => {
 
 describe('SigV4 verification', () => {
   const cache = new SigningKeyCache();
-  const verify = (req: SignedRequest, authorization: string, secret = creds.secretAccessKey, at = now) =>
+  const verify = (req: SignedRequest, authorization: string, secret: Uint8Array = SECRET, at = now) =>
     codeOf(() => verifySigV4(req, parseAuthorization(authorization), secret, at, cache));
 
   it('accepts what the AWS SDK signs, including paths and query strings', async () => {
@@ -54,7 +56,7 @@ describe('SigV4 verification', () => {
     expect(verify({ ...a.req, headers: { ...a.req.headers, 'x-amz-target': 'TrentService.Decrypt' } }, a.authorization)).toBe('InvalidSignatureException');
     expect(verify({ ...a.req, method: 'PUT' }, a.authorization)).toBe('InvalidSignatureException');
     expect(verify({ ...a.req, path: '/other' }, a.authorization)).toBe('InvalidSignatureException');
-    expect(verify(a.req, a.authorization, 'another secret')).toBe('InvalidSignatureException');
+    expect(verify(a.req, a.authorization, Buffer.from('another secret'))).toBe('InvalidSignatureException');
     const s3 = await signed({ service: 's3' });
     expect(verify(s3.req, s3.authorization)).toBe('InvalidSignatureException');
   });
@@ -80,19 +82,19 @@ describe('SigV4 verification', () => {
     const a = await signed();
     const drop = (name: string) => a.authorization.replace(/SignedHeaders=([^,]*)/, (_m, h: string) => `SignedHeaders=${h.split(';').filter((x) => x !== name).join(';')}`);
     for (const name of ['x-amz-target', 'content-type']) {
-      expect(codeOf(() => verifySigV4(a.req, parseAuthorization(drop(name)), creds.secretAccessKey, now, cache))).toBe('IncompleteSignatureException');
+      expect(codeOf(() => verifySigV4(a.req, parseAuthorization(drop(name)), SECRET, now, cache))).toBe('IncompleteSignatureException');
       // with the setting on, the check moves on to the signature itself (which no longer matches here)
-      expect(codeOf(() => verifySigV4(a.req, parseAuthorization(drop(name)), creds.secretAccessKey, now, cache, { allowMinimalSignedHeaders: true }))).toBe('InvalidSignatureException');
+      expect(codeOf(() => verifySigV4(a.req, parseAuthorization(drop(name)), SECRET, now, cache, { allowMinimalSignedHeaders: true }))).toBe('InvalidSignatureException');
     }
     // a header the request does not carry need not be signed
     const { 'x-amz-target': _t, ...withoutTarget } = a.req.headers;
-    expect(codeOf(() => verifySigV4({ ...a.req, headers: withoutTarget }, parseAuthorization(drop('x-amz-target')), creds.secretAccessKey, now, cache))).toBe('InvalidSignatureException');
+    expect(codeOf(() => verifySigV4({ ...a.req, headers: withoutTarget }, parseAuthorization(drop('x-amz-target')), SECRET, now, cache))).toBe('InvalidSignatureException');
   });
 
   it('checks the credential scope region against the policy', async () => {
     const a = await signed();
-    expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), creds.secretAccessKey, now, cache, { regions: new Set(['us-east-1']) }))).toBe('ok');
-    expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), creds.secretAccessKey, now, cache, { regions: new Set(['eu-west-1']) }))).toBe('InvalidSignatureException');
+    expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), SECRET, now, cache, { regions: new Set(['us-east-1']) }))).toBe('ok');
+    expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), SECRET, now, cache, { regions: new Set(['eu-west-1']) }))).toBe('InvalidSignatureException');
   });
 
   it('parses malformed Authorization headers into IncompleteSignatureException', () => {
@@ -101,5 +103,17 @@ describe('SigV4 verification', () => {
     }
     const ok = parseAuthorization(`AWS4-HMAC-SHA256 Credential=AK/20261124/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'a'.repeat(64)}`);
     expect(ok).toMatchObject({ accessKeyId: 'AK', date: '20261124', region: 'us-east-1', service: 'kms', signedHeaders: ['host', 'x-amz-date'] });
+  });
+
+  it('derives signing keys from the secret as bytes, and zeroes them when cleared', async () => {
+    const own = new SigningKeyCache();
+    const a = await signed();
+    expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), SECRET, now, own))).toBe('ok');
+    const key = own.get(SECRET, '20261124', 'us-east-1', 'kms');
+    // the AWS derivation, with "AWS4" + secret as a string (what the server never builds)
+    const step = (k: Buffer | string, d: string) => createHmac('sha256', k).update(d).digest();
+    expect(key).toEqual(step(step(step(step(`AWS4${creds.secretAccessKey}`, '20261124'), 'us-east-1'), 'kms'), 'aws4_request'));
+    own.clear();
+    expect(key.every((b) => b === 0)).toBe(true);
   });
 });
