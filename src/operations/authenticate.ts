@@ -1,4 +1,4 @@
-import { isSigV4, parseAuthorization, verifySigV4, type Caller, type SignedRequest } from '../authz/index.js';
+import { isSigV4, parseAuthorization, verifySigV4, type Caller, type SignedRequest, type SigV4Authorization } from '../authz/index.js';
 import { KeywardError, quote } from '../errors/index.js';
 import type { PrincipalRecord } from '../keyring/index.js';
 import type { Services } from './context.js';
@@ -17,6 +17,19 @@ export type Credentials =
   | { readonly kind: 'certificate'; readonly certificate: Buffer };
 
 const unrecognized = () => new KeywardError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+
+/** SigV4 headers already parsed, by credentials: authentication and the audit record read it once. */
+const parsedSigV4 = new WeakMap<Credentials, SigV4Authorization>();
+
+/** The parsed Authorization header of SigV4 credentials (parsed on first use; a malformed one throws each time). */
+export function sigV4Authorization(credentials: Extract<Credentials, { kind: 'sigv4' }>): SigV4Authorization {
+  let auth = parsedSigV4.get(credentials);
+  if (auth === undefined) {
+    auth = parseAuthorization(credentials.authorization);
+    parsedSigV4.set(credentials, auth);
+  }
+  return auth;
+}
 
 /** Reads credentials from an Authorization header value (SigV4 or Bearer). */
 export function credentialsFromAuthorization(authorization: string | undefined, request: () => SignedRequest): Credentials {
@@ -39,7 +52,7 @@ export async function authenticate(services: Services, credentials: Credentials)
       if (principal === undefined) throw unrecognized();
       break;
     case 'sigv4': {
-      const auth = parseAuthorization(credentials.authorization);
+      const auth = sigV4Authorization(credentials);
       principal = await principals.byAccessKeyId(auth.accessKeyId);
       if (principal === undefined) throw unrecognized();
       verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys, services.sigv4);
