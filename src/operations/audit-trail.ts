@@ -107,7 +107,10 @@ export function requestFields(body: unknown, digest: (v: string) => string): Rec
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return out;
   let n = 0;
   const put = (k: string, v: string) => {
-    if (n++ < MAX_FIELDS) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    if (n++ >= MAX_FIELDS) return;
+    // `__proto__` from a caller's map is a field like any other, never the record's prototype
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
   };
   for (const [field, value] of Object.entries(body as Record<string, unknown>)) {
     if (DROPPED.has(field) || value === undefined || value === null) continue;
