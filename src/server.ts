@@ -310,7 +310,7 @@ export function openInstallation(config: Config, overrides: InstallationOverride
   // the workers of one node each keep a chain (no contention on one head); worker ids restart at 1
   // with the node, so the names are stable across restarts (a replaced worker starts a new one)
   const chain = cluster.isWorker && cluster.worker !== undefined ? `${nodeId}-w${cluster.worker.id}` : nodeId;
-  const audit = openAuditLog(config, store, chain, clock, log, anchor);
+  const audit = openAuditLog(config, store, chain, clock, log, anchor, barrier);
   const rollback = anchor === undefined ? undefined : new RollbackGuard(store, audit, anchor, {
     clock,
     intervalMs: config.rollbackCheckMs,
@@ -422,7 +422,7 @@ function readCertificateFile(path: string): Buffer {
 }
 
 /** The audit log: one chain per node id (per worker), in the store, plus the optional JSON-lines file. */
-function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined): AuditLog {
+function openAuditLog(config: Config, store: Store, chain: string, clock: Clock, log: Logger, anchor: AnchorFile | undefined, barrier: Barrier): AuditLog {
   const sinks: AuditSink[] = [];
   if (config.audit === 'on' && config.auditFile !== undefined) {
     sinks.push(new FileAuditSink({ path: resolve(config.auditFile), fsync: config.auditFileFsync }));
@@ -436,6 +436,8 @@ function openAuditLog(config: Config, store: Store, chain: string, clock: Clock,
     checkpointEveryMs: config.auditCheckpointMs,
     sinks,
     exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
+    // the checkpoint signing key's versions live under the barrier (rotation: keyward audit rotate-checkpoint-key)
+    checkpointKeyStore: barrier,
     ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
     ...(anchor !== undefined ? { onAnchor: (chain: string, point: { seq: number; hash: string }, epoch: number | undefined) => { anchor.advance(epoch ?? 0, { [chain]: point }, clock()); } } : {}),
     onError: (e) => log.error({ err: e }, 'audit log background work failed'),
@@ -540,7 +542,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
   const apps: FastifyInstance[] = [];
   const grpcServers: GrpcServer[] = [];
   let minikms: MiniKmsListener | undefined;
-  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs };
+  const grpcOptions = { services: installation.services, log: installation.log, maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs, accessLog: config.accessLog };
   try {
     const tcp = buildHttpApp({ ...appOptions, ...(tls ? { tls: { ...tls, requestClientCertificates: config.tlsClientCa !== undefined } } : {}) });
     apps.push(tcp);
@@ -581,6 +583,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
       minikms = new MiniKmsListener({
         services: installation.services, log: installation.log, maxFrameBytes: config.minikmsMaxFrameBytes,
         requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.keepAliveTimeoutMs, maxConnections: config.minikmsMaxConnections,
+        accessLog: config.accessLog,
       });
       if (minikmsListen !== undefined) {
         const minikmsPort = await minikms.listenTcp(minikmsListen.host, minikmsListen.port, tls);
@@ -597,7 +600,7 @@ export async function startServer(config: Config, overrides: StartOptions = {}):
       const { startK8sKmsPlugin } = await import('./api/k8s/index.js'); // gRPC: loaded only when configured
       const plugin = await asConfigError(() => startK8sKmsPlugin({
         services: installation.services, log: installation.log, keyId: config.k8sKmsKey!, principal: k8sPrincipal,
-        maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs,
+        maxMessageBytes: config.grpcMaxMessageBytes, idleTimeoutMs: config.keepAliveTimeoutMs, accessLog: config.accessLog,
       }, config.k8sKmsSocket!));
       grpcServers.push(plugin.server);
       k8sKmsSocketPath = plugin.path;

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreConflictError, writeBatch, type BatchWrite, type Store } from '../storage/index.js';
 import { AuditKeys } from './audit-keys.js';
+import type { CheckpointKeyInfo, CheckpointKeyStore } from './checkpoint-keys.js';
 import type { AnchorPoint } from './anchor.js';
 import { chainIndexPath, checkpointPath, checkpointPrefix, EPOCH_PATH, headPath, recordPath } from './layout.js';
 import { pruneChain, type PruneResult } from './retention.js';
@@ -63,6 +64,8 @@ export interface AuditLogOptions {
    * store epoch as this process last wrote it (the node-local anchor follows them).
    */
   readonly onAnchor?: (chain: string, point: AnchorPoint, epoch: number | undefined) => void;
+  /** Where the checkpoint signing key's versions are kept (the barrier); without it only version 1 exists. */
+  readonly checkpointKeyStore?: CheckpointKeyStore;
 }
 
 /** How the audit log reads the store epoch: a number, none yet, or a record that is not Keyward's. */
@@ -145,7 +148,7 @@ export class AuditLog {
   /** Derives the HMAC and signing keys (on unseal). */
   unlock(auditKey: Buffer): void {
     this.keys?.destroy();
-    this.keys = new AuditKeys(auditKey);
+    this.keys = new AuditKeys(auditKey, this.options.checkpointKeyStore);
   }
 
   /** Forgets the keys (on seal), after signing what was written with them. */
@@ -218,10 +221,27 @@ export class AuditLog {
     return this.keys?.publicKey;
   }
 
-  /** Verifies the chains in the store (signatures with the given key, else this node's). */
-  verify(options: Omit<VerifyOptions, 'now' | 'anchor'> & { readonly chain?: string; readonly anchors?: Readonly<Record<string, { seq: number; hash: string }>> }): Promise<VerifyReport> {
-    const publicKey = options.publicKey ?? this.keys?.publicKey;
-    return verifyStore(this.store, { ...options, ...(publicKey ? { publicKey } : {}), now: this.options.clock() });
+  /** Every checkpoint key version (loaded from the store first), or undefined while sealed. */
+  async checkpointKeys(): Promise<{ readonly active: number; readonly versions: readonly CheckpointKeyInfo[] } | undefined> {
+    const keys = this.keys;
+    if (keys === undefined) return undefined;
+    await keys.ready();
+    return { active: keys.keyVersion, versions: keys.checkpointKeyVersions };
+  }
+
+  /** Makes a new checkpoint signing key version; every process that signs follows it (store watch). */
+  rotateCheckpointKey(): Promise<CheckpointKeyInfo> {
+    const keys = this.keys;
+    if (keys === undefined) return Promise.reject(new AuditWriteError('the checkpoint key cannot be rotated while sealed'));
+    return keys.rotateCheckpointKey(this.options.clock());
+  }
+
+  /** Verifies the chains in the store (signatures with the given keys, else every version of this installation's). */
+  async verify(options: Omit<VerifyOptions, 'now' | 'anchor'> & { readonly chain?: string; readonly anchors?: Readonly<Record<string, { seq: number; hash: string }>> }): Promise<VerifyReport> {
+    const keys = this.keys;
+    if (options.publicKey === undefined && options.publicKeys === undefined) await keys?.ready();
+    const publicKeys = options.publicKeys ?? (options.publicKey === undefined ? keys?.publicKeySet() : undefined);
+    return verifyStore(this.store, { ...options, ...(publicKeys ? { publicKeys } : {}), now: this.options.clock() });
   }
 
   query(q: AuditQuery): Promise<AuditPage> {
@@ -429,6 +449,7 @@ export class AuditLog {
     const periodicDue = wanted !== undefined || unsigned >= this.options.checkpointEveryRecords;
     const due = periodicDue || advanceEpoch;
     if (due && signer !== undefined && seq > 0 && (unsigned > 0 || wanted?.kind === 'final')) {
+      await signer.ready(); // the checkpoint key version another process may have rotated to
       checkpoint = signer.sign({
         type: 'checkpoint', v: 1, chain, seq, head: prev, time: now.toISOString(), kind: wanted?.kind ?? 'periodic',
         everyRecords: this.options.checkpointEveryRecords, everyMs: this.options.checkpointEveryMs, keyFingerprint: signer.fingerprint,
@@ -479,7 +500,9 @@ export class AuditLog {
         const behind = this.sinkShipped.get(sink);
         const backlog = behind !== undefined && behind < firstSeq - 1 ? await this.entriesBetween(behind + 1, firstSeq - 1) : [];
         let entries = backlog.length > 0 ? [...backlog, ...shipped] : shipped;
-        const anchor = sink.startsFile?.() === true ? this.fileAnchor(entries, signer) : undefined;
+        const starts = sink.startsFile?.() === true;
+        if (starts) await signer?.ready();
+        const anchor = starts ? this.fileAnchor(entries, signer) : undefined;
         if (anchor !== undefined) entries = [anchor, ...entries];
         await sink.write(entries);
         this.sinkShipped.set(sink, seq);

@@ -1,5 +1,6 @@
 export * from './record.js';
 export * from './audit-keys.js';
+export * from './checkpoint-keys.js';
 export * from './audit-log.js';
 export * from './layout.js';
 export * from './verify.js';

@@ -58,8 +58,10 @@ export interface AuditCheckpointBody {
   /** The policy in force, so a verifier can tell a stale unsigned tail. */
   readonly everyRecords: number;
   readonly everyMs: number;
-  /** SHA-256 (hex) of the signing public key (SPKI DER). */
+  /** SHA-256 (hex) of the signing public key (SPKI DER): which checkpoint key version signed. */
   readonly keyFingerprint: string;
+  /** The checkpoint key version that signed (absent in checkpoints signed before keys had versions: version 1). */
+  readonly keyVersion?: number;
 }
 
 export interface AuditCheckpoint extends AuditCheckpointBody {

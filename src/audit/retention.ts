@@ -36,7 +36,8 @@ export async function pruneChain(store: Store, keys: AuditKeys, options: {
   readonly everyMs: number;
 }): Promise<PruneResult> {
   const { chain } = options;
-  const report = await verifyStore(store, { chain, publicKey: keys.publicKey, now: options.now });
+  await keys.ready();
+  const report = await verifyStore(store, { chain, publicKeys: keys.publicKeySet(), now: options.now });
   if (!report.ok && report.firstBreak !== null && report.firstBreak.kind !== 'unanchored') {
     throw new Error(`the audit chain ${chain} does not verify (${report.firstBreak.kind} at record ${report.firstBreak.seq}: ${report.firstBreak.message}); nothing was pruned`);
   }

@@ -1,12 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { checkpointSignatureValid } from './audit-keys.js';
+import { keySetOf, type CheckpointKeySet } from './checkpoint-keys.js';
 import {
   GENESIS_HASH, parseEntry, recordHash, RESUME_OPERATION, type AuditCheckpoint, type AuditRecord,
 } from './record.js';
 
 export type AuditBreakKind =
   | 'malformed' | 'edited' | 'chain' | 'deleted' | 'reordered' | 'truncated' | 'forged-checkpoint'
-  | 'checkpoint-mismatch' | 'appended' | 'unanchored' | 'missing-chain' | 'rolled-back';
+  | 'checkpoint-mismatch' | 'appended' | 'unanchored' | 'missing-chain' | 'rolled-back' | 'unknown-checkpoint-key';
 
 /** One place where the log is not what Keyward wrote. */
 export interface AuditBreak {
@@ -54,8 +55,10 @@ export interface RawEntry {
 export interface VerifyOptions {
   /** Trust the chain from this sequence number on (earlier records are skipped). */
   readonly from?: number;
-  /** Checkpoint signatures are checked only with a public key. */
+  /** Checkpoint signatures are checked only with public keys: one key (a single version) ... */
   readonly publicKey?: KeyObject;
+  /** ... or every checkpoint key version's, by fingerprint (each checkpoint names the one that signed it). */
+  readonly publicKeys?: CheckpointKeySet;
   readonly now: Date;
   /** Extra time allowed beyond the checkpoint interval before an unsigned tail is stale. */
   readonly graceMs?: number;
@@ -67,9 +70,34 @@ const MAX_BREAKS = 100;
 const DEFAULT_GRACE_MS = 60_000;
 /** Break kinds reported at the same sequence number: the more specific first. */
 const PRIORITY: Record<AuditBreakKind, number> = {
-  malformed: 0, reordered: 1, edited: 2, deleted: 3, chain: 4, 'forged-checkpoint': 5, 'checkpoint-mismatch': 6,
+  malformed: 0, reordered: 1, edited: 2, deleted: 3, chain: 4, 'unknown-checkpoint-key': 5, 'forged-checkpoint': 5, 'checkpoint-mismatch': 6,
   truncated: 7, appended: 8, unanchored: 9, 'missing-chain': 10, 'rolled-back': 11,
 };
+
+const short = (fingerprint: unknown) => (typeof fingerprint === 'string' ? fingerprint.slice(0, 16) : JSON.stringify(fingerprint));
+
+/** The trusted keys of the options, by fingerprint (undefined: signatures are not checked). */
+function trustedKeys(options: VerifyOptions): CheckpointKeySet | undefined {
+  if (options.publicKeys !== undefined) return options.publicKeys;
+  return options.publicKey === undefined ? undefined : keySetOf([{ version: 0, publicKey: options.publicKey }]);
+}
+
+/** Why a checkpoint's signature is not to be believed, or undefined when it verifies. */
+function signatureProblem(c: AuditCheckpoint, keys: CheckpointKeySet): { kind: AuditBreakKind; message: string } | undefined {
+  const trusted = keys.get(c.keyFingerprint);
+  const version = typeof c.keyVersion === 'number' ? `version ${c.keyVersion}, ` : '';
+  if (trusted === undefined) {
+    const known = [...keys.entries()].map(([fp, k]) => (k.version > 0 ? `version ${k.version} ${short(fp)}` : short(fp))).join(', ');
+    return {
+      kind: 'unknown-checkpoint-key',
+      message: `the checkpoint at record ${c.seq} is signed by checkpoint key ${version}fingerprint ${short(c.keyFingerprint)}, which is not among the public keys given (${known}): get every version's public key with \`keyward audit checkpoint-keys\`; a key nobody published is a forgery`,
+    };
+  }
+  if (!checkpointSignatureValid(c, trusted.key)) {
+    return { kind: 'forged-checkpoint', message: `the checkpoint at record ${c.seq} is forged: its signature does not verify with the checkpoint key it names (${version}fingerprint ${short(c.keyFingerprint)})` };
+  }
+  return undefined;
+}
 
 /**
  * Verifies one chain: every record's hash, each record's link to the one before, sequence
@@ -146,9 +174,11 @@ export function verifyChain(chain: string, entries: Iterable<RawEntry>, options:
   // The checkpoints.
   checkpoints.sort((a, b) => a.c.seq - b.c.seq);
   let lastValid: AuditCheckpoint | undefined;
+  const keys = trustedKeys(options);
   for (const { c, where } of checkpoints) {
-    if (options.publicKey !== undefined && !checkpointSignatureValid(c, options.publicKey)) {
-      add({ seq: c.seq, kind: 'forged-checkpoint', where, message: `the checkpoint at record ${c.seq} is forged: its signature does not verify with the audit public key` });
+    const problem = keys === undefined ? undefined : signatureProblem(c, keys);
+    if (problem !== undefined) {
+      add({ seq: c.seq, where, ...problem });
       continue;
     }
     const r = bySeq.get(c.seq);
@@ -207,7 +237,7 @@ export function verifyChain(chain: string, entries: Iterable<RawEntry>, options:
     lastSeq,
     checkpoints: checkpoints.length,
     lastCheckpointSeq: lastValid?.seq ?? null,
-    signaturesChecked: options.publicKey !== undefined,
+    signaturesChecked: keys !== undefined,
     unanchored,
     firstBreak: breaks[0] ?? null,
   };

@@ -8,6 +8,7 @@ export { MAX_PLAINTEXT_BYTES } from './encrypt.js';
 export { INITIAL_ADMIN } from './init.js';
 export { Input } from './common/input.js';
 export { wipeResult } from './common/wipe.js';
+export { accessLogger, type AccessLine, type AccessLog } from './common/access-log.js';
 export { RateLimits, networkKey, type RateLimitOptions, type BucketSpec, type SecretFailure } from './common/rate-limits.js';
 export { AuditCoalescer, COALESCED_OPERATION, type AuditCoalescerOptions } from './common/audit-coalescer.js';
 export { unknownTargetFields } from './audit-trail.js';

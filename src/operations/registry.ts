@@ -51,6 +51,8 @@ import { generateMac } from './generate-mac.js';
 import { generateDataKeyWithoutPlaintext } from './generate-data-key-without-plaintext.js';
 import { generateRandom } from './generate-random.js';
 import { getAuditPublicKey } from './get-audit-public-key.js';
+import { listAuditPublicKeys } from './list-audit-public-keys.js';
+import { rotateAuditCheckpointKey } from './rotate-audit-checkpoint-key.js';
 import { getCallerIdentity } from './get-caller-identity.js';
 import { getCertificate } from './get-certificate.js';
 import { getCertificateStatus } from './get-certificate-status.js';
@@ -115,7 +117,7 @@ const TARGETED: readonly Operation[] = [
   listKeyVersions, disableKeyVersion, enableKeyVersion, destroyKeyVersion, createPrincipal,
   listPrincipals, deletePrincipal, createTenant, listTenants, describeTenant, updateTenant, suspendTenant,
   resumeTenant, deleteTenant, cancelTenantDeletion, getCallerIdentity,
-  listAuditRecords, verifyAudit, auditHash, getAuditPublicKey, pruneAudit,
+  listAuditRecords, verifyAudit, auditHash, getAuditPublicKey, listAuditPublicKeys, rotateAuditCheckpointKey, pruneAudit,
   batchEncrypt, batchDecrypt,
   scopeEncrypt, scopeDecrypt, scopeReEncrypt, createScope, rotateScope, describeScope, configureScopes,
   batchScopeEncrypt, batchScopeDecrypt,

@@ -3,7 +3,7 @@ import { KeywardError, quote } from '../../errors/index.js';
 import { auditRejected, unknownTargetFields } from '../../operations/index.js';
 import { requestMeta } from './request-meta.js';
 import { ERROR_CODE_TRAILER } from './status.js';
-import { failure, type GrpcEnv } from './unary.js';
+import { failure, logAccess, type GrpcEnv } from './unary.js';
 
 /**
  * grpc-js answers a few requests itself, before any handler runs: an unknown method, a message
@@ -13,6 +13,7 @@ import { failure, type GrpcEnv } from './unary.js';
  */
 export function edgeInterceptor(env: GrpcEnv, maxMessageBytes: number): ServerInterceptor {
   return (method, call) => {
+    const started = performance.now();
     const send = call.sendStatus.bind(call);
     // grpc-js sends its own refusals through the innermost call: translate them there. The call
     // itself is returned (no intercepting layer per call, whose listeners every message and event
@@ -26,7 +27,9 @@ export function edgeInterceptor(env: GrpcEnv, maxMessageBytes: number): ServerIn
       const meta = requestMeta(call.getPeer(), env.unixSocket);
       const operation = operationOf(method.path);
       // answered at once (grpc-js goes on reading the stream); the refusal is recorded meanwhile
-      send(failure(env, error, meta.requestId, operation));
+      const s = failure(env, error, meta.requestId, operation);
+      send(s);
+      logAccess(env, meta, operation, started, s.code, s.errorCode);
       void auditRejected(env.services, meta, operation, error);
     };
     // grpc-js chains interceptors by what they return; its type names the class, the base call is as good
@@ -80,10 +83,15 @@ function unknownMethodHandler(env: GrpcEnv, path: string, offered: readonly stri
     serialize: () => Buffer.alloc(0),
     deserialize: (bytes: Buffer) => bytes,
     func: (call: { getPeer(): string }, callback: (e: unknown) => void) => {
+      const started = performance.now();
       const meta = requestMeta(call.getPeer(), env.unixSocket);
       const error = new KeywardError('UnknownOperationException', `Unknown method ${quote(path)}; this server offers ${offered.join(', ')}.`);
       // the method path is the caller's text: recorded under a fixed name, as a digest
-      void auditRejected(env.services, meta, 'UnknownOperation', error, undefined, unknownTargetFields(path)).then((e) => callback(failure(env, e, meta.requestId, 'unknown')));
+      void auditRejected(env.services, meta, 'UnknownOperation', error, undefined, unknownTargetFields(path)).then((e) => {
+        const s = failure(env, e, meta.requestId, 'unknown');
+        callback(s);
+        logAccess(env, meta, 'UnknownOperation', started, s.code, s.errorCode);
+      });
     },
   };
 }

@@ -2,7 +2,7 @@ import { Server, type ServiceDefinition } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
-import { auditServed, type Services } from '../../operations/index.js';
+import { accessLogger, auditServed, type Services } from '../../operations/index.js';
 import type { ListenerIdentity } from './credentials.js';
 import { answerUnknownMethods, edgeInterceptor } from './edge.js';
 import { healthService } from './health.js';
@@ -34,6 +34,8 @@ export interface GrpcServerOptions {
   readonly listener?: ListenerIdentity;
   /** The server listens on a Unix socket (no peer addresses). */
   readonly unixSocket?: boolean;
+  /** One info line per call, as the HTTP access log (default on). */
+  readonly accessLog?: boolean;
 }
 
 let loaded: PackageDefinition | undefined;
@@ -49,7 +51,10 @@ export function grpcPackage(): PackageDefinition {
  * Like the HTTP transport it only translates; every decision is in operations/.
  */
 export function buildGrpcServer(options: GrpcServerOptions): Server {
-  const env: GrpcEnv = { services: options.services, log: options.log, listener: options.listener ?? {}, unixSocket: options.unixSocket ?? false };
+  const env: GrpcEnv = {
+    services: options.services, log: options.log, listener: options.listener ?? {}, unixSocket: options.unixSocket ?? false,
+    access: accessLogger(options.log, 'grpc', options.accessLog !== false),
+  };
   const pkg = grpcPackage();
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,

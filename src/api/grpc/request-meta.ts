@@ -6,7 +6,8 @@ import type { RequestMeta } from '../../operations/index.js';
  * its port; empty on a Unix socket, which the audit record then names as such).
  */
 export function requestMeta(peer: string, unixSocket: boolean): RequestMeta {
-  return { requestId: randomUUID(), sourceAddress: unixSocket ? '' : peerAddress(peer), transport: 'grpc' };
+  // observed: invoke notes the principal and key id there for the access log
+  return { requestId: randomUUID(), sourceAddress: unixSocket ? '' : peerAddress(peer), transport: 'grpc', observed: {} };
 }
 
 /** The last peer seen and its address: a connection's calls come in runs with the same peer. */

@@ -1,6 +1,6 @@
 import type { handleUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { auditRejected, wipeResult, type Credentials, type RequestMeta, type Services } from '../../operations/index.js';
+import { auditRejected, wipeResult, type AccessLog, type Credentials, type RequestMeta, type Services } from '../../operations/index.js';
 import { credentialsOf, type ListenerIdentity } from './credentials.js';
 import { requestMeta } from './request-meta.js';
 import { grpcError, type GrpcError } from './status.js';
@@ -12,6 +12,8 @@ export interface GrpcEnv {
   readonly listener: ListenerIdentity;
   /** A Unix socket listener (no peer address). */
   readonly unixSocket: boolean;
+  /** One line per call (absent: accessLog is off). */
+  readonly access?: AccessLog | undefined;
 }
 
 /**
@@ -25,17 +27,26 @@ export function unaryCall<Req, Res>(
   answerFor: (e: unknown) => unknown = (e) => e,
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    const started = performance.now();
     const meta = requestMeta(call.getPeer(), env.unixSocket);
     let credentials: Credentials | undefined;
     const respond = async () => {
       credentials = credentialsOf(call.metadata, env.listener, call.getAuthContext().sslPeerCertificate?.raw);
       callback(null, await handle(call.request, credentials, meta));
+      logAccess(env, meta, operation, started, 0, 'OK');
     };
     respond().catch(async (e: unknown) => {
       const err = await auditRejected(env.services, meta, operation, e, credentials);
-      callback(failure(env, answerFor(err), meta.requestId, operation));
+      const s = failure(env, answerFor(err), meta.requestId, operation);
+      callback(s);
+      logAccess(env, meta, operation, started, s.code, s.errorCode);
     });
   };
+}
+
+/** The call's access log line (health checks below info: probes come every few seconds). */
+export function logAccess(env: Pick<GrpcEnv, 'access'>, meta: RequestMeta, operation: string, started: number, status: number, code: string): void {
+  env.access?.({ requestId: meta.requestId, principal: meta.observed?.principal, keyId: meta.observed?.keyId, operation, status, code, started }, operation === 'Health');
 }
 
 /** The status a failure answers with; unexpected errors and server-side faults are logged. */

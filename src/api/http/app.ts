@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import { KeywardError, quote } from '../../errors/index.js';
 import {
-  auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
+  accessLogger, auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
@@ -127,16 +127,17 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     req.keywardRequestId = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
     done();
   });
-  if (options.accessLog !== false) {
+  const access = accessLogger(log, 'http', options.accessLog !== false);
+  if (access !== undefined) {
     app.addHook('onResponse', (req, reply, done) => {
       const a = req.keywardAccess;
       const path = (req.raw.url ?? '').split('?')[0];
       // probes and scrapes come every few seconds: below info, so they do not drown the requests
       const quiet = req.method === 'GET' && (path === '/v1/sys/health' || path === '/metrics');
-      log[quiet ? 'debug' : 'info']({
+      access({
         requestId: req.keywardRequestId, principal: a?.principal, operation: a?.operation ?? 'NoRoute', keyId: a?.keyId,
-        status: reply.statusCode, code: a?.code, durationMs: Math.round(reply.elapsedTime * 10) / 10, transport: 'http',
-      }, 'request');
+        status: reply.statusCode, code: a?.code ?? 'OK', started: performance.now() - reply.elapsedTime,
+      }, quiet);
       done();
     });
   }

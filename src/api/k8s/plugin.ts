@@ -1,8 +1,8 @@
 import { Server, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { isKeywardError, KeywardError } from '../../errors/index.js';
-import { ciphertextKeyVersion, invoke, operationForTarget, type Credentials, type Operation, type RequestMeta, type Services } from '../../operations/index.js';
-import { answerUnknownMethods, edgeInterceptor, listenUnix, loadProtos, requestMeta, unaryCall, wipingAfterSerialize, type GrpcEnv } from '../grpc/index.js';
+import { accessLogger, ciphertextKeyVersion, invoke, operationForTarget, type Credentials, type Operation, type RequestMeta, type Services } from '../../operations/index.js';
+import { answerUnknownMethods, edgeInterceptor, listenUnix, loadProtos, logAccess, requestMeta, unaryCall, wipingAfterSerialize, type GrpcEnv } from '../grpc/index.js';
 
 /**
  * The Kubernetes KMS v2 plugin: the upstream v2.KeyManagementService (proto/kubernetes/kms/v2)
@@ -30,6 +30,8 @@ export interface K8sKmsOptions {
   readonly principal: { readonly tenantId: string; readonly name: string };
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs?: number;
+  /** One info line per call, as the HTTP access log (default on). */
+  readonly accessLog?: boolean;
 }
 
 type Msg = Record<string, unknown>;
@@ -66,6 +68,7 @@ export function k8sKmsService(env: GrpcEnv, options: Pick<K8sKmsOptions, 'keyId'
   return {
     Status: (rpc: { getPeer(): string }, callback: (e: null, value: Msg) => void) => {
       // Status always answers: what is wrong goes in healthz, where the API server reports it
+      const started = performance.now();
       const meta = requestMeta(rpc.getPeer(), true);
       void (async () => {
         const key = await call(describe, bound, { KeyId: options.keyId }, meta);
@@ -78,11 +81,16 @@ export function k8sKmsService(env: GrpcEnv, options: Pick<K8sKmsOptions, 'keyId'
         }
         return { version: API_VERSION, healthz: 'ok', key_id: keyId };
       })().then(
-        (status) => callback(null, status),
+        (status) => {
+          callback(null, status);
+          logAccess(env, meta, 'Status', started, 0, 'OK');
+        },
         (e: unknown) => {
           const text = isKeywardError(e) ? `${e.code}: ${e.message}` : `KMSInternalException: request id ${meta.requestId}`;
           if (!isKeywardError(e)) env.log.error({ err: e, requestId: meta.requestId }, 'KMS plugin status failed on the server side');
           callback(null, { version: API_VERSION, healthz: text, key_id: '' });
+          // answered OK on the wire (healthz carries the problem): the code says what it was
+          logAccess(env, meta, 'Status', started, 0, isKeywardError(e) ? e.code : 'KMSInternalException');
         },
       );
     },
@@ -104,7 +112,10 @@ export function k8sKmsService(env: GrpcEnv, options: Pick<K8sKmsOptions, 'keyId'
 
 /** The plugin's gRPC server (only v2.KeyManagementService), not yet bound. */
 export function buildK8sKmsServer(options: K8sKmsOptions): Server {
-  const env: GrpcEnv = { services: options.services, log: options.log, listener: { boundPrincipal: options.principal }, unixSocket: true };
+  const env: GrpcEnv = {
+    services: options.services, log: options.log, listener: { boundPrincipal: options.principal }, unixSocket: true,
+    access: accessLogger(options.log, 'k8s-kms', options.accessLog !== false),
+  };
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_concurrent_streams': 1000,

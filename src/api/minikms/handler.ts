@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { ERROR_CODES as REGISTRY, isKeywardError } from '../../errors/index.js';
 import {
   auditRejected, DEFAULT_KEY_GROUP, invoke, keyGroups, operationForTarget, wipeResult,
-  type Credentials, type Operation, type RequestMeta, type Services,
+  type AccessLog, type Credentials, type Operation, type RequestMeta, type Services,
 } from '../../operations/index.js';
 import { errorLine, invalidRequest, isControl, isShapeError, okLine, parseRequest, typeOf, type MiniKmsErrorCode, type MiniKmsRequest, type RequestType } from './protocol.js';
 
@@ -66,27 +66,37 @@ function keyGroupOf(group: string, r: Result): Result {
 }
 
 export class MiniKmsHandler {
-  constructor(private readonly services: Services, private readonly log: Logger) {}
+  constructor(private readonly services: Services, private readonly log: Logger, private readonly access?: AccessLog) {}
 
   /** Answers one request line (never throws): the response line, with its newline. */
   async handle(line: string, meta: RequestMeta): Promise<string> {
+    const started = performance.now();
     let req: MiniKmsRequest | undefined;
     let credentials: Credentials | undefined;
     try {
       req = parseRequest(line);
       credentials = req.token === undefined || req.token === '' ? { kind: 'none' } : { kind: 'bearer', token: req.token };
       const result = await this.dispatch(req, credentials, meta);
+      let answer: string;
       try {
-        return okLine(result);
+        answer = okLine(result);
       } finally {
         wipeResult(result);
       }
+      this.logAccess(meta, req.type, started, 'ok', 'OK');
+      return answer;
     } catch (e) {
       const type = req?.type ?? typeOfLine(line);
       const err = await auditRejected(this.services, meta, type ?? 'MiniKms', e, credentials);
       const [code, message] = this.errorOf(err, type, meta.requestId);
+      this.logAccess(meta, type ?? 'MiniKms', started, code, isKeywardError(err) ? err.code : 'KMSInternalException');
       return errorLine(code, message);
     }
+  }
+
+  /** The access log line: the request type (a closed set), mini-kms's answer code as the status. */
+  private logAccess(meta: RequestMeta, operation: string, started: number, status: string, code: string): void {
+    this.access?.({ requestId: meta.requestId, principal: meta.observed?.principal, keyId: meta.observed?.keyId, operation, status, code, started });
   }
 
   private async dispatch(req: MiniKmsRequest, credentials: Credentials, meta: RequestMeta): Promise<Result> {

@@ -4,7 +4,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { resolve } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import type { RequestMeta, Services } from '../../operations/index.js';
+import { accessLogger, type RequestMeta, type Services } from '../../operations/index.js';
 import { MiniKmsHandler } from './handler.js';
 import { errorLine } from './protocol.js';
 
@@ -19,6 +19,8 @@ export interface MiniKmsListenerOptions {
   readonly idleTimeoutMs: number;
   /** Connections open at once per listener; more are refused (closed) at accept. */
   readonly maxConnections: number;
+  /** One info line per request, as the HTTP access log (default on). */
+  readonly accessLog?: boolean;
 }
 
 /** Queued in place of a request line that was over the limit. */
@@ -40,7 +42,7 @@ export class MiniKmsListener {
   private draining = false;
 
   constructor(private readonly options: MiniKmsListenerOptions) {
-    this.handler = new MiniKmsHandler(options.services, options.log);
+    this.handler = new MiniKmsHandler(options.services, options.log, accessLogger(options.log, 'minikms', options.accessLog !== false));
   }
 
   /** Binds host:port (0: any free port), with TLS when given; resolves with the bound port. */
@@ -216,7 +218,7 @@ class Connection {
     }
     this.busy = true;
     this.socket.setTimeout(0);
-    const meta: RequestMeta = { requestId: randomUUID(), sourceAddress: this.source, transport: 'minikms' };
+    const meta: RequestMeta = { requestId: randomUUID(), sourceAddress: this.source, transport: 'minikms', observed: {} };
     void this.handler.handle(line, meta).then((answer) => {
       this.busy = false;
       if (this.closed) return;

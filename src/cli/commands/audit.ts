@@ -40,7 +40,7 @@ export function registerAudit(program: Command): void {
 
   sub('verify', 'walk the hash chain and the signed checkpoints; report the first break (exit code 3 when broken)')
     .option('--from <seq>', 'start at this sequence number')
-    .option('--public-key <file>', 'check checkpoint signatures with this Ed25519 public key (PEM; from `keyward audit public-key`)')
+    .option('--public-key <file>', 'check checkpoint signatures with these public keys: the output of `keyward audit checkpoint-keys` (every version, JSON or --pem), or one PEM key')
     .option('--file <log>', 'verify a JSON-lines audit file (the file sink or an export) offline, without a server')
     .option('--chain <chain>', 'only this chain (node id)')
     .action(async (f: Flags) => {
@@ -49,10 +49,16 @@ export function registerAudit(program: Command): void {
       if (f.file !== undefined) {
         const tools = await import('../../audit-tools.js');
         if (pem === undefined) console.error('warning: no --public-key: checkpoint signatures are not checked (a rewritten chain would pass)');
+        let publicKeys;
+        try {
+          publicKeys = pem === undefined ? undefined : tools.parsePublicKeys(pem);
+        } catch (e) {
+          throw new UsageError(`--public-key ${f.publicKey ?? ''}: ${(e as Error).message}`);
+        }
         const report = tools.verifyFile(f.file, {
           now: new Date(),
           ...(from !== undefined ? { from } : {}),
-          ...(pem !== undefined ? { publicKey: tools.parsePublicKey(pem) } : {}),
+          ...(publicKeys !== undefined ? { publicKeys } : {}),
         });
         finish(report);
         return;
@@ -133,9 +139,20 @@ export function registerAudit(program: Command): void {
       process.stderr.write('the node accepts the store as it is at its next check (the next refused request, or within rollbackCheckMs)\n');
     });
 
-  sub('public-key', 'the Ed25519 public key (PEM) that verifies audit checkpoints')
+  sub('public-key', 'the Ed25519 public key (PEM) of the checkpoint key version that signs now (after a rotation, older checkpoints need `checkpoint-keys`)')
     .action((f: Flags) => withClient(f, async (c) => {
       const r = await c.send<{ PublicKey: string }>('Keyward.GetAuditPublicKey');
       process.stdout.write(r.PublicKey);
     }));
+
+  sub('checkpoint-keys', 'every checkpoint signing key version\'s public key (JSON; --pem: PEM blocks), for `audit verify --public-key`')
+    .option('--pem', 'print only the PEM public keys, oldest version first')
+    .action((f: Flags & { pem?: boolean }) => withClient(f, async (c) => {
+      const r = await c.send<{ ActiveVersion: number; Keys: Array<{ Version: number; Fingerprint: string; PublicKey: string }> }>('Keyward.ListAuditPublicKeys');
+      if (f.pem === true) process.stdout.write(r.Keys.map((k) => k.PublicKey).join(''));
+      else printJson(r);
+    }));
+
+  sub('rotate-checkpoint-key', 'make a new checkpoint signing key version (system administrators); the old version\'s public key stays published, so its checkpoints still verify')
+    .action((f: Flags) => withClient(f, async (c) => printJson(await c.send('Keyward.RotateAuditCheckpointKey'))));
 }

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  AuditKeys, canonicalJson, checkpointSignatureValid, encodeEntry, GENESIS_HASH, parseEntry, recordHash, sealRecord,
+  AuditKeys, canonicalJson, checkpointSignatureValid, encodeEntry, GENESIS_HASH, parseEntry, parsePublicKeys, recordHash, sealRecord,
   verifyChain, withHash, type AuditRecordBody, type RawEntry,
 } from '../../../src/audit/index.js';
 
@@ -85,5 +85,49 @@ describe('verifyChain', () => {
     const rs = chain(6);
     const r = verifyChain('c', raw(rs), { from: 4, now });
     expect(r.report).toMatchObject({ ok: true, firstSeq: 4, records: 3 });
+  });
+});
+
+describe('checkpoint key versions in verification', () => {
+  // two versions of the signing key (here two audit keys stand in for two versions)
+  const v1 = new AuditKeys(Buffer.alloc(32, 3));
+  const v2 = new AuditKeys(Buffer.alloc(32, 4));
+  const now = new Date(1_700_000_000_000 + 10_000);
+  const rs: ReturnType<typeof withHash>[] = [];
+  let prev = GENESIS_HASH;
+  for (let s = 1; s <= 4; s++) {
+    const r = withHash(body(s, prev));
+    rs.push(r);
+    prev = r.hash;
+  }
+  const cp = (keys: AuditKeys, seq: number) => keys.sign({
+    type: 'checkpoint', v: 1, chain: 'c', seq, head: rs[seq - 1]!.hash, time: new Date(1_700_000_000_000).toISOString(), kind: 'periodic', everyRecords: 2, everyMs: 60_000, keyFingerprint: 'ignored',
+  });
+  const entries = (): RawEntry[] => [rs[0], rs[1], cp(v1, 2), rs[2], rs[3], cp(v2, 4)].map((e, i) => ({ where: `line ${i + 1}`, text: JSON.stringify(e) }));
+  const pem = (k: AuditKeys) => k.publicKeyPem();
+
+  it('a checkpoint names the version that signed it; each is checked with its own key', () => {
+    expect(cp(v1, 2)).toMatchObject({ keyVersion: 1, keyFingerprint: v1.fingerprint });
+    const both = verifyChain('c', entries(), { publicKeys: parsePublicKeys(pem(v1) + pem(v2)), now });
+    expect(both.report).toMatchObject({ ok: true, signaturesChecked: true, lastCheckpointSeq: 4 });
+    const json = JSON.stringify({ ActiveVersion: 2, Keys: [{ Version: 1, PublicKey: pem(v1) }, { Version: 2, PublicKey: pem(v2) }] });
+    expect([...parsePublicKeys(json).values()].map((k) => k.version)).toEqual([1, 2]);
+    expect(verifyChain('c', entries(), { publicKeys: parsePublicKeys(json), now }).report.ok).toBe(true);
+  });
+
+  it('a checkpoint of a key not given is unknown-checkpoint-key, naming its fingerprint; a wrong signature is forged', () => {
+    const onlyOld = verifyChain('c', entries(), { publicKeys: parsePublicKeys(pem(v1)), now });
+    expect(onlyOld.report.firstBreak).toMatchObject({ seq: 4, kind: 'unknown-checkpoint-key' });
+    expect(onlyOld.report.firstBreak!.message).toContain(v2.fingerprint.slice(0, 16));
+    expect(onlyOld.report.firstBreak!.message).toContain('keyward audit checkpoint-keys');
+    // one PEM key, as before versions: the same rule
+    expect(verifyChain('c', entries(), { publicKey: v2.publicKey, now }).report.firstBreak).toMatchObject({ seq: 2, kind: 'unknown-checkpoint-key' });
+    // a checkpoint that names version 2's fingerprint but was signed by another key
+    const forged = { ...cp(v1, 4), keyFingerprint: v2.fingerprint, keyVersion: 2 };
+    const list = entries();
+    list[5] = { where: 'line 6', text: JSON.stringify(forged) };
+    expect(verifyChain('c', list, { publicKeys: parsePublicKeys(pem(v1) + pem(v2)), now }).report.firstBreak).toMatchObject({ seq: 4, kind: 'forged-checkpoint' });
+    expect(() => parsePublicKeys('nothing here')).toThrow(/no PEM public key/);
+    expect(() => parsePublicKeys('{"Keys": []}')).toThrow(/no Keys/);
   });
 });
