@@ -227,7 +227,6 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
    * POST / straight from node:http (see serverFactory): the same steps as the Fastify route and
    * its hooks (request id, bounded body, Date, X-Request-Id, draining, metrics, access log).
    */
-  const accessLog = options.accessLog !== false;
   function serveAwsJson(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const given = req.headers['x-request-id'];
@@ -250,12 +249,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
         if (error !== undefined || services.lifecycle?.draining === true) headers.connection = 'close';
         res.writeHead(r.status, headers);
         res.end(r.body);
-        if (accessLog) {
+        if (access !== undefined) {
           const a = m.observed;
-          log.info({
-            requestId, principal: a.principal, operation: a.operation, keyId: a.keyId, status: r.status, code: a.code,
-            durationMs: Math.round((performance.now() - started) * 10) / 10, transport: 'http',
-          }, 'request');
+          access({ requestId, principal: a.principal, operation: a.operation, keyId: a.keyId, status: r.status, code: a.code, started });
         }
       }).catch((e: unknown) => {
         log.error({ err: e, requestId }, 'request failed on the server side');
