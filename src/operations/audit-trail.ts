@@ -1,8 +1,8 @@
 import { AuditWriteError, type AuditEvent, type AuditLog } from '../audit/index.js';
-import { parseAuthorization, type Caller } from '../authz/index.js';
+import type { Caller } from '../authz/index.js';
 import { sha256Hex } from '../crypto/index.js';
 import { isKeywardError, KeywardError } from '../errors/index.js';
-import type { Credentials } from './authenticate.js';
+import { sigV4Authorization, type Credentials } from './authenticate.js';
 import type { AuditNotes, RequestMeta } from './context.js';
 
 /**
@@ -91,7 +91,7 @@ function credentialOf(c: Credentials | undefined, caller: Caller | undefined, di
   if (c.kind === 'bearer') return caller !== undefined ? `token-id:${digestId(caller.principal.tokenId)}` : `token:${digest(c.token)}`;
   if (c.kind === 'bound') return `bound-principal:${c.tenantId}/${c.name}`;
   try {
-    return `access-key:${parseAuthorization(c.authorization).accessKeyId.slice(0, 128)}`;
+    return `access-key:${sigV4Authorization(c).accessKeyId.slice(0, 128)}`;
   } catch {
     return 'access-key:(malformed)';
   }
@@ -107,7 +107,10 @@ export function requestFields(body: unknown, digest: (v: string) => string): Rec
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return out;
   let n = 0;
   const put = (k: string, v: string) => {
-    if (n++ < MAX_FIELDS) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    if (n++ >= MAX_FIELDS) return;
+    // `__proto__` from a caller's map is a field like any other, never the record's prototype
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
   };
   for (const [field, value] of Object.entries(body as Record<string, unknown>)) {
     if (DROPPED.has(field) || value === undefined || value === null) continue;

@@ -1,4 +1,4 @@
-import { isSigV4, parseAuthorization, verifySigV4, type Caller, type SignedRequest } from '../authz/index.js';
+import { isSigV4, parseAuthorization, verifySigV4, type Caller, type SignedRequest, type SigV4Authorization } from '../authz/index.js';
 import { KeywardError, quote } from '../errors/index.js';
 import type { PrincipalRecord } from '../keyring/index.js';
 import type { Services } from './context.js';
@@ -17,6 +17,50 @@ export type Credentials =
   | { readonly kind: 'certificate'; readonly certificate: Buffer };
 
 const unrecognized = () => new KeywardError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+
+/** SigV4 headers already parsed, by credentials: authentication and the audit record read it once. */
+const parsedSigV4 = new WeakMap<Credentials, SigV4Authorization>();
+/**
+ * What a client's Authorization headers share from one request to the next (everything before the
+ * signature: access key id, scope, signed headers), parsed once. Bounded; keyed by what the
+ * client sent, so a flood of distinct headers only empties it.
+ */
+const parsedPrefixes = new Map<string, SigV4Authorization>();
+const MAX_PARSED_PREFIXES = 1024;
+const SIGNATURE_FIELD = 'Signature=';
+const SIGNATURE_LENGTH = 64;
+const PLACEHOLDER_SIGNATURE = '0'.repeat(SIGNATURE_LENGTH);
+
+/** The parsed Authorization header of SigV4 credentials (parsed on first use; a malformed one throws each time). */
+export function sigV4Authorization(credentials: Extract<Credentials, { kind: 'sigv4' }>): SigV4Authorization {
+  let auth = parsedSigV4.get(credentials);
+  if (auth === undefined) {
+    auth = parseWithPrefixCache(credentials.authorization);
+    parsedSigV4.set(credentials, auth);
+  }
+  return auth;
+}
+
+/**
+ * parseAuthorization, with the part before a trailing `Signature=<64 hex>` parsed once per
+ * distinct prefix: the same result, since the signature is the last field (it wins over any
+ * earlier one, as in parseAuthorization) and is checked here as parseAuthorization checks it.
+ */
+function parseWithPrefixCache(header: string): SigV4Authorization {
+  const at = header.length - SIGNATURE_LENGTH - SIGNATURE_FIELD.length;
+  // the field's own name: after a separator, not the end of another name (`XSignature=`)
+  if (at <= 0 || !header.startsWith(SIGNATURE_FIELD, at) || (header[at - 1] !== ',' && header[at - 1] !== ' ')) return parseAuthorization(header);
+  const signature = header.slice(at + SIGNATURE_FIELD.length);
+  if (!/^[0-9a-f]{64}$/.test(signature)) return parseAuthorization(header);
+  const prefix = header.slice(0, at);
+  let known = parsedPrefixes.get(prefix);
+  if (known === undefined) {
+    known = parseAuthorization(prefix + SIGNATURE_FIELD + PLACEHOLDER_SIGNATURE);
+    if (parsedPrefixes.size >= MAX_PARSED_PREFIXES) parsedPrefixes.clear();
+    parsedPrefixes.set(prefix, known);
+  }
+  return { ...known, signature };
+}
 
 /** Reads credentials from an Authorization header value (SigV4 or Bearer). */
 export function credentialsFromAuthorization(authorization: string | undefined, request: () => SignedRequest): Credentials {
@@ -39,7 +83,7 @@ export async function authenticate(services: Services, credentials: Credentials)
       if (principal === undefined) throw unrecognized();
       break;
     case 'sigv4': {
-      const auth = parseAuthorization(credentials.authorization);
+      const auth = sigV4Authorization(credentials);
       principal = await principals.byAccessKeyId(auth.accessKeyId);
       if (principal === undefined) throw unrecognized();
       verifySigV4(credentials.request, auth, principal.secretAccessKey, services.clock(), services.signingKeys, services.sigv4);

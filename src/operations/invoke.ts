@@ -28,7 +28,8 @@ export async function invoke(services: Services, operation: Operation, credentia
         ? new KeywardError('SealedException', 'Keyward is sealed; unseal it (keyward unseal or POST /v1/sys/unseal) first.')
         : new KeywardError('NotInitializedException', 'Keyward is not initialized; run keyward init or POST /v1/sys/init.');
     }
-    await refuseAfterRollback(services, operation);
+    // after the check of an unseal, a field read: no await on the hot path
+    if (services.rollback !== undefined && services.rollback.state.kind !== 'ok') await refuseAfterRollback(services, operation);
     if (operation.plane === 'public') {
       // anyone may call these: they draw on the unauthenticated buckets (health probes excepted)
       if (!operation.unaudited) services.rateLimits?.takeUnauthenticated(meta.sourceAddress);
@@ -37,15 +38,19 @@ export async function invoke(services: Services, operation: Operation, credentia
       if (isExpensive(operation, request)) services.rateLimits?.takeExpensive(meta.sourceAddress, operation.name);
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
-      caller = await authenticateOrCharge(services, credentials, meta);
+      try {
+        caller = await authenticate(services, credentials);
+      } catch (e) {
+        // missing or failing credentials cost the source (and the node) a token of the unauthenticated buckets
+        services.rateLimits?.takeUnauthenticated(meta.sourceAddress);
+        throw e;
+      }
       if (meta.observed !== undefined) meta.observed.principal = `${caller.principal.tenantId}/${caller.principal.name}`;
       requireActiveTenant(caller.tenant);
       takeRate(services, caller);
       authorize(caller, operation.plane, operation.name);
       const request = operation.parse(new Input(body));
-      const known = caller;
-      const subrequest: CallerContext['subrequest'] = (item, itemBody, index) => runItem(services, item, credentials, known, itemBody, { ...meta, requestId: `${meta.requestId}#${index + 1}` });
-      result = await operation.run({ services, meta, audit: notes, caller, subrequest, ...accessOf(operation, request) }, request);
+      result = await operation.run(callerContext(services, meta, notes, caller, operation, request, batchItems(services, credentials, caller, meta)), request);
     }
   } catch (e) {
     // A request that failed stays failed with its own error (more useful than the audit's) even
@@ -78,7 +83,7 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
     takeRate(services, caller);
     authorize(caller, operation.plane, operation.name);
     const request: unknown = operation.parse(new Input(body));
-    result = await operation.run({ services, meta, audit: notes, caller, subrequest: noNestedBatches, ...accessOf(operation, request) }, request);
+    result = await operation.run(callerContext(services, meta, notes, caller, operation, request, noNestedBatches), request);
   } catch (e) {
     await record(services, meta, { operation: operation.name, credentials, caller, notes, body, result: resultCode(e) }, changed(services, writesBefore)).catch(() => undefined);
     if (!isKeywardError(e)) throw e;
@@ -98,19 +103,6 @@ async function runItem(services: Services, operation: AnyCallerOperation, creden
   return { ok: true, result };
 }
 
-/**
- * A request whose credentials are missing or fail costs its source (and the node) a token of
- * the unauthenticated buckets; once they are empty it is answered ThrottlingException instead.
- */
-async function authenticateOrCharge(services: Services, credentials: Credentials, meta: RequestMeta): Promise<Caller> {
-  try {
-    return await authenticate(services, credentials);
-  } catch (e) {
-    services.rateLimits?.takeUnauthenticated(meta.sourceAddress);
-    throw e;
-  }
-}
-
 /** One request of the principal, and of its tenant: every principal of a tenant draws on the tenant's bucket too. */
 function takeRate(services: Services, caller: Caller): void {
   services.rateLimits?.takePrincipal(`${caller.principal.tenantId}/${caller.principal.name}`);
@@ -118,13 +110,17 @@ function takeRate(services: Services, caller: Caller): void {
   services.rateLimits?.takeTenant(caller.tenant.id, { tokens: quotas.requestsPerSecond, intervalMs: 1000, burst: quotas.burst || quotas.requestsPerSecond });
 }
 
-/** What key authorisation needs from the request: the operation, and the grant tokens it carries. */
-function accessOf(operation: AnyCallerOperation, request: unknown): Pick<CallerContext, 'operation' | 'grantTokens'> {
+/** The context a caller's operation runs with: the operation, and the grant tokens the request carries. */
+function callerContext(services: Services, meta: RequestMeta, notes: AuditNotes, caller: Caller, operation: AnyCallerOperation, request: unknown, subrequest: CallerContext['subrequest']): CallerContext {
   const tokens = request !== null && typeof request === 'object' ? (request as { grantTokens?: unknown }).grantTokens : undefined;
-  return {
-    operation: { name: operation.name, plane: operation.plane },
-    ...(Array.isArray(tokens) && tokens.every((t) => typeof t === 'string') ? { grantTokens: tokens as string[] } : {}),
-  };
+  const ctx: { -readonly [K in keyof CallerContext]: CallerContext[K] } = { services, meta, audit: notes, caller, subrequest, operation: { name: operation.name, plane: operation.plane } };
+  if (Array.isArray(tokens) && tokens.every((t) => typeof t === 'string')) ctx.grantTokens = tokens as string[];
+  return ctx;
+}
+
+/** Runs one item of a batch as a request of its own (CallerContext.subrequest). */
+function batchItems(services: Services, credentials: Credentials, caller: Caller, meta: RequestMeta): CallerContext['subrequest'] {
+  return (item, itemBody, index) => runItem(services, item, credentials, caller, itemBody, { ...meta, requestId: `${meta.requestId}#${index + 1}` });
 }
 
 const noNestedBatches: CallerContext['subrequest'] = () => Promise.reject(new KeywardError('ValidationException', 'A batch item cannot itself be a batch.'));

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { Transform } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -6,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import type { Logger } from 'pino';
 import { KeywardError, quote } from '../../errors/index.js';
 import {
-  accessLogger, auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, readSysBody, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
+  accessLogger, requestIdFrom, auditRejected, credentialsFromAuthorization, invoke, isUnsupportedAwsTarget, operationForTarget, pkiPublic, readSysBody, sys, unknownTargetFields, wipeResult, type Credentials, type Operation, type Services,
 } from '../../operations/index.js';
 import { errorResponse } from './error-response.js';
 import { discardBody } from './linger.js';
@@ -48,6 +50,14 @@ interface AccessNote {
   keyId?: string;
 }
 
+/** The request facts operations see, with the access note the transport logs. */
+interface HttpMeta {
+  readonly requestId: string;
+  readonly sourceAddress: string;
+  readonly transport: 'http';
+  readonly observed: AccessNote;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     keywardRequestId: string;
@@ -57,8 +67,6 @@ declare module 'fastify' {
   }
 }
 
-/** A client's own request id (X-Request-Id) is used when it is short and plain; else one is made. */
-const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Operations whose failures an operator must see (someone may be guessing a secret). */
 const LOGGED_FAILURES = new Set(['Unseal', 'Rekey', 'RotateRoot', 'RotateBarrier', 'Escrow', 'Init']);
 const SYS_NAMES = new Set<string>([...Object.values(sys).map((o) => o.name), ...Object.values(pkiPublic).map((o) => o.name), 'NoRoute']);
@@ -81,27 +89,44 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // Node checks the header and request timeouts only every connectionsCheckingInterval (30 s by
   // default): check often enough that a slow client is cut off close to its deadline.
   const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)));
+  let closing = false;
   const app = Fastify({
+    // The AWS JSON protocol (POST / with the SDKs' content type) is answered from node:http's
+    // request event (serveAwsJson, below): it is nearly every request, and Fastify's routing,
+    // hooks and reply cost about a tenth of an Encrypt. Everything else goes to Fastify.
+    serverFactory: (handler) => {
+      const route = (req: IncomingMessage, res: ServerResponse) => {
+        if (req.method === 'POST' && req.url === '/' && !closing && req.headers['content-type'] === AMZ_JSON) serveAwsJson(req, res);
+        else handler(req, res);
+      };
+      const server: Server = options.tls
+        ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval, ...clientCertificateOptions(options.tls) }, route)
+        : createServer({ connectionsCheckingInterval }, route);
+      server.keepAliveTimeout = options.keepAliveTimeoutMs;
+      server.requestTimeout = options.requestTimeoutMs;
+      return server;
+    },
     bodyLimit: options.bodyLimit,
     logger: false,
     return503OnClosing: true,
     // Errors Fastify meets before routing (a malformed URL) get the same AWS-shaped answer.
     frameworkErrors: (e, req, reply) => fail(req, reply, e, idOf(req), 'unknown', performance.now()),
-    keepAliveTimeout: options.keepAliveTimeoutMs,
     // Node's own answers to unparseable requests (431 for oversized headers) in AWS's shape
     clientErrorHandler: (err, socket) => answerClientError(err, socket),
-    requestTimeout: options.requestTimeoutMs,
-    http: { connectionsCheckingInterval },
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval, ...clientCertificateOptions(options.tls) } } : {}),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = options.headersTimeoutMs;
+  // once closing, Fastify answers 503 to whatever still arrives (return503OnClosing)
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
 
   app.decorateRequest('keywardRequestId', '');
   app.decorateRequest('keywardAccess', undefined);
   app.decorateRequest('keywardBodyChunks', undefined);
   app.addHook('onRequest', (req, _reply, done) => {
     const given = req.headers['x-request-id'];
-    req.keywardRequestId = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    req.keywardRequestId = requestIdFrom(given);
     done();
   });
   const access = accessLogger(log, 'http', options.accessLog !== false);
@@ -123,14 +148,17 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   // SigV4 dates are checked against the same clock.
   let dateSecond = -1;
   let dateText = '';
-  app.addHook('onSend', (req, reply, payload, done) => {
+  const dateHeader = () => {
     const now = services.clock().getTime();
     const second = Math.floor(now / 1000);
     if (second !== dateSecond) {
       dateSecond = second;
       dateText = new Date(now).toUTCString();
     }
-    reply.header('date', dateText);
+    return dateText;
+  };
+  app.addHook('onSend', (req, reply, payload, done) => {
+    reply.header('date', dateHeader());
     reply.header('x-request-id', req.keywardRequestId);
     // draining: every connection closes after its answer, so the node can stop once they are done
     if (services.lifecycle?.draining) reply.header('connection', 'close');
@@ -148,46 +176,93 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   /** The operation label: a registered operation's name, else one word (metric labels stay a closed set). */
   const label = (operation: string) => (operationForTarget(`Keyward.${operation}`) ?? operationForTarget(`TrentService.${operation}`) ?? SYS_NAMES.has(operation) ? operation : 'unknown');
 
-  const fail = async (req: FastifyRequest, reply: FastifyReply, error: unknown, requestId: string, operation: string, started: number, fields?: Record<string, string>) => {
+  /** The AWS-shaped error answer of a request refused before or by its operation (audited, counted, logged). */
+  const failure = async (m: HttpMeta, error: unknown, operation: string, started: number, fields?: Record<string, string>) => {
     // Requests refused before reaching an operation are audited here (invoke records the rest).
-    const m = meta(req, requestId);
     const e = await auditRejected(services, m, operation, error, undefined, fields);
-    const r = errorResponse(e, requestId);
+    const r = errorResponse(e, m.requestId);
     m.observed.operation = label(operation);
     m.observed.code = r.code;
-    if (r.internal) log.error({ err: e, requestId, operation, code: r.code }, 'request failed on the server side');
-    if (LOGGED_FAILURES.has(operation)) log.warn({ requestId, operation, code: r.code, source: req.ip }, `${operation} failed`);
+    if (r.internal) log.error({ err: e, requestId: m.requestId, operation, code: r.code }, 'request failed on the server side');
+    if (LOGGED_FAILURES.has(operation)) log.warn({ requestId: m.requestId, operation, code: r.code, source: m.sourceAddress }, `${operation} failed`);
     metrics.observe(m.observed.operation, r.code, (performance.now() - started) / 1000);
+    return r;
+  };
+
+  const fail = async (req: FastifyRequest, reply: FastifyReply, error: unknown, requestId: string, operation: string, started: number, fields?: Record<string, string>) => {
+    const r = await failure(meta(req, requestId), error, operation, started, fields);
     return reply.code(r.status).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId)
       .header('x-amzn-errortype', r.code).send(r.body);
   };
 
-  const run = async (req: FastifyRequest, reply: FastifyReply, op: Operation | undefined, name: string, body: unknown, credentials: Credentials | undefined, started: number, requestId: string) => {
-    if (op === undefined && isUnsupportedAwsTarget(name)) throw new KeywardError('UnsupportedOperationException', `${name.slice('TrentService.'.length)} is an AWS KMS operation Keyward does not support (custom key stores and multi-Region keys are not implemented).`);
-    if (op === undefined) throw new KeywardError('UnknownOperationException', name === '' ? 'The request has no X-Amz-Target header naming the operation.' : `Unknown operation ${quote(name)}.`);
-    const result = await invoke(services, op, credentials ?? credentialsOf(req), body, meta(req, requestId));
-    const json = toJson(result);
-    wipeResult(result);
-    wipeOnceSent(reply, json);
-    metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
-    req.keywardAccess = { ...req.keywardAccess, operation: op.name, code: 'OK' };
-    return reply.code(200).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId).send(json);
+  /** The AWS JSON protocol: the operation X-Amz-Target names, run on the body; its JSON answer. */
+  const runTarget = async (m: HttpMeta, target: string, op: Operation | undefined, raw: Buffer | undefined, credentials: () => Credentials, started: number) => {
+    try {
+      const body = parseJson(raw);
+      if (op === undefined && isUnsupportedAwsTarget(target)) throw new KeywardError('UnsupportedOperationException', `${target.slice('TrentService.'.length)} is an AWS KMS operation Keyward does not support (custom key stores and multi-Region keys are not implemented).`);
+      if (op === undefined) throw new KeywardError('UnknownOperationException', target === '' ? 'The request has no X-Amz-Target header naming the operation.' : `Unknown operation ${quote(target)}.`);
+      const result = await invoke(services, op, credentials(), body, m);
+      const json = toJson(result);
+      wipeResult(result);
+      metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
+      m.observed.operation = op.name;
+      m.observed.code = 'OK';
+      return { status: 200, code: undefined, body: json };
+    } catch (e) {
+      // the audit record and the metrics name an operation from the closed set; unknown text only as a digest
+      if (op !== undefined) return failure(m, e, op.name, started);
+      return target === '' ? failure(m, e, 'MissingTarget', started) : failure(m, e, 'UnknownOperation', started, unknownTargetFields(target));
+    }
   };
 
   app.post('/', async (req, reply) => {
     const started = performance.now();
     const requestId = idOf(req);
     const target = headerString(req.headers['x-amz-target']);
-    const op = operationForTarget(target);
-    try {
-      const body = parseJson(req.body);
-      return await run(req, reply, op, target, body, undefined, started, requestId);
-    } catch (e) {
-      // the audit record and the metrics name an operation from the closed set; unknown text only as a digest
-      if (op !== undefined) return fail(req, reply, e, requestId, op.name, started);
-      return target === '' ? fail(req, reply, e, requestId, 'MissingTarget', started) : fail(req, reply, e, requestId, 'UnknownOperation', started, unknownTargetFields(target));
-    }
+    const r = await runTarget(meta(req, requestId), target, operationForTarget(target), Buffer.isBuffer(req.body) ? req.body : undefined, () => credentialsOf(req.raw, req.body), started);
+    reply.code(r.status).header('content-type', AMZ_JSON).header('x-amzn-requestid', requestId);
+    if (r.code !== undefined) reply.header('x-amzn-errortype', r.code);
+    wipeOnceSent(reply.raw, r.body);
+    return reply.send(r.body);
   });
+
+  /**
+   * POST / straight from node:http (see serverFactory): the same steps as the Fastify route and
+   * its hooks (request id, bounded body, Date, X-Request-Id, draining, metrics, access log).
+   */
+  function serveAwsJson(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const given = req.headers['x-request-id'];
+    const requestId = requestIdFrom(given);
+    const m: HttpMeta = { requestId, sourceAddress: req.socket.remoteAddress ?? '', transport: 'http', observed: { operation: 'unknown', code: 'OK' } };
+    readBody(req, options.bodyLimit, (error, raw) => {
+      const answer = error === undefined
+        ? (() => {
+          const target = headerString(req.headers['x-amz-target']);
+          return runTarget(m, target, operationForTarget(target), raw, () => credentialsOf(req, raw), started);
+        })()
+        // an oversized body: drop the rest of it first, so a client still sending can read the 413
+        : (tooLarge(error) ? discardBody(req) : Promise.resolve()).then(() => failure(m, error, 'unknown', started));
+      answer.then((r) => {
+        const headers: Record<string, string | number> = {
+          'content-type': AMZ_JSON, 'x-amzn-requestid': requestId, date: dateHeader(), 'x-request-id': requestId, 'content-length': Buffer.byteLength(r.body),
+        };
+        if (r.code !== undefined) headers['x-amzn-errortype'] = r.code;
+        // a body that could not be read may still be arriving: close rather than read it as the next request
+        if (error !== undefined || services.lifecycle?.draining === true) headers.connection = 'close';
+        res.writeHead(r.status, headers);
+        wipeOnceSent(res, r.body);
+        res.end(r.body);
+        if (access !== undefined) {
+          const a = m.observed;
+          access({ requestId, principal: a.principal, operation: a.operation, keyId: a.keyId, status: r.status, code: a.code, started });
+        }
+      }).catch((e: unknown) => {
+        log.error({ err: e, requestId }, 'request failed on the server side');
+        res.destroy();
+      });
+    });
+  }
 
   const sysRoute = (method: 'GET' | 'POST', path: string, op: Operation, status?: (result: Record<string, unknown>, req: FastifyRequest) => number) => {
     app.route({
@@ -204,11 +279,11 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
           requireOwnOrigin(req, options);
           // passphrases and shares are read as bytes, zeroed below with the raw body (never strings)
           if (method === 'POST' && Buffer.isBuffer(req.body)) body = readSysBody(req.body);
-          const result = await invoke(services, op, credentialsOf(req), body, meta(req, requestId)) as Record<string, unknown>;
+          const result = await invoke(services, op, credentialsOf(req.raw, req.body), body, meta(req, requestId)) as Record<string, unknown>;
           const code = status?.(result, req) ?? 200;
           const json = toJson(result);
           wipeResult(result);
-          wipeOnceSent(reply, json);
+          wipeOnceSent(reply.raw, json);
           metrics.observe(op.name, 'OK', (performance.now() - started) / 1000);
           req.keywardAccess = { ...req.keywardAccess, operation: op.name, code: 'OK' };
           return reply.code(code).header('content-type', 'application/json').header('x-amzn-requestid', requestId).send(json);
@@ -310,28 +385,68 @@ const tapBody: preParsingHookHandler = (req, _reply, payload, done) => {
 };
 
 /** An answer made of bytes holds a secret (see toJson): zeroed once the socket has taken it. */
-function wipeOnceSent(reply: FastifyReply, json: string | Buffer): void {
-  if (Buffer.isBuffer(json)) reply.raw.once('close', () => json.fill(0));
+function wipeOnceSent(res: ServerResponse, json: string | Buffer): void {
+  if (Buffer.isBuffer(json)) res.once('close', () => json.fill(0));
 }
 
-function credentialsOf(req: FastifyRequest): Credentials {
+function credentialsOf(req: IncomingMessage, body: unknown): Credentials {
   const authorization = headerString(req.headers.authorization);
   if (authorization === '') {
     // an explicit Authorization header wins; otherwise a client certificate, if one was presented
-    const certificate = (req.raw.socket as Partial<TLSSocket>).getPeerCertificate?.().raw;
+    const certificate = (req.socket as Partial<TLSSocket>).getPeerCertificate?.().raw;
     if (certificate !== undefined) return { kind: 'certificate', certificate };
   }
   return credentialsFromAuthorization(authorization, () => {
-    const url = req.raw.url ?? '/';
+    const url = req.url ?? '/';
     const q = url.indexOf('?');
     return {
-      method: req.method,
+      method: req.method ?? 'GET',
       path: q < 0 ? url : url.slice(0, q),
       query: q < 0 ? '' : url.slice(q + 1),
       headers: req.headers,
-      body: Buffer.isBuffer(req.body) ? req.body : EMPTY,
+      body: Buffer.isBuffer(body) ? body : EMPTY,
     };
   });
+}
+
+/** An error of reading a body, with the code Fastify gives the same failure (errorResponse maps them). */
+function bodyError(code: 'FST_ERR_CTP_BODY_TOO_LARGE' | 'FST_ERR_CTP_INVALID_CONTENT_LENGTH'): Error {
+  return Object.assign(new Error(code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'Request body is too large' : 'Request body size did not match Content-Length'), { code });
+}
+
+function tooLarge(e: unknown): boolean {
+  return (e as { code?: unknown }).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+}
+
+/** Reads a whole request body of at most `limit` bytes (Fastify's rules: Content-Length first, then the bytes seen). */
+function readBody(req: IncomingMessage, limit: number, done: (error: unknown, body: Buffer | undefined) => void): void {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    done(bodyError('FST_ERR_CTP_BODY_TOO_LARGE'), undefined);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const finish = (error: unknown, body: Buffer | undefined) => {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onEnd);
+    done(error, body);
+  };
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > limit) finish(bodyError('FST_ERR_CTP_BODY_TOO_LARGE'), undefined);
+    else chunks.push(chunk);
+  };
+  const onEnd = (error?: unknown) => {
+    if (error !== undefined && error !== null) finish(error, undefined);
+    else if (!Number.isNaN(declared) && received !== declared) finish(bodyError('FST_ERR_CTP_INVALID_CONTENT_LENGTH'), undefined);
+    // a copy: never a view over the socket's read buffer
+    else finish(undefined, chunks.length === 0 ? EMPTY : Buffer.concat(chunks, received));
+  };
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onEnd);
 }
 
 /**

@@ -24,6 +24,8 @@ export class HttpMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'operation' | 'code'>;
   private readonly latency: Histogram<'operation'>;
+  /** Bounded: operations and codes are closed sets (OPERATION_NAMES, the error registry). */
+  private readonly series = new Map<string, { latency: { observe(v: number): void }; counts: Map<string, { inc(): void }> }>();
   private tenantKeys: { at: number; rows: ReadonlyArray<readonly [string, number]> } | undefined;
   private tenantKeysLoading: Promise<void> | undefined;
 
@@ -43,8 +45,19 @@ export class HttpMetrics {
   observe(operation: string, code: string, seconds: number): void {
     const op = OPERATION_NAMES.has(operation) ? operation : UNKNOWN_LABEL;
     const result = code === 'OK' || isErrorCode(code) ? code : UNKNOWN_LABEL;
-    this.requests.inc({ operation: op, code: result });
-    this.latency.observe({ operation: op }, seconds);
+    // the labelled children, made once per operation (and code): prom-client hashes the labels on every call otherwise
+    let series = this.series.get(op);
+    if (series === undefined) {
+      series = { latency: this.latency.labels({ operation: op }), counts: new Map() };
+      this.series.set(op, series);
+    }
+    let count = series.counts.get(result);
+    if (count === undefined) {
+      count = this.requests.labels({ operation: op, code: result });
+      series.counts.set(result, count);
+    }
+    count.inc();
+    series.latency.observe(seconds);
   }
 
   private nodeGauges(services: Services): void {
