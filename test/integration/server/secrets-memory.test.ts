@@ -146,7 +146,7 @@ describe('secrets do not outlive their use (/proc scan after seal)', () => {
     expect(pp).toBe(0);
   }, 120_000);
 
-  it('one process: after a rekey over HTTP and a seal, no copy of the old or the new passphrase', async () => {
+  it('one process: after a rekey and a rotate-root over HTTP and a seal, no copy of the old or the new passphrase', async () => {
     const passphrase = `pp-${Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('hex')}`;
     const newPassphrase = `np-${Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('hex')}`;
     const dataDir = join(dir, 'data-rekey');
@@ -162,6 +162,9 @@ describe('secrets do not outlive their use (/proc scan after seal)', () => {
     expect(unsealed.status, await unsealed.text()).toBe(200);
     const rekeyed = await post('rekey', { passphrase, new_passphrase: newPassphrase });
     expect(rekeyed.status, await rekeyed.text()).toBe(200);
+    // rotate-root is authorised by the (new) passphrase the same way
+    const rotated = await post('rotate-root', { passphrase: newPassphrase });
+    expect(rotated.status, await rotated.text()).toBe(200);
     // the rekey request is longer than a bare seal request: pad the seal so that Node's shared read
     // buffer no longer holds the rekey request's tail (what any longer request does; docs/security.md)
     const sealed = await post('seal', {}, { 'x-padding': 'x'.repeat(1024) });
