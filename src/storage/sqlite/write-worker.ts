@@ -88,6 +88,18 @@ interface Reply {
   readonly closed?: boolean;
 }
 
+/**
+ * The value's bytes in an ArrayBuffer of their own, to transfer to the worker. Posting the view
+ * itself would clone its whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB pool,
+ * which also holds whatever else was allocated from it lately — a /v1/sys body with a passphrase
+ * (zeroed after the request, but the worker's clone was not: it stayed in the worker's heap after a seal).
+ */
+function ownBuffer(value: Uint8Array): ArrayBuffer {
+  const copy = new ArrayBuffer(value.byteLength);
+  new Uint8Array(copy).set(value);
+  return copy;
+}
+
 export class SqliteWriteWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve(v: number[]): void; reject(e: unknown): void }>();
@@ -117,7 +129,8 @@ export class SqliteWriteWorker {
     const id = this.nextId++;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ops: ops.map((o) => ({ key: o.key, value: o.value, ifVersion: o.ifVersion })) });
+      const values = ops.map((o) => ownBuffer(o.value));
+      this.worker.postMessage({ id, ops: ops.map((o, i) => ({ key: o.key, value: values[i], ifVersion: o.ifVersion })) }, values);
     });
   }
 
