@@ -735,7 +735,7 @@ export async function initializeWithSecrets(installation: Installation, request:
   const r = await invoke(installation.services, sys.init, { kind: 'none' }, body, LOCAL_META) as {
     tenant: string; account_id: string; principal: string; role: string;
     credentials: { access_key_id: string; secret_access_key: string; token: string };
-    shares?: string[]; recovery_shares?: string[];
+    shares?: unknown[]; recovery_shares?: unknown[];
   };
   return {
     credentials: {
@@ -749,8 +749,9 @@ export async function initializeWithSecrets(installation: Installation, request:
       secret_access_key: String(r.credentials.secret_access_key),
     },
     secrets: {
-      ...(r.shares !== undefined ? { shares: r.shares } : {}),
-      ...(r.recovery_shares !== undefined ? { recovery_shares: r.recovery_shares } : {}),
+      // shares are SecretText (bytes) too: printed once by this process
+      ...(r.shares !== undefined ? { shares: r.shares.map(String) } : {}),
+      ...(r.recovery_shares !== undefined ? { recovery_shares: r.recovery_shares.map(String) } : {}),
     },
   };
 }
@@ -815,8 +816,9 @@ export async function recoverInstallation(installation: Installation, escrowShar
   const { target } = sys.rekey.parse(new Input(request));
   const secrets = await installation.seal.recover(escrowShares, target);
   return {
-    ...(secrets.shares !== undefined ? { shares: secrets.shares } : {}),
-    ...(secrets.recoveryShares !== undefined ? { recovery_shares: secrets.recoveryShares } : {}),
+    // printed once by this (CLI) process, as text
+    ...(secrets.shares !== undefined ? { shares: secrets.shares.map(String) } : {}),
+    ...(secrets.recoveryShares !== undefined ? { recovery_shares: secrets.recoveryShares.map(String) } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { constantTimeEqual, randomBytes, zeroize } from '../crypto/index.js';
 import { KeywardError, quote } from '../errors/index.js';
 import { SEAL_PATH_PREFIX, type Barrier, type BarrierStatus, type BarrierWriter } from '../barrier/index.js';
+import type { SecretText } from '../format/index.js';
 import type { AutoSealWrapper } from './auto-seal.js';
 import { DEFAULT_ARGON2, checkPassphrase, passphraseSeal, passphraseUnseal, type Argon2Cost } from './passphrase-seal.js';
 import {
@@ -49,7 +50,7 @@ export interface RotateRootEscrow {
 
 /** Root rotation answers: new seal shares, if any, and the re-issued escrow shares. */
 export interface RotateRootSecrets extends SealSecrets {
-  readonly escrowShares?: string[];
+  readonly escrowShares?: SecretText[];
 }
 
 /** The seal to create (init) or move to (rekey, migration). */
@@ -67,8 +68,8 @@ export interface SealSpec {
 
 /** Secrets shown once: unseal shares (shamir) and recovery shares (auto-unseal seals). Never stored. */
 export interface SealSecrets {
-  readonly shares?: string[];
-  readonly recoveryShares?: string[];
+  readonly shares?: SecretText[];
+  readonly recoveryShares?: SecretText[];
 }
 
 /** Proof of the current seal for rekey, migration and root rotation. */
@@ -443,7 +444,7 @@ export class SealManager {
    * `threshold` of these recovers the installation whatever happened to the seal). Authorised
    * like rekey; the shares are answered once and stored nowhere.
    */
-  escrow(auth: SealAuthorization, layout: ShareLayout): Promise<string[]> {
+  escrow(auth: SealAuthorization, layout: ShareLayout): Promise<SecretText[]> {
     return this.serial(async () => {
       checkShareLayout(layout, 'escrow shares');
       const { record, version } = await this.requireUnsealedConfig();
@@ -593,7 +594,7 @@ export class SealManager {
   }
 
   /** New recovery shares unless migrating between auto-unseal seals without asking for new ones. */
-  private async recoveryFor(spec: SealSpec, previous: SealConfig | undefined): Promise<{ recovery: RecoveryConfig; recoveryShares?: string[] }> {
+  private async recoveryFor(spec: SealSpec, previous: SealConfig | undefined): Promise<{ recovery: RecoveryConfig; recoveryShares?: SecretText[] }> {
     const asked = spec.recoveryShares !== undefined || spec.recoveryThreshold !== undefined;
     if (!asked && previous !== undefined && isAutoSeal(previous)) return { recovery: previous.recovery };
     const made = await newRecovery(recoveryLayout(spec));

@@ -1,12 +1,13 @@
 import { randomBytes, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
+import type { SecretText } from '../format/index.js';
 import { checkValueOf, matchesCheckValue } from './check-value.js';
 import { unwrapRootKey, wrapRootKey } from './root-key-wrap.js';
 import type { RecoveryConfig, ShamirSealConfig } from './seal-config.js';
 import { combineShares, splitSecret, type ShareLayout } from './shamir.js';
 
 /** A random unseal key, split into shares printed once; the store keeps only its check value. */
-export async function shamirSeal(rootKey: Buffer, layout: ShareLayout): Promise<{ config: ShamirSealConfig; shares: string[] }> {
+export async function shamirSeal(rootKey: Buffer, layout: ShareLayout): Promise<{ config: ShamirSealConfig; shares: SecretText[] }> {
   const unsealKey = randomBytes(32);
   const shares = await splitSecret(unsealKey, layout);
   const checkValue = checkValueOf(unsealKey);
@@ -37,7 +38,7 @@ export function shamirRewrap(config: ShamirSealConfig, unsealKey: Buffer, rootKe
 }
 
 /** Recovery key for auto-unseal seals: split into shares, only its check value is kept. */
-export async function newRecovery(layout: ShareLayout): Promise<{ config: RecoveryConfig; shares: string[] }> {
+export async function newRecovery(layout: ShareLayout): Promise<{ config: RecoveryConfig; shares: SecretText[] }> {
   const recoveryKey = randomBytes(32);
   try {
     const shares = await splitSecret(recoveryKey, layout);

@@ -1,6 +1,7 @@
 import { combine, split } from 'shamir-secret-sharing';
-import { secretBuffer } from '../crypto/index.js';
+import { secretBuffer, zeroize } from '../crypto/index.js';
 import { KeywardError } from '../errors/index.js';
+import { base64Into, SecretText } from '../format/index.js';
 
 /** Shamir k-of-n over GF(2^8) by `shamir-secret-sharing`; a share is the secret's length plus one x byte. */
 export const MAX_SHARES = 255;
@@ -25,12 +26,43 @@ export function checkShareLayout(layout: ShareLayout, what = 'shares'): void {
   }
 }
 
-/** Splits a 32-byte secret into base64 shares (1-of-1 is the secret itself with an x byte). */
-export async function splitSecret(secret: Buffer, layout: ShareLayout): Promise<string[]> {
+/**
+ * Splits a 32-byte secret into base64 shares (1-of-1 is the secret itself with an x byte), each the
+ * bytes of its text off the JavaScript heap (answered once, then zeroed by whoever sends them). The
+ * library's own arrays (<= 64 bytes, in V8's heap) are zeroed as soon as they are read; copies a
+ * garbage collection made of them before that cannot be reached (docs/security.md).
+ */
+export async function splitSecret(secret: Buffer, layout: ShareLayout): Promise<SecretText[]> {
   checkShareLayout(layout);
-  if (layout.shares === 1) return [Buffer.concat([secret, Buffer.from([1])]).toString('base64')];
-  const parts = await split(new Uint8Array(secret), layout.shares, layout.threshold);
-  return parts.map((p) => Buffer.from(p).toString('base64'));
+  if (layout.shares === 1) {
+    const one = secretBuffer(SHARE_BYTES);
+    secret.copy(one);
+    one[SECRET_BYTES] = 1;
+    try {
+      return [shareText(one)];
+    } finally {
+      zeroize(one);
+    }
+  }
+  const input = libraryBytes(secret);
+  let parts: Uint8Array[] = [];
+  try {
+    parts = await split(input, layout.shares, layout.threshold);
+    return parts.map(shareText);
+  } finally {
+    zeroize(input, ...parts);
+  }
+}
+
+/** A copy for the library (it wants exactly a Uint8Array, not a Buffer), off the JavaScript heap. */
+function libraryBytes(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(new ArrayBuffer(bytes.length));
+  copy.set(bytes);
+  return copy;
+}
+
+function shareText(share: Uint8Array): SecretText {
+  return new SecretText(base64Into(share, secretBuffer(4 * Math.ceil(share.length / 3))));
 }
 
 /**
@@ -92,8 +124,22 @@ function base64Bytes(text: Uint8Array): Buffer | undefined {
  * cannot tell a wrong combination, so callers compare it with a check value.
  */
 export async function combineShares(shares: readonly Buffer[]): Promise<Buffer> {
-  if (shares.length === 1) return Buffer.from(shares[0]!.subarray(0, SECRET_BYTES));
+  if (shares.length === 1) {
+    const key = secretBuffer(SECRET_BYTES);
+    shares[0]!.copy(key, 0, 0, SECRET_BYTES);
+    return key;
+  }
   const xs = new Set(shares.map((s) => s[SHARE_BYTES - 1]));
   if (xs.size !== shares.length) throw new KeywardError('ValidationException', 'The same share was given twice.');
-  return Buffer.from(await combine(shares.map((s) => new Uint8Array(s))));
+  // copies the library may keep are off-heap (zeroed here); its result is copied off-heap and zeroed
+  const inputs = shares.map(libraryBytes);
+  let combined: Uint8Array | undefined;
+  try {
+    combined = await combine(inputs);
+    const key = secretBuffer(combined.length);
+    key.set(combined);
+    return key;
+  } finally {
+    zeroize(...inputs, combined);
+  }
 }
