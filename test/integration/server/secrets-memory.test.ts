@@ -14,7 +14,7 @@ import { kmsClient, tempDir } from '../../helpers/server.js';
  * seal. No process holds a copy of a principal's SigV4 secret after a seal: the server keeps it
  * as bytes it zeroes, from the stored record to the HMAC key (before: 7-12 copies in freed heap).
  * A passphrase sent in an unseal or rekey body is read as bytes and zeroed too, and no copy of it
- * remains. One place is Node's, not Keyward's: the HTTP parser reads every connection into one
+ * remains, nor of a Shamir share (answered and read as bytes, zeroed). One place is Node's, not Keyward's: the HTTP parser reads every connection into one
  * shared 64 KiB buffer, which keeps the bytes of the longest request read so far past the end of
  * later, shorter ones (docs/security.md). The scans below come after a seal request at least as
  * long as the request that carried the secret, as any later signed request is in practice.
