@@ -204,4 +204,27 @@ describe('secrets do not outlive their use (/proc scan after seal)', () => {
     const found = scanMemory(server.proc.pid!, [...shares.map((s) => Buffer.from(s)), ...shares.map((s) => Buffer.from(s, 'base64'))]);
     expect({ text: found.slice(0, 5), bytes: found.slice(5) }).toEqual({ text: [0, 0, 0, 0, 0], bytes: [0, 0, 0, 0, 0] });
   }, 120_000);
+  it('shamir: after an escrow and a rekey to new shares over HTTP and a seal, no copy of any old, escrow or new share', async () => {
+    const dataDir = join(dir, 'data-shamir-rekey');
+    const server = await spawnKeyward(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], FAST, 60_000);
+    running.push(server);
+    const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+      const r = await fetch(`${server.url}/v1/sys/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      const text = await r.text();
+      expect(r.status, text).toBe(200);
+      return JSON.parse(text) as Record<string, unknown>;
+    };
+    const init = await post('init', { seal: 'shamir', shares: 5, threshold: 3 });
+    const old = init.shares as string[];
+    const auth = { authorization: `Bearer ${(init.credentials as { token: string }).token}` };
+    const escrow = (await post('escrow', { shares: old.slice(0, 3), escrow_shares: 3, escrow_threshold: 2 }, auth)).escrow_shares as string[];
+    const fresh = (await post('rekey', { shares: old.slice(2), new_seal: 'shamir', new_shares: 3, new_threshold: 2 }, auth)).shares as string[];
+    expect([escrow.length, fresh.length]).toEqual([3, 3]);
+    // padded past the longest request (Node's shared read buffer, docs/security.md)
+    await post('seal', {}, { ...auth, 'x-padding': 'x'.repeat(1024) });
+    // before: 2 to 4 copies of each text and of its bytes
+    const all = [...old, ...escrow, ...fresh];
+    const found = scanMemory(server.proc.pid!, [...all.map((s) => Buffer.from(s)), ...all.map((s) => Buffer.from(s, 'base64'))]);
+    expect({ text: found.slice(0, all.length), bytes: found.slice(all.length) }).toEqual({ text: all.map(() => 0), bytes: all.map(() => 0) });
+  }, 120_000);
 });
