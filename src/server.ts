@@ -439,7 +439,7 @@ function openAuditLog(config: Config, store: Store, chain: string, clock: Clock,
     // the checkpoint signing key's versions live under the barrier (rotation: keyward audit rotate-checkpoint-key)
     checkpointKeyStore: barrier,
     ...(config.auditRetentionDays !== undefined ? { retentionDays: config.auditRetentionDays } : {}),
-    ...(anchor !== undefined ? { onAnchor: async (chain: string, point: { seq: number; hash: string }, epoch: number | undefined) => { await anchor.advanceAsync(epoch ?? 0, { [chain]: point }, clock()); } } : {}),
+    ...(anchor !== undefined ? { onAnchor: async (chain: string, point: { seq: number; hash: string }, epoch: number | undefined) => { await anchor.advance(epoch ?? 0, { [chain]: point }, clock()); } } : {}),
     onError: (e) => log.error({ err: e }, 'audit log background work failed'),
     // one line when writes start failing, a summary a minute while they do, one when they recover
     onWriteState: (state) => {

@@ -54,22 +54,14 @@ export class AnchorFile {
     return o;
   }
 
-  /** Raises the anchor to `epoch` and the given chain points (never lowers anything). */
-  advance(epoch: number, chains: Readonly<Record<string, AnchorPoint>>, now: Date): AnchorState {
-    const current = this.read();
-    const next = this.raised(current, epoch, chains, now);
-    if (next === undefined) return current!;
-    this.write(next);
-    return next;
-  }
-
   /**
-   * advance() with the file written through the thread pool: the event loop keeps serving while
-   * the two fsyncs run (the audit log calls this after every batch with a state change, where a
-   * synchronous write was a fifth of an issuance's time on the event loop). One at a time per
-   * file; resolves when the file and its directory are on disk.
+   * Raises the anchor to `epoch` and the given chain points (never lowers anything). Writes go
+   * one at a time per file, through the thread pool: the event loop keeps serving while the two
+   * fsyncs run (the audit log calls this after every batch with a state change, where a
+   * synchronous write was a fifth of an issuance's time on the event loop). Resolves when the
+   * file and its directory are on disk.
    */
-  advanceAsync(epoch: number, chains: Readonly<Record<string, AnchorPoint>>, now: Date): Promise<AnchorState> {
+  advance(epoch: number, chains: Readonly<Record<string, AnchorPoint>>, now: Date): Promise<AnchorState> {
     const run = this.writing.then(async () => {
       const current = this.read();
       const next = this.raised(current, epoch, chains, now);

@@ -214,7 +214,8 @@ export class RollbackGuard {
       const h = JSON.parse(head.value.toString('utf8')) as { seq: number; hash: string };
       if (Number.isSafeInteger(h.seq) && h.seq > 0 && typeof h.hash === 'string') chains[chain] = { seq: h.seq, hash: h.hash };
     }
-    this.anchor.advance(epoch.kind === 'ok' ? epoch.epoch : 0, chains, this.options.clock());
+    // through the same queue as the audit log's writes: a synchronous write between their read and rename would be lowered again
+    await this.anchor.advance(epoch.kind === 'ok' ? epoch.epoch : 0, chains, this.options.clock());
   }
 }
 
