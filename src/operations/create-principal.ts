@@ -1,7 +1,7 @@
 import { authorizeTenant } from '../authz/index.js';
 import { requireActiveTenant } from '../keyring/index.js';
 import { principalView } from './common/principal-view.js';
-import { SecretText } from './common/secret-text.js';
+import { SecretText } from '../format/index.js';
 import { defineOperation } from './context.js';
 
 /** Creates a principal; its credentials are returned once and never again. */

@@ -9,7 +9,7 @@ export { INITIAL_ADMIN } from './init.js';
 export { Input } from './common/input.js';
 export { wipeResult } from './common/wipe.js';
 export { accessLogger, requestIdFrom, type AccessLine, type AccessLog } from './common/access-log.js';
-export { SecretText } from './common/secret-text.js';
+export { SecretText } from '../format/index.js';
 export { readSysBody } from './common/secret-body.js';
 export { RateLimits, networkKey, type RateLimitOptions, type BucketSpec, type SecretFailure } from './common/rate-limits.js';
 export { AuditCoalescer, COALESCED_OPERATION, type AuditCoalescerOptions } from './common/audit-coalescer.js';

@@ -2,7 +2,7 @@ import { DEFAULT_TENANT } from '../keyring/index.js';
 import { checkSpec } from '../seal/index.js';
 import { parseSealSpec, secretsView } from './common/seal-spec.js';
 import { invalid } from './common/input.js';
-import { SecretText } from './common/secret-text.js';
+import { SecretText } from '../format/index.js';
 import { defineOperation } from './context.js';
 
 export const INITIAL_ADMIN = 'admin';

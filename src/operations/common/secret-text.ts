@@ -1,1 +1,0 @@
-export { SecretText } from '../../format/secret-text.js';
