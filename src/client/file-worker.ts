@@ -3,10 +3,10 @@
 // (segment-share.ts: pread/pwritev on descriptors the main thread opened, so no data passes
 // between threads) and ends.
 import { parentPort } from 'node:worker_threads';
-import { runShare, youngCollector, type SegmentWork } from './segment-share.js';
+import { runShare, reclaimer, type SegmentWork } from './segment-share.js';
 
 const port = parentPort!;
 port.once('message', (work: SegmentWork) => {
-  runShare(work, (report) => port.postMessage(report), youngCollector());
+  runShare(work, (report) => port.postMessage(report), reclaimer());
   port.close();
 });

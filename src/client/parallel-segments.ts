@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { zeroize } from '../crypto/zeroize.js';
 import { InvalidCiphertextError } from './errors.js';
-import { runShare, stopShares, youngCollector, type SegmentWork, type WorkerReport } from './segment-share.js';
+import { runShare, stopShares, reclaimer, type SegmentWork, type WorkerReport } from './segment-share.js';
 
 export type { SegmentWork, WorkerReport } from './segment-share.js';
 
@@ -106,7 +106,7 @@ export function startSegmentPool(shape: PoolShape): SegmentPool {
         }
         return exited;
       });
-      if (shape.callingThread) runShare(workOf(), (report) => onReport(report, () => undefined), youngCollector());
+      if (shape.callingThread) runShare(workOf(), (report) => onReport(report, () => undefined), reclaimer());
       // settled only once every worker has exited: the caller closes the descriptors next, and a
       // worker still writing to a closed (perhaps reused) descriptor would corrupt another file
       await Promise.all(exits);
