@@ -1,5 +1,4 @@
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 
 /**
@@ -18,6 +17,9 @@ export function readSecretFile(path: string, what: string): string {
 
 /** Prompts on the terminal without echoing what is typed. */
 export async function promptHidden(question: string): Promise<string> {
+  // loaded here: every command that connects imports this file and few of them prompt (a file
+  // command's start skips readline's modules)
+  const { createInterface } = await import('node:readline');
   let muted = false;
   const output = new Writable({
     write(chunk: Buffer, _enc, done) {
