@@ -127,17 +127,51 @@ export class JsonStrings {
   }
 }
 
+/** The canonical encoding of a record without `hash`, in the two runs around the place of `hash`. */
+function recordParts(body: AuditRecordBody, strings: JsonStrings): [before: string, after: string] {
+  const j = (v: string | null) => strings.of(v);
+  const before = `{"chain":${j(body.chain)},"credential":${j(body.credential)}`;
+  const after = `,"keyId":${j(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${j(body.node)},"op":${j(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${j(body.principal)},"request":${canonicalJson(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${j(body.result)},"seq":${canonicalJson(body.seq)},"source":${j(body.source)},"tenant":${j(body.tenant)},"time":${j(body.time)},"transport":${j(body.transport)},"type":"record","v":1}`;
+  return [before, after];
+}
+
 /**
  * The record with its hash and its canonical encoding, computed together (the hot path): the
  * encoding with `hash` is the one without it plus the field at its sorted place (after
  * `credential`, before `keyId`), so the record is serialised once.
  */
 export function sealRecord(body: AuditRecordBody, strings: JsonStrings = new JsonStrings()): { record: AuditRecord; encoded: string } {
-  const j = (v: string | null) => strings.of(v);
-  const before = `{"chain":${j(body.chain)},"credential":${j(body.credential)}`;
-  const after = `,"keyId":${j(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${j(body.node)},"op":${j(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${j(body.principal)},"request":${canonicalJson(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${j(body.result)},"seq":${canonicalJson(body.seq)},"source":${j(body.source)},"tenant":${j(body.tenant)},"time":${j(body.time)},"transport":${j(body.transport)},"type":"record","v":1}`;
+  const [before, after] = recordParts(body, strings);
   const hash = sha256Hex(before + after);
   return { record: { ...body, hash }, encoded: `${before},"hash":${JSON.stringify(hash)}${after}` };
+}
+
+/** `,"hash":"` + 64 hex digits + `"` */
+const HASH_FIELD_BYTES = 74;
+const HASH_FIELD_START = Buffer.from(',"hash":"', 'latin1');
+/** UTF-8 of one record without its hash: grown as needed, reused (records hold digests, no secrets). */
+let scratch = Buffer.allocUnsafeSlow(4096);
+
+/**
+ * sealRecord's hash and the encoding's UTF-8 bytes, as the store takes them (the audit log's hot
+ * path): the text without `hash` is encoded once, hashed, and copied around the hash field, so
+ * no second string is built nor encoded. Exactly Buffer.from(sealRecord(body).encoded).
+ */
+export function sealRecordBytes(body: AuditRecordBody, strings: JsonStrings): { hash: string; bytes: Buffer } {
+  const [before, after] = recordParts(body, strings);
+  // a UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4)
+  const room = 3 * (before.length + after.length);
+  if (scratch.length < room) scratch = Buffer.allocUnsafeSlow(Math.max(room, 2 * scratch.length));
+  const n1 = scratch.write(before, 0, 'utf8');
+  const n2 = scratch.write(after, n1, 'utf8');
+  const hash = sha256Hex(scratch.subarray(0, n1 + n2));
+  const bytes = Buffer.allocUnsafe(n1 + HASH_FIELD_BYTES + n2);
+  scratch.copy(bytes, 0, 0, n1);
+  HASH_FIELD_START.copy(bytes, n1);
+  bytes.write(hash, n1 + HASH_FIELD_START.length, 'latin1');
+  bytes[n1 + HASH_FIELD_BYTES - 1] = 0x22; // "
+  scratch.copy(bytes, n1 + HASH_FIELD_BYTES, n1, n1 + n2);
+  return { hash, bytes };
 }
 
 /** The bytes a checkpoint's signature covers. */

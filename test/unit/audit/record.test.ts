@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  AuditKeys, canonicalJson, checkpointSignatureValid, encodeEntry, GENESIS_HASH, JsonStrings, parseEntry, parsePublicKeys, recordHash, sealRecord,
+  AuditKeys, canonicalJson, checkpointSignatureValid, encodeEntry, GENESIS_HASH, JsonStrings, parseEntry, parsePublicKeys, recordHash, sealRecord, sealRecordBytes,
   verifyChain, withHash, type AuditRecordBody, type RawEntry,
 } from '../../../src/audit/index.js';
 
@@ -27,6 +27,9 @@ describe('audit record encoding', () => {
       expect(record.hash).toBe(recordHash(b));
       expect(encoded).toBe(encodeEntry(withHash(b)));
       expect(parseEntry(encoded)).toEqual(record);
+      const { hash, bytes } = sealRecordBytes(b, new JsonStrings());
+      expect(hash).toBe(record.hash);
+      expect(bytes).toEqual(Buffer.from(encoded, 'utf8'));
     }));
   });
 
@@ -39,8 +42,19 @@ describe('audit record encoding', () => {
         const b = body(i + 1, GENESIS_HASH, extra);
         expect(sealRecord(b, strings)).toEqual(sealRecord(b));
         expect(sealRecord(b, strings).encoded).toBe(encodeEntry(withHash(b)));
+        expect(sealRecordBytes(b, strings).bytes).toEqual(Buffer.from(encodeEntry(withHash(b)), 'utf8'));
       });
     }));
+  });
+
+  it('the byte encoder gives the canonical UTF-8 for any text (astral, lone surrogates, long values)', () => {
+    const text = fc.oneof(fc.string({ maxLength: 40, unit: 'binary' }), fc.string({ minLength: 1, maxLength: 20, unit: 'binary' }).map((s) => s.repeat(300)));
+    fc.assert(fc.property(text, fc.dictionary(fc.string({ unit: 'binary', maxLength: 10 }), text, { maxKeys: 4 }), (source, request) => {
+      const b = body(3, GENESIS_HASH, { source, request });
+      const { hash, bytes } = sealRecordBytes(b, new JsonStrings());
+      expect(hash).toBe(recordHash(b));
+      expect(bytes).toEqual(Buffer.from(encodeEntry(withHash(b)), 'utf8'));
+    }), { numRuns: 100 });
   });
 });
 
