@@ -11,7 +11,7 @@ import {
 } from './store-reader.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 import {
-  encodeEntry, GENESIS_HASH, JsonStrings, parseEntry, RESUME_OPERATION, sealRecord, type AuditCheckpoint, type AuditEvent, type AuditRecord, type AuditRecordBody,
+  encodeEntry, GENESIS_HASH, JsonStrings, parseEntry, RESUME_OPERATION, sealRecordBytes, type AuditCheckpoint, type AuditEvent, type AuditRecord,
 } from './record.js';
 
 export type { AuditEvent } from './record.js';
@@ -86,6 +86,7 @@ export class AuditWriteError extends Error {
 }
 
 interface Head { seq: number; hash: string; version: number }
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 interface Pending { readonly event: AuditEvent; readonly stateChange: boolean; resolve(): void; reject(e: unknown): void }
 interface CheckpointRequest { readonly kind: 'periodic' | 'final'; readonly keys: AuditKeys | undefined; resolve(): void; reject(e: unknown): void }
 
@@ -426,22 +427,24 @@ export class AuditLog {
     if (!this.headLoaded && head.seq > 0 && events.length > 0) all.push(resumeEvent(this.options.node));
     all.push(...events);
     const records: AuditRecord[] = [];
-    const encoded: string[] = [];
+    const encoded: Buffer[] = [];
     let seq = head.seq;
     let prev = head.hash;
     const strings = new JsonStrings();
     const time = now.toISOString();
     for (const e of all) {
       seq += 1;
-      const body: AuditRecordBody = {
+      // one object per record: its hash is filled in once the encoding without it is hashed
+      const record: Mutable<AuditRecord> = {
         type: 'record', v: 1, chain, seq, time, node: this.options.node, requestId: e.requestId,
         transport: e.transport, source: e.source, principal: e.principal, tenant: e.tenant, credential: e.credential,
-        op: e.op, keyId: e.keyId, keyVersion: e.keyVersion, result: e.result, request: e.request, prev,
+        op: e.op, keyId: e.keyId, keyVersion: e.keyVersion, result: e.result, request: e.request, prev, hash: '',
       };
-      const sealed = sealRecord(body, strings);
-      records.push(sealed.record);
-      encoded.push(sealed.encoded);
-      prev = sealed.record.hash;
+      const sealed = sealRecordBytes(record, strings);
+      record.hash = sealed.hash;
+      records.push(record);
+      encoded.push(sealed.bytes);
+      prev = sealed.hash;
     }
     const unsigned = this.sinceCheckpoint + records.length;
     let checkpoint: AuditCheckpoint | undefined;
@@ -464,7 +467,7 @@ export class AuditLog {
     // One atomic batch, written off the event loop where the store can (group commit).
     const ops: BatchWrite[] = [];
     if (head.version === 0) ops.push({ key: chainIndexPath(chain), value: Buffer.from(JSON.stringify({ chain, created: now.toISOString() })) });
-    records.forEach((r, i) => ops.push({ key: recordPath(chain, r.seq), value: Buffer.from(encoded[i]!), ifVersion: 0 }));
+    records.forEach((r, i) => ops.push({ key: recordPath(chain, r.seq), value: encoded[i]!, ifVersion: 0 }));
     if (checkpoint !== undefined) ops.push({ key: checkpointPath(chain, checkpoint.seq), value: Buffer.from(encodeEntry(checkpoint)) });
     if (records.length > 0) ops.push({ key: headPath(chain), value: Buffer.from(JSON.stringify({ seq, hash: prev })), ifVersion: head.version });
     let nextEpoch: number | undefined;

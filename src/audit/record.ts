@@ -108,13 +108,25 @@ export function withHash(body: AuditRecordBody): AuditRecord {
   return { ...body, hash: recordHash(body) };
 }
 
+/** The constant runs of a record's encoding, between the fields every record changes (seq, prev, requestId). */
+interface RecordRuns {
+  readonly chain: string; readonly credential: string | null; readonly head: string;
+  readonly keyId: string | null; readonly keyVersion: number | null; readonly node: string; readonly op: string; readonly key: string;
+  readonly principalValue: string | null; readonly principal: string;
+  readonly request: Readonly<Record<string, string>>; readonly requestJson: string;
+  readonly resultValue: string; readonly result: string;
+  readonly source: string; readonly tenant: string | null; readonly time: string; readonly transport: string; readonly tail: string;
+}
+
 /**
  * JSON encodings of the strings the records of one write batch repeat (its chain, node and time;
- * a batch request's principal, tenant, credential, operation and key id), each encoded once.
+ * a batch request's principal, tenant, credential, operation and key id), each encoded once, and
+ * the last record's constant runs, reused while the next record has the same values.
  * Lives for one batch, so its size is bounded by the batch's.
  */
 export class JsonStrings {
   private readonly encoded = new Map<string, string>();
+  private last: RecordRuns | undefined;
 
   of(value: string | null): string {
     if (value === null) return 'null';
@@ -125,6 +137,60 @@ export class JsonStrings {
     }
     return out;
   }
+
+  /** The runs of `b`'s encoding around `prev`, `requestId` and `seq` (see recordParts). */
+  runs(b: AuditRecordBody): RecordRuns {
+    const l = this.last;
+    if (l !== undefined && l.chain === b.chain && l.credential === b.credential && l.keyId === b.keyId && l.keyVersion === b.keyVersion
+      && l.node === b.node && l.op === b.op && l.principalValue === b.principal && l.resultValue === b.result && l.source === b.source
+      && l.tenant === b.tenant && l.time === b.time && l.transport === b.transport && sameStringMap(l.request, b.request)) return l;
+    const j = (v: string | null) => this.of(v);
+    const runs: RecordRuns = {
+      chain: b.chain, credential: b.credential, head: `{"chain":${j(b.chain)},"credential":${j(b.credential)}`,
+      keyId: b.keyId, keyVersion: b.keyVersion, node: b.node, op: b.op,
+      key: `,"keyId":${j(b.keyId)},"keyVersion":${canonicalJson(b.keyVersion)},"node":${j(b.node)},"op":${j(b.op)},"prev":`,
+      principalValue: b.principal, principal: `,"principal":${j(b.principal)},"request":`,
+      request: b.request, requestJson: `${canonicalStringMap(b.request)},"requestId":`,
+      resultValue: b.result, result: `,"result":${j(b.result)},"seq":`,
+      source: b.source, tenant: b.tenant, time: b.time, transport: b.transport,
+      tail: `,"source":${j(b.source)},"tenant":${j(b.tenant)},"time":${j(b.time)},"transport":${j(b.transport)},"type":"record","v":1}`,
+    };
+    this.last = runs;
+    return runs;
+  }
+}
+
+/** Whether two request maps have the same fields in the same order with the same values (a batch's items usually do). */
+function sameStringMap(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || a[k] !== b[k]) return false;
+  }
+  return true;
+}
+
+/** canonicalJson of a record's `request` (a flat string map) without its intermediate arrays and closures. */
+function canonicalStringMap(map: Readonly<Record<string, string>>): string {
+  const keys = Object.keys(map);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (const k of keys) {
+    const v: unknown = map[k];
+    if (v === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v)}`;
+  }
+  return `${out}}`;
+}
+
+/** The canonical encoding of a record without `hash`, in the two runs around the place of `hash`. */
+function recordParts(body: AuditRecordBody, strings: JsonStrings): [before: string, after: string] {
+  const r = strings.runs(body);
+  const after = `${r.key}${JSON.stringify(body.prev)}${r.principal}${r.requestJson}${JSON.stringify(body.requestId)}${r.result}${canonicalJson(body.seq)}${r.tail}`;
+  return [r.head, after];
 }
 
 /**
@@ -133,11 +199,37 @@ export class JsonStrings {
  * `credential`, before `keyId`), so the record is serialised once.
  */
 export function sealRecord(body: AuditRecordBody, strings: JsonStrings = new JsonStrings()): { record: AuditRecord; encoded: string } {
-  const j = (v: string | null) => strings.of(v);
-  const before = `{"chain":${j(body.chain)},"credential":${j(body.credential)}`;
-  const after = `,"keyId":${j(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${j(body.node)},"op":${j(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${j(body.principal)},"request":${canonicalJson(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${j(body.result)},"seq":${canonicalJson(body.seq)},"source":${j(body.source)},"tenant":${j(body.tenant)},"time":${j(body.time)},"transport":${j(body.transport)},"type":"record","v":1}`;
+  const [before, after] = recordParts(body, strings);
   const hash = sha256Hex(before + after);
   return { record: { ...body, hash }, encoded: `${before},"hash":${JSON.stringify(hash)}${after}` };
+}
+
+/** `,"hash":"` + 64 hex digits + `"` */
+const HASH_FIELD_BYTES = 74;
+const HASH_FIELD_START = Buffer.from(',"hash":"', 'latin1');
+/** UTF-8 of one record without its hash: grown as needed, reused (records hold digests, no secrets). */
+let scratch = Buffer.allocUnsafeSlow(4096);
+
+/**
+ * sealRecord's hash and the encoding's UTF-8 bytes, as the store takes them (the audit log's hot
+ * path): the text without `hash` is encoded once, hashed, and copied around the hash field, so
+ * no second string is built nor encoded. Exactly Buffer.from(sealRecord(body).encoded).
+ */
+export function sealRecordBytes(body: AuditRecordBody, strings: JsonStrings): { hash: string; bytes: Buffer } {
+  const [before, after] = recordParts(body, strings);
+  // a UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4)
+  const room = 3 * (before.length + after.length);
+  if (scratch.length < room) scratch = Buffer.allocUnsafeSlow(Math.max(room, 2 * scratch.length));
+  const n1 = scratch.write(before, 0, 'utf8');
+  const n2 = scratch.write(after, n1, 'utf8');
+  const hash = sha256Hex(scratch.subarray(0, n1 + n2));
+  const bytes = Buffer.allocUnsafe(n1 + HASH_FIELD_BYTES + n2);
+  scratch.copy(bytes, 0, 0, n1);
+  HASH_FIELD_START.copy(bytes, n1);
+  bytes.write(hash, n1 + HASH_FIELD_START.length, 'latin1');
+  bytes[n1 + HASH_FIELD_BYTES - 1] = 0x22; // "
+  scratch.copy(bytes, n1 + HASH_FIELD_BYTES, n1, n1 + n2);
+  return { hash, bytes };
 }
 
 /** The bytes a checkpoint's signature covers. */

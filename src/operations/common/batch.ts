@@ -16,9 +16,10 @@ function readItems(input: Input, shared: readonly string[]): Record<string, unkn
     const v = input.string(field, { min: 1, max: 2048 });
     if (v !== undefined) defaults[field] = v;
   }
+  const fill = Object.entries(defaults);
   return items.map((item) => {
     const out: Record<string, unknown> = { ...item };
-    for (const [field, value] of Object.entries(defaults)) if (out[field] === undefined || out[field] === null) out[field] = value;
+    for (const [field, value] of fill) if (out[field] === undefined || out[field] === null) out[field] = value;
     return out;
   });
 }
