@@ -49,9 +49,12 @@ function connect() {
   }
 }
 // The WAL file stays while this connection is open (SQLite deletes it only when the last one closes).
+// A failed fsync is final for this thread: the kernel may have dropped the unwritten pages, so a
+// later fsync that succeeds would not prove the earlier batches durable (audit fails closed until a restart).
+let syncFailed;
 function syncWal(c) {
   if (c.wal === undefined) c.wal = fs.openSync(workerData.path + '-wal', 'r');
-  fs.fdatasyncSync(c.wal);
+  try { fs.fdatasyncSync(c.wal); } catch (e) { syncFailed = e; throw e; }
 }
 function disconnect(c) {
   try { if (c.wal !== undefined) fs.closeSync(c.wal); } catch { /* closing either way */ }
@@ -69,6 +72,7 @@ function begin(db) {
 parentPort.on('message', (msg) => {
   if (msg.close) { if (conn) disconnect(conn); parentPort.postMessage({ closed: true }); return; }
   try {
+    if (syncFailed) throw new Error('an earlier fsync of the WAL failed: ' + syncFailed.message);
     conn = conn || connect();
     const { db, get, upsert } = conn;
     begin(db);
