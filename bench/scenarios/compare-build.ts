@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { adminClient, createKey, encryptBody, encryptOnce } from '../lib/kms.js';
 import { startKeyward, type KeywardInstance } from '../lib/keyward.js';
+import { cpuMetered, processCpuSeconds } from '../lib/cpu.js';
 import { runLoad } from '../lib/load.js';
 import { interleaved, loadRow } from '../lib/measure.js';
 import { signCalls, type KmsCall } from '../lib/sigv4.js';
@@ -9,7 +10,8 @@ import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
 /**
  * `KEYWARD_BENCH_COMPARE_BIN=/other/checkout/bin/keyward.js npm run bench -- --only compare`:
  * Encrypt and Decrypt 32 B (SigV4) on this build and on another (built) checkout, in interleaved
- * rounds, to show what a change did.
+ * rounds, to show what a change did. Each row also gives the server's CPU time per request (all
+ * threads, /proc), which a shared machine disturbs far less than req/s.
  */
 export const compareBuild: BenchScenario = {
   name: 'Compare with another build (KEYWARD_BENCH_COMPARE_BIN)',
@@ -27,22 +29,32 @@ export const compareBuild: BenchScenario = {
         kms.destroy();
         calls.push({ encrypt: { operation: 'Encrypt', body: encryptBody(keyId, 32) }, decrypt: { operation: 'Decrypt', body: JSON.stringify({ CiphertextBlob: blob }) } });
       }
-      const load = async (i: number, op: 'encrypt' | 'decrypt', d: number) => {
+      const load = (i: number, op: 'encrypt' | 'decrypt') => {
         const s = servers[i]!;
-        return runLoad({ url: s.url, connections: ctx.connections, durationSec: d, calls: await signCalls(s.url, s.admin, [calls[i]![op]], s.admin.region) });
+        return cpuMetered(s.pid, async (d) => {
+          const before = processCpuSeconds(s.pid);
+          const r = await runLoad({ url: s.url, connections: ctx.connections, durationSec: d, calls: await signCalls(s.url, s.admin, [calls[i]![op]], s.admin.region) });
+          ctx.log(`    ${i === 0 ? 'other' : 'this'} ${op}: ${Math.round((1e6 * (processCpuSeconds(s.pid) - before)) / Math.max(1, r.requests))} µs CPU per request`);
+          return r;
+        });
       };
+      const subjects = { otherEncrypt: load(0, 'encrypt'), thisEncrypt: load(1, 'encrypt'), otherDecrypt: load(0, 'decrypt'), thisDecrypt: load(1, 'decrypt') };
       const m = await interleaved(ctx, {
-        otherEncrypt: (d) => load(0, 'encrypt', d),
-        thisEncrypt: (d) => load(1, 'encrypt', d),
-        otherDecrypt: (d) => load(0, 'decrypt', d),
-        thisDecrypt: (d) => load(1, 'decrypt', d),
+        otherEncrypt: subjects.otherEncrypt.run,
+        thisEncrypt: subjects.thisEncrypt.run,
+        otherDecrypt: subjects.otherDecrypt.run,
+        thisDecrypt: subjects.thisDecrypt.run,
       });
+      const us = (k: keyof typeof subjects) => {
+        const per = subjects[k].perCpuSecond();
+        return per > 0 ? Math.round(1e6 / per) : 0;
+      };
       const c = ctx.connections;
       return [
-        loadRow(`Encrypt 32 B, SigV4, other build, ${c} conns`, m.otherEncrypt, { notes: other }),
-        loadRow(`Encrypt 32 B, SigV4, this build, ${c} conns`, m.thisEncrypt, { baseline: { name: 'other build', value: m.otherEncrypt.rps } }),
-        loadRow(`Decrypt 32 B, SigV4, other build, ${c} conns`, m.otherDecrypt),
-        loadRow(`Decrypt 32 B, SigV4, this build, ${c} conns`, m.thisDecrypt, { baseline: { name: 'other build', value: m.otherDecrypt.rps } }),
+        loadRow(`Encrypt 32 B, SigV4, other build, ${c} conns`, m.otherEncrypt, { notes: `${us('otherEncrypt')} µs server CPU per request; ${other}` }),
+        loadRow(`Encrypt 32 B, SigV4, this build, ${c} conns`, m.thisEncrypt, { baseline: { name: 'other build', value: m.otherEncrypt.rps }, notes: `${us('thisEncrypt')} µs server CPU per request` }),
+        loadRow(`Decrypt 32 B, SigV4, other build, ${c} conns`, m.otherDecrypt, { notes: `${us('otherDecrypt')} µs server CPU per request` }),
+        loadRow(`Decrypt 32 B, SigV4, this build, ${c} conns`, m.thisDecrypt, { baseline: { name: 'other build', value: m.otherDecrypt.rps }, notes: `${us('thisDecrypt')} µs server CPU per request` }),
       ];
     } finally {
       await Promise.all(servers.map((s) => s.stop()));

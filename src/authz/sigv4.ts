@@ -83,10 +83,24 @@ export function parseAuthorization(header: string): SigV4Authorization {
  */
 export class SigningKeyCache {
   private readonly keys = new Map<string, Buffer>();
+  /**
+   * The secret's digest by the secret's bytes object, which a principal record keeps while it is
+   * cached: one hash per record instead of one per request.
+   */
+  private readonly digests = new WeakMap<Uint8Array, string>();
   constructor(private readonly max = 10_000) {}
 
+  private digestOf(secret: Uint8Array): string {
+    let digest = this.digests.get(secret);
+    if (digest === undefined) {
+      digest = sha256Hex(secret);
+      this.digests.set(secret, digest);
+    }
+    return digest;
+  }
+
   get(secret: Uint8Array, date: string, region: string, service: string): Buffer {
-    const id = `${date}/${region}/${service}/${sha256Hex(secret)}`;
+    const id = `${date}/${region}/${service}/${this.digestOf(secret)}`;
     let key = this.keys.get(id);
     if (key === undefined) {
       const first = secretBuffer(AWS4.length + secret.length);
@@ -153,14 +167,9 @@ export function verifySigV4(req: SignedRequest, auth: SigV4Authorization, secret
   if (declared !== undefined && headerValue(declared) !== payloadHash) {
     throw new KeywardError('InvalidSignatureException', 'The provided x-amz-content-sha256 header does not match the request body.');
   }
-  const canonical = [
-    req.method.toUpperCase(),
-    canonicalPath(req.path),
-    canonicalQuery(req.query),
-    auth.signedHeaders.map((h) => `${h}:${canonicalHeaderValue(req.headers[h])}\n`).join(''),
-    auth.signedHeaders.join(';'),
-    payloadHash,
-  ].join('\n');
+  let headerLines = '';
+  for (const h of signed) headerLines += `${h}:${canonicalHeaderValue(req.headers[h])}\n`;
+  const canonical = `${req.method.toUpperCase()}\n${canonicalPath(req.path)}\n${canonicalQuery(req.query)}\n${headerLines}\n${signedList(signed)}\n${payloadHash}`;
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
   const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
   const expected = createHmac('sha256', cache.get(secret, auth.date, auth.region, auth.service)).update(stringToSign).digest();
@@ -179,12 +188,39 @@ function headerValue(v: string | string[] | undefined): string {
   return Array.isArray(v) ? v.join(',') : v ?? '';
 }
 
+/** `a;b;c` of a SignedHeaders list; a client's parsed list is shared between its requests (see authenticate). */
+const signedLists = new WeakMap<readonly string[], string>();
+function signedList(signed: readonly string[]): string {
+  let text = signedLists.get(signed);
+  if (text === undefined) {
+    text = signed.join(';');
+    signedLists.set(signed, text);
+  }
+  return text;
+}
+
+const WHITESPACE = /\s/;
+
 function canonicalHeaderValue(v: string | string[] | undefined): string {
+  // most values hold no whitespace at all: nothing to trim or fold
+  if (typeof v === 'string' && !WHITESPACE.test(v)) return v;
   const values = Array.isArray(v) ? v : [v ?? ''];
   return values.map((x) => x.trim().replace(/\s+/g, ' ')).join(',');
 }
 
+/** The last X-Amz-Date read: concurrent clients sign within the same second. */
+let lastAmzDate = '';
+let lastAmzTime: number | undefined;
+
 function parseAmzDate(s: string): number | undefined {
+  if (s === lastAmzDate) return lastAmzTime;
+  const t = parseAmzDateText(s);
+  lastAmzDate = s;
+  lastAmzTime = t;
+  return t;
+}
+
+function parseAmzDateText(s: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) return undefined;
   const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));

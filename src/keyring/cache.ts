@@ -46,6 +46,13 @@ export class BoundedCache<V extends object> {
     return this.lru.get(key);
   }
 
+  /** The cached value, counted as a hit, or undefined (nothing loaded, no miss counted: the caller goes on to get()). */
+  cached(key: string): V | undefined {
+    const hit = this.lru.get(key);
+    if (hit !== undefined) this.hits++;
+    return hit;
+  }
+
   /** Returns the cached value or loads it once (concurrent callers share one load). */
   async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const hit = this.lru.get(key);

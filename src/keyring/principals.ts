@@ -122,6 +122,11 @@ export class Principals {
     return this.byCredential.get(`ak/${id}`, () => this.follow(paths.accessKey(id)));
   }
 
+  /** byAccessKeyId when the principal is in the cache, without a promise; undefined otherwise (then call byAccessKeyId). */
+  cachedByAccessKeyId(id: string): PrincipalRecord | undefined {
+    return id.length > 128 ? undefined : this.byCredential.cached(`ak/${id}`);
+  }
+
   /** The principal a bearer token authenticates, or undefined (secret compared in constant time). */
   async byToken(token: string): Promise<PrincipalRecord | undefined> {
     const m = TOKEN.exec(token);

@@ -156,6 +156,11 @@ export class Tenants {
     return purged;
   }
 
+  /** find() when the tenant is in the cache, without a promise; undefined otherwise (then call find). */
+  cached(id: string): Tenant | undefined {
+    return this.records.cached(id);
+  }
+
   async find(id: string): Promise<Tenant | undefined> {
     return this.records.get(id, async () => {
       const entry = await this.barrier.get(paths.tenant(id));

@@ -2,7 +2,7 @@ import { authorize, type Caller } from '../authz/index.js';
 import { isKeywardError, KeywardError } from '../errors/index.js';
 import { requireActiveTenant } from '../keyring/index.js';
 import { auditEvent, auditFailure, resultCode } from './audit-trail.js';
-import { authenticate, type Credentials } from './authenticate.js';
+import { authenticate, authenticateCached, type Credentials } from './authenticate.js';
 import { Input } from './common/input.js';
 import { wipeResult } from './common/wipe.js';
 import type { AnyCallerOperation, AuditNotes, CallerContext, ItemOutcome, Operation, RequestMeta, Services } from './context.js';
@@ -39,7 +39,7 @@ export async function invoke(services: Services, operation: Operation, credentia
       result = await operation.run({ services, meta, audit: notes, caller: undefined }, request);
     } else {
       try {
-        caller = await authenticate(services, credentials);
+        caller = authenticateCached(services, credentials) ?? await authenticate(services, credentials);
       } catch (e) {
         // missing or failing credentials cost the source (and the node) a token of the unauthenticated buckets
         services.rateLimits?.takeUnauthenticated(meta.sourceAddress);

@@ -49,6 +49,12 @@ function toWire(value: unknown, found: Found): unknown {
   if (Array.isArray(value)) return value.map((v) => toWire(v, found));
   if (value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = toWire(v, found);
+  // Object.keys, not Object.entries: no [key, value] array per member (once per answer member, every request)
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    out[k] = toWire(record[k], found);
+  }
   return out;
 }

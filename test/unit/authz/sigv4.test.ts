@@ -97,6 +97,18 @@ describe('SigV4 verification', () => {
     expect(codeOf(() => verifySigV4(a.req, parseAuthorization(a.authorization), SECRET, now, cache, { regions: new Set(['eu-west-1']) }))).toBe('InvalidSignatureException');
   });
 
+  it('folds whitespace in signed header values as SigV4 does, and keys the signing key by the secret bytes', async () => {
+    const a = await signed({ extraHeaders: { 'x-amz-meta-note': '  two  spaces\tand a tab  ' } });
+    expect(a.authorization).toContain('x-amz-meta-note');
+    expect(verify(a.req, a.authorization)).toBe('ok');
+    expect(verify({ ...a.req, headers: { ...a.req.headers, 'x-amz-meta-note': 'two spaces and a tab' } }, a.authorization)).toBe('ok');
+    expect(verify({ ...a.req, headers: { ...a.req.headers, 'x-amz-meta-note': 'two spaces and a tab!' } }, a.authorization)).toBe('InvalidSignatureException');
+    // the same bytes in another object verify; other bytes of the same length do not (each object's digest is its own)
+    expect(verify(a.req, a.authorization, Buffer.from(creds.secretAccessKey))).toBe('ok');
+    expect(verify(a.req, a.authorization, Buffer.from(creds.secretAccessKey.toUpperCase()))).toBe('InvalidSignatureException');
+    expect(verify(a.req, a.authorization)).toBe('ok');
+  });
+
   it('parses malformed Authorization headers into IncompleteSignatureException', () => {
     for (const h of ['AWS4-HMAC-SHA256 ', 'AWS4-HMAC-SHA256 Credential=a/b/c, SignedHeaders=host, Signature=00', `AWS4-HMAC-SHA256 Credential=AK/20261124/us-east-1/kms/aws4_request, SignedHeaders=Host, Signature=${'0'.repeat(64)}`]) {
       expect(codeOf(() => parseAuthorization(h))).toBe('IncompleteSignatureException');
