@@ -24,8 +24,9 @@ export interface SqliteStoreOptions {
   /** How often to look for commits made by other processes (workers, offline tools), in ms. */
   readonly pollIntervalMs?: number;
   /**
-   * Whether batchWrite commits wait for fsync (synchronous = FULL, the default) or only for the
-   * OS (synchronous = NORMAL: a batch survives a crash of Keyward, not of the machine).
+   * Whether batchWrite commits wait for fsync (the default: the WAL is fsynced after the commit,
+   * before it is acknowledged; see write-worker.ts) or only for the OS (a batch survives a crash
+   * of Keyward, not of the machine).
    */
   readonly batchWriteFsync?: boolean;
 }

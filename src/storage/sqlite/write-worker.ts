@@ -4,9 +4,17 @@ import { StoreConflictError, StoreUnavailableError, type BatchWrite } from '../s
 
 /**
  * A second SQLite connection in a worker thread for write-only batches (the audit log's group
- * commits): its COMMIT, and the fsync in it, run off the event loop, so requests keep being
+ * commits): its COMMIT, and the fsync after it, run off the event loop, so requests keep being
  * served while a batch becomes durable. Same file, same WAL; SQLite's write lock orders it with
  * the main connection's transactions.
+ *
+ * With fsync the batch is committed with synchronous = NORMAL and the WAL file is then
+ * fdatasync'ed by this thread before the batch is acknowledged: the same bytes are on disk as
+ * with synchronous = FULL, but the write lock is released before the fsync instead of after it.
+ * Processes sharing the file (--workers) then no longer queue behind each other's fsync; their
+ * syncs overlap (and one covers every commit written before it). Safe because the WAL is
+ * append-only between checkpoints and a checkpoint syncs the WAL first and the database after
+ * (NORMAL does both): a synced WAL holds the batch, or a synced database does.
  */
 
 // The worker runs as an eval'd CommonJS script (the sources also run untranspiled under the
@@ -22,14 +30,16 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 // opened while the file could not be written (a read-only volume, chattr +i) is read-only for good
 // in SQLite, so without this the audit log would keep refusing after the store is writable again.
 let conn;
+const fs = require('node:fs');
 function connect() {
   const db = new Database(workerData.path, { timeout: 5000 });
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma(workerData.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
+    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 0');
     return {
       db,
+      wal: undefined,
       get: db.prepare('SELECT version FROM kv WHERE key = ?'),
       upsert: db.prepare('INSERT INTO kv (key, value, version) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version'),
     };
@@ -37,6 +47,18 @@ function connect() {
     db.close();
     throw e;
   }
+}
+// The WAL file stays while this connection is open (SQLite deletes it only when the last one closes).
+// A failed fsync is final for this thread: the kernel may have dropped the unwritten pages, so a
+// later fsync that succeeds would not prove the earlier batches durable (audit fails closed until a restart).
+let syncFailed;
+function syncWal(c) {
+  if (c.wal === undefined) c.wal = fs.openSync(workerData.path + '-wal', 'r');
+  try { fs.fdatasyncSync(c.wal); } catch (e) { syncFailed = e; throw e; }
+}
+function disconnect(c) {
+  try { if (c.wal !== undefined) fs.closeSync(c.wal); } catch { /* closing either way */ }
+  c.db.close();
 }
 function begin(db) {
   const deadline = Date.now() + 5000;
@@ -48,8 +70,9 @@ function begin(db) {
   }
 }
 parentPort.on('message', (msg) => {
-  if (msg.close) { if (conn) conn.db.close(); parentPort.postMessage({ closed: true }); return; }
+  if (msg.close) { if (conn) disconnect(conn); parentPort.postMessage({ closed: true }); return; }
   try {
+    if (syncFailed) throw new Error('an earlier fsync of the WAL failed: ' + syncFailed.message);
     conn = conn || connect();
     const { db, get, upsert } = conn;
     begin(db);
@@ -69,11 +92,12 @@ parentPort.on('message', (msg) => {
       if (db.inTransaction) db.exec('ROLLBACK');
       throw e;
     }
+    if (workerData.fsync) syncWal(conn);
     parentPort.postMessage({ id: msg.id, versions });
   } catch (e) {
     const code = String((e && e.code) || '');
     if (conn && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN'))) {
-      try { conn.db.close(); } catch { /* reopened on the next batch either way */ }
+      try { disconnect(conn); } catch { /* reopened on the next batch either way */ }
       conn = undefined;
     }
     parentPort.postMessage({ id: msg.id, error: { message: String(e && e.message), code: e && e.code, conflictKey: e && e.conflictKey } });

@@ -48,6 +48,42 @@ describe('sqlite batchWrite (write worker) and another writer', () => {
     }
   });
 
+  it('two write threads on one file (as --workers) interleave compare-and-set batches across WAL checkpoints, restarts and truncation', async () => {
+    // Each write thread commits without holding the lock through its fsync and then syncs the WAL
+    // through a descriptor of its own: that descriptor must stay the live WAL while other
+    // connections checkpoint, restart and truncate it.
+    const d = tempDir('keyward-store-');
+    const file = join(d, 'keyward.db');
+    const a = new SqliteStore(file, { pollIntervalMs: 0 });
+    const b = new SqliteStore(file, { pollIntervalMs: 0 });
+    const other = new Database(file, { timeout: 5000 });
+    const value = Buffer.alloc(2000, 7); // 50 batches x 40 records x 2 KB per writer: past the 1,000-page auto-checkpoint
+    const chain = async (store: SqliteStore, name: string) => {
+      let head = 0;
+      for (let batch = 0; batch < 50; batch++) {
+        const ops = Array.from({ length: 40 }, (_, i) => ({ key: `${name}/r/${batch * 40 + i}`, value, ifVersion: 0 }));
+        const versions = await writeBatch(store, [...ops, { key: `${name}/head`, value: Buffer.from(String(batch)), ifVersion: head }]);
+        head = versions[versions.length - 1]!;
+        if (batch % 10 === 5) other.pragma(batch % 20 === 5 ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(RESTART)');
+      }
+      return head;
+    };
+    try {
+      await expect(Promise.all([chain(a, 'w1'), chain(b, 'w2')])).resolves.toEqual([50, 50]);
+      const fresh = new Database(file, { readonly: true });
+      try {
+        expect(fresh.prepare("SELECT count(*) AS n FROM kv WHERE key LIKE 'w_/r/%'").get()).toEqual({ n: 4000 });
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      other.close();
+      await a.close();
+      await b.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('a write thread that first opened while the file could not be written recovers once it can (no restart)', async () => {
     const d = tempDir('keyward-store-');
     const file = join(d, 'keyward.db');
