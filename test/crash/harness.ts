@@ -5,6 +5,10 @@ import Database from 'better-sqlite3';
 import { callTarget } from '../helpers/keyward-api.js';
 import { keyward, spawnKeyward, type KeywardProcess } from '../helpers/process.js';
 import { tempDir, TEST_PASSPHRASE } from '../helpers/server.js';
+import { eventually } from '../helpers/wait.js';
+
+/** Operations a cycle acknowledges (at least) before its kill. */
+const MIN_ACKNOWLEDGED_PER_CYCLE = 6;
 
 /**
  * Crash harness: a real `keyward server` process under continuous mixed load is killed with
@@ -214,7 +218,11 @@ export async function runCrashCycles(options: CrashOptions): Promise<CrashReport
           }
         }
       });
+      const ackedBefore = report.acknowledged;
       await new Promise((r) => setTimeout(r, loadMs));
+      // a loaded machine may acknowledge nothing in a short window: the kill comes only once this
+      // cycle has acknowledged some operations (else the cycle would prove nothing)
+      await eventually(() => report.acknowledged - ackedBefore >= MIN_ACKNOWLEDGED_PER_CYCLE, 30_000);
       killed = true;
       server!.proc.kill('SIGKILL');
       await server!.stop();
