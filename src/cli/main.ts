@@ -1,6 +1,5 @@
-import { Command, CommanderError } from 'commander';
-import { VERSION } from '../version.js';
-import { reportError, setOutput, type OutputOptions } from './io.js';
+import type { Command } from 'commander';
+import { baseProgram, runProgram } from './program.js';
 
 type Register = (program: Command) => void;
 
@@ -35,19 +34,6 @@ const MODULES: ReadonlyArray<{ readonly commands: readonly string[]; readonly lo
 /** Every command name, for tests that check the table against the registered commands. */
 export const COMMAND_NAMES: readonly string[] = MODULES.flatMap((m) => m.commands);
 
-function baseProgram(): Command {
-  const program = new Command('keyward')
-    .description('Keyward: a self-hosted key management service that speaks the AWS KMS protocol')
-    .version(VERSION)
-    .option('--output <format>', 'json (default) or text; dates are ISO 8601 either way')
-    .option('--query <path>', 'print one field of the result, e.g. KeyMetadata.KeyId or Keys[].KeyId')
-    .showHelpAfterError()
-    .exitOverride();
-  // global flags, accepted before or after the command
-  program.hook('preAction', () => setOutput(program.opts<OutputOptions>()));
-  return program;
-}
-
 /** The program with every command registered (help, completion, tests). */
 export async function buildProgram(): Promise<Command> {
   const program = baseProgram();
@@ -71,14 +57,6 @@ export async function programFor(argv: readonly string[]): Promise<Command> {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  // Every file Keyward writes (store, credentials, sockets) is readable by its owner only.
-  process.umask(0o077);
-  try {
-    await (await programFor(argv)).parseAsync(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    return reportError(e);
-  }
+export function main(argv: string[]): Promise<number> {
+  return runProgram(argv, () => programFor(argv));
 }

@@ -26,6 +26,12 @@ function workerThreads(): typeof WorkerThreads {
   return process.getBuiltinModule('node:worker_threads');
 }
 
+/**
+ * The worker's module, beside this one: file-worker.js, or in the command line's CommonJS bundle
+ * (dist/file-commands.cjs, scripts/bundle-file-commands.mjs) the worker's own bundle beside it.
+ */
+const WORKER_FILE = import.meta.url.endsWith('.cjs') ? './file-worker.cjs' : './file-worker.js';
+
 export interface PoolShape {
   readonly segments: number;
   readonly segmentSize: number;
@@ -59,7 +65,7 @@ export function startSegmentPool(shape: PoolShape): SegmentPool {
   let startError: unknown;
   for (let i = own; i < shares; i++) {
     try {
-      workers.push(new (workerThreads().Worker)(new URL('./file-worker.js', import.meta.url)));
+      workers.push(new (workerThreads().Worker)(new URL(WORKER_FILE, import.meta.url)));
     } catch (e) {
       // the thread could not start (thread or memory limits): reported by run()
       startError = e;
