@@ -49,7 +49,7 @@ export function registerFile(program: Command): void {
     }));
 }
 
-const THREADS_HELP = 'threads for files of 32 MiB and more (default 1: about 52 MiB peak RSS; each further thread adds ~10-12 MiB)';
+const THREADS_HELP = 'threads for files of 32 MiB and more (default 1: about 50 MiB peak RSS; 2: about 60.5 MiB; each further thread adds ~10-11 MiB)';
 
 function orStdio<T>(value: string, dash: T): string | T {
   return value === '-' ? dash : value;
@@ -63,10 +63,11 @@ async function withProgress(f: FileFlags, operation: (options: FileOptions) => P
   const bar = f.progress !== false && process.stderr.isTTY && total !== undefined ? await progressBar(total) : undefined;
   let done = 0;
   try {
-    // One thread unless asked: a worker thread costs ~10-12 MiB (its isolate, batch and garbage),
-    // which a 64 MB bound on the command cannot hold (1 GiB: 52 MiB peak RSS with one thread, 63
-    // with two), and on a loaded machine the second thread bought no time (1 GiB, load ~24 on 2
-    // cores: 2.4-5.5 s with one thread, 3.4-8.9 s with two; age -r 2.1-3.2 s).
+    // One thread unless asked: a worker thread costs ~10-11 MiB (its isolate, batch and garbage;
+    // 1 GiB from the CommonJS bundle: 50.5 MiB peak RSS with one thread, 60.5 with two), and on a
+    // busy machine the second thread bought no time (1 GiB on 2 cores, interleaved: load ~24,
+    // 2.4-5.5 s with one thread and 3.4-8.9 s with two; load ~6, decryption 0.83-0.91 s with one
+    // and 0.92-1.05 s with two, encryption the same either way).
     await operation({
       threads: f.threads ?? 1,
       // this thread seals a share too (one worker fewer), unless it has a progress bar to draw
