@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { Envelope } from '../../client/envelope.js';
@@ -49,7 +50,21 @@ export function registerFile(program: Command): void {
     }));
 }
 
-const THREADS_HELP = 'threads for files of 32 MiB and more (default 1: about 50 MiB peak RSS; 2: about 60.5 MiB; each further thread adds ~10-11 MiB)';
+const THREADS_HELP = 'threads for files of 32 MiB and more (default 2 from 128 MiB on 2 or more cores, about 60.5 MiB peak RSS; else 1, about 49 MiB; each further thread adds ~11 MiB)';
+
+/**
+ * Two threads for a file of 128 MiB and more on two or more cores, when this thread takes a share
+ * (no progress bar): the second isolate costs ~11 MiB, and the file commands' CommonJS bundle
+ * (file-main.ts) leaves room for it under a 64 MB bound (1 GiB: 60.5 MiB peak RSS, one thread
+ * 49.3). 1 GiB on 2 cores, interleaved, wall time: load ~3, 0.55-0.73 s with two against
+ * 0.85-1.55 s with one; load ~6, no gain (encryption the same, decryption 0.92-1.05 s against
+ * 0.83-0.91) for 0.1-0.15 s more CPU. Smaller files: one thread (a worker's start is not repaid).
+ */
+function defaultThreads(size: number | undefined, callingThread: boolean): number {
+  return callingThread && size !== undefined && size >= TWO_THREADS_FROM && availableParallelism() >= 2 ? 2 : 1;
+}
+
+const TWO_THREADS_FROM = 128 * 1024 * 1024;
 
 function orStdio<T>(value: string, dash: T): string | T {
   return value === '-' ? dash : value;
@@ -63,13 +78,8 @@ async function withProgress(f: FileFlags, operation: (options: FileOptions) => P
   const bar = f.progress !== false && process.stderr.isTTY && total !== undefined ? await progressBar(total) : undefined;
   let done = 0;
   try {
-    // One thread unless asked: a worker thread costs ~10-11 MiB (its isolate, batch and garbage;
-    // 1 GiB from the CommonJS bundle: 50.5 MiB peak RSS with one thread, 60.5 with two), and on a
-    // busy machine the second thread bought no time (1 GiB on 2 cores, interleaved: load ~24,
-    // 2.4-5.5 s with one thread and 3.4-8.9 s with two; load ~6, decryption 0.83-0.91 s with one
-    // and 0.92-1.05 s with two, encryption the same either way).
     await operation({
-      threads: f.threads ?? 1,
+      threads: f.threads ?? defaultThreads(total, bar === undefined),
       // this thread seals a share too (one worker fewer), unless it has a progress bar to draw
       callingThread: bar === undefined,
       ...(bar !== undefined ? { onProgress: (bytes: number) => bar.update((done += bytes)) } : {}),
