@@ -30,6 +30,8 @@ interface FieldShape {
 
 interface MessageShape {
   readonly byWire: ReadonlyMap<string, FieldShape>;
+  /** A result's own names (KeyId, keyId) -> the field, null for none; filled as results name them. */
+  readonly byResultName: Map<string, FieldShape | null>;
 }
 
 const snakeNames = new Map<string, string>();
@@ -64,13 +66,20 @@ export class MessageShapes {
     return this.outbound(this.shape(typeName), result);
   }
 
+  // for...in over own keys and one converter per direction: a batch converts its 1,000 items here
+  private readonly inboundOf = (s: MessageShape, m: unknown): Record<string, unknown> => this.inbound(s, m);
+  private readonly outboundOf = (s: MessageShape, r: unknown): Record<string, unknown> => this.outbound(s, r);
+
   private inbound(shape: MessageShape, message: unknown): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     if (message === null || typeof message !== 'object') return out;
-    for (const [k, v] of Object.entries(message)) {
+    const m = message as Record<string, unknown>;
+    for (const k in m) {
+      if (!Object.hasOwn(m, k)) continue;
+      const v = m[k];
       const f = shape.byWire.get(k);
       if (f === undefined || v === undefined || v === null) continue; // oneof markers, unknown fields
-      out[f.aws] = convert(f, v, (s, m) => this.inbound(s, m));
+      out[f.aws] = f.message === undefined ? v : convert(f, v, this.inboundOf);
     }
     return out;
   }
@@ -78,10 +87,13 @@ export class MessageShapes {
   private outbound(shape: MessageShape, result: unknown): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     if (result === null || typeof result !== 'object') return out;
-    for (const [k, v] of Object.entries(result)) {
-      const f = shape.byWire.get(snakeCase(k));
-      if (f === undefined || v === undefined || v === null) continue;
-      out[f.wire] = convert(f, v, (s, m) => this.outbound(s, m));
+    const r = result as Record<string, unknown>;
+    for (const k in r) {
+      if (!Object.hasOwn(r, k)) continue;
+      const v = r[k];
+      const f = fieldForResultName(shape, k);
+      if (f === null || v === undefined || v === null) continue;
+      out[f.wire] = f.message === undefined ? v : convert(f, v, this.outboundOf);
     }
     return out;
   }
@@ -112,8 +124,19 @@ export class MessageShapes {
       }
       byWire.set(f.name, { wire: f.name, aws: pascalCase(f.name), repeated: f.label === 'LABEL_REPEATED' && !isMap, map: isMap, message });
     }
-    return { byWire };
+    return { byWire, byResultName: new Map() };
   }
+}
+
+/** The field a result's property names (by its snake_case form), remembered per shape. */
+function fieldForResultName(shape: MessageShape, name: string): FieldShape | null {
+  let f = shape.byResultName.get(name);
+  if (f === undefined) {
+    f = shape.byWire.get(snakeCase(name)) ?? null;
+    // results name a closed set of properties (operations' code); bounded all the same
+    if (shape.byResultName.size < 1_000) shape.byResultName.set(name, f);
+  }
+  return f;
 }
 
 function qualify(typeName: string, pkg: string): string {
@@ -128,6 +151,12 @@ function convert(f: FieldShape, v: unknown, nested: (shape: MessageShape, value:
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = nested(message(), x);
     return out;
   }
-  if (f.repeated) return Array.isArray(v) ? v.map((x) => nested(message(), x)) : [];
+  if (f.repeated) {
+    if (!Array.isArray(v)) return [];
+    const shape = message();
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = nested(shape, v[i]);
+    return out;
+  }
   return nested(message(), v);
 }

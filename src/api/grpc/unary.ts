@@ -1,7 +1,8 @@
-import { Metadata, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, type handleUnaryCall, type MethodDefinition, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { auditRejected, wipeResult, type AccessLog, type Credentials, type RequestMeta, type Services } from '../../operations/index.js';
 import { credentialsOf, type ListenerIdentity } from './credentials.js';
+import { directEncoder } from './encoders.js';
 import { CLIENT_REQUEST_ID_METADATA, requestMeta } from './request-meta.js';
 import { grpcError, REQUEST_ID_TRAILER, type GrpcError } from './status.js';
 
@@ -71,7 +72,7 @@ export function failure(env: Pick<GrpcEnv, 'log'>, e: unknown, requestId: string
 export function wipingAfterSerialize(definition: ServiceDefinition): ServiceDefinition {
   const out: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition)) {
-    const serialize = method.responseSerialize;
+    const serialize = directEncoder(responseTypeName(method)) ?? method.responseSerialize;
     out[name] = {
       ...method,
       responseSerialize: (value: unknown) => {
@@ -82,6 +83,13 @@ export function wipingAfterSerialize(definition: ServiceDefinition): ServiceDefi
     };
   }
   return out as ServiceDefinition;
+}
+
+/** `/keyward.v1.Kms/Encrypt` answering `EncryptResponse` -> `keyward.v1.EncryptResponse`. */
+function responseTypeName(method: MethodDefinition<unknown, unknown>): string {
+  const service = method.path.slice(1, method.path.indexOf('/', 1));
+  const name = (method as unknown as { responseType?: { type?: { name?: unknown } } }).responseType?.type?.name;
+  return `${service.slice(0, service.lastIndexOf('.'))}.${typeof name === 'string' ? name : ''}`;
 }
 
 export type Implementation = UntypedServiceImplementation;

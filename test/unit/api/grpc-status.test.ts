@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, KeywardError, type ErrorCode } from '../../../src/errors/index.js';
 import { grpcError, grpcPackage, MessageShapes, peerAddress } from '../../../src/api/grpc/index.js';
 import { pascalCase, snakeCase } from '../../../src/api/grpc/shapes.js';
+import { directEncoder } from '../../../src/api/grpc/encoders.js';
 
 describe('gRPC status from the error registry', () => {
   it('maps every code to its registry column, the code first in the message and in a trailer', () => {
@@ -48,5 +49,33 @@ describe('AWS shapes in snake_case', () => {
     expect(peerAddress('[::1]:5000')).toBe('::1');
     expect(peerAddress('ipv4:10.0.0.1:1')).toBe('10.0.0.1');
     expect(peerAddress('unknown')).toBe('unknown');
+  });
+});
+
+describe('direct encoders of the hot responses', () => {
+  const pkg = grpcPackage();
+  const serializerOf = (service: string, method: string) => (pkg[service] as Record<string, { responseSerialize: (v: unknown) => Buffer }>)[method]!.responseSerialize;
+  const arn = 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const cases: Array<[string, string, string, unknown]> = [
+    ['keyward.v1.EncryptResponse', 'keyward.v1.Kms', 'Encrypt', { ciphertext_blob: Buffer.alloc(120, 7), key_id: arn, encryption_algorithm: 'SYMMETRIC_DEFAULT' }],
+    ['keyward.v1.EncryptResponse', 'keyward.v1.Kms', 'Encrypt', {}],
+    ['keyward.v1.DecryptResponse', 'keyward.v1.Kms', 'Decrypt', { key_id: arn, plaintext: Buffer.alloc(0), encryption_algorithm: 'SYMMETRIC_DEFAULT' }],
+    ['keyward.v1.BatchEncryptResponse', 'keyward.v1.Kms', 'BatchEncrypt', {
+      results: [{ ciphertext_blob: Buffer.alloc(200, 1), key_id: arn, encryption_algorithm: 'SYMMETRIC_DEFAULT' }, { error: { code: 'NotFoundException', message: 'é ✓ '.repeat(30) } }],
+    }],
+    ['keyward.v1.BatchDecryptResponse', 'keyward.v1.Kms', 'BatchDecrypt', { results: [{ key_id: arn, plaintext: Buffer.from('p') }, { error: { code: 'InvalidCiphertextException', message: '' } }] }],
+    ['minikms.v1.EncryptResponse', 'minikms.v1.KMSService', 'Encrypt', { ciphertext: Buffer.alloc(90, 3).toString('base64'), key_version_id: 'v-1' }],
+    ['minikms.v1.DecryptResponse', 'minikms.v1.KMSService', 'Decrypt', { plaintext: Buffer.alloc(32, 9) }],
+    ['minikms.v1.BatchEncryptResponse', 'minikms.v1.KMSService', 'BatchEncrypt', { items: Array.from({ length: 3 }, (_, i) => ({ ciphertext: `c${i}`, key_version_id: `v${i}` })) }],
+    ['minikms.v1.BatchDecryptResponse', 'minikms.v1.KMSService', 'BatchDecrypt', { items: [{ plaintext: Buffer.from('a') }, {}] }],
+  ];
+
+  it('answers the bytes proto-loader would', () => {
+    for (const [type, service, method, message] of cases) {
+      const direct = directEncoder(type);
+      expect(direct, type).toBeDefined();
+      expect(direct!(message).equals(serializerOf(service, method)(message)), type).toBe(true);
+    }
+    expect(directEncoder('keyward.v1.ListKeysResponse')).toBeUndefined();
   });
 });
