@@ -108,25 +108,13 @@ export function withHash(body: AuditRecordBody): AuditRecord {
   return { ...body, hash: recordHash(body) };
 }
 
-/** The constant runs of a record's encoding, between the fields every record changes (seq, prev, requestId). */
-interface RecordRuns {
-  readonly chain: string; readonly credential: string | null; readonly head: string;
-  readonly keyId: string | null; readonly keyVersion: number | null; readonly node: string; readonly op: string; readonly key: string;
-  readonly principalValue: string | null; readonly principal: string;
-  readonly request: Readonly<Record<string, string>>; readonly requestJson: string;
-  readonly resultValue: string; readonly result: string;
-  readonly source: string; readonly tenant: string | null; readonly time: string; readonly transport: string; readonly tail: string;
-}
-
 /**
  * JSON encodings of the strings the records of one write batch repeat (its chain, node and time;
- * a batch request's principal, tenant, credential, operation and key id), each encoded once, and
- * the last record's constant runs, reused while the next record has the same values.
+ * a batch request's principal, tenant, credential, operation and key id), each encoded once.
  * Lives for one batch, so its size is bounded by the batch's.
  */
 export class JsonStrings {
   private readonly encoded = new Map<string, string>();
-  private last: RecordRuns | undefined;
 
   of(value: string | null): string {
     if (value === null) return 'null';
@@ -137,40 +125,6 @@ export class JsonStrings {
     }
     return out;
   }
-
-  /** The runs of `b`'s encoding around `prev`, `requestId` and `seq` (see recordParts). */
-  runs(b: AuditRecordBody): RecordRuns {
-    const l = this.last;
-    if (l !== undefined && l.chain === b.chain && l.credential === b.credential && l.keyId === b.keyId && l.keyVersion === b.keyVersion
-      && l.node === b.node && l.op === b.op && l.principalValue === b.principal && l.resultValue === b.result && l.source === b.source
-      && l.tenant === b.tenant && l.time === b.time && l.transport === b.transport && sameStringMap(l.request, b.request)) return l;
-    const j = (v: string | null) => this.of(v);
-    const runs: RecordRuns = {
-      chain: b.chain, credential: b.credential, head: `{"chain":${j(b.chain)},"credential":${j(b.credential)}`,
-      keyId: b.keyId, keyVersion: b.keyVersion, node: b.node, op: b.op,
-      key: `,"keyId":${j(b.keyId)},"keyVersion":${canonicalJson(b.keyVersion)},"node":${j(b.node)},"op":${j(b.op)},"prev":`,
-      principalValue: b.principal, principal: `,"principal":${j(b.principal)},"request":`,
-      request: b.request, requestJson: `${canonicalStringMap(b.request)},"requestId":`,
-      resultValue: b.result, result: `,"result":${j(b.result)},"seq":`,
-      source: b.source, tenant: b.tenant, time: b.time, transport: b.transport,
-      tail: `,"source":${j(b.source)},"tenant":${j(b.tenant)},"time":${j(b.time)},"transport":${j(b.transport)},"type":"record","v":1}`,
-    };
-    this.last = runs;
-    return runs;
-  }
-}
-
-/** Whether two request maps have the same fields in the same order with the same values (a batch's items usually do). */
-function sameStringMap(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  if (a === b) return true;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i]!;
-    if (k !== kb[i] || a[k] !== b[k]) return false;
-  }
-  return true;
 }
 
 /** canonicalJson of a record's `request` (a flat string map) without its intermediate arrays and closures. */
@@ -188,9 +142,10 @@ function canonicalStringMap(map: Readonly<Record<string, string>>): string {
 
 /** The canonical encoding of a record without `hash`, in the two runs around the place of `hash`. */
 function recordParts(body: AuditRecordBody, strings: JsonStrings): [before: string, after: string] {
-  const r = strings.runs(body);
-  const after = `${r.key}${JSON.stringify(body.prev)}${r.principal}${r.requestJson}${JSON.stringify(body.requestId)}${r.result}${canonicalJson(body.seq)}${r.tail}`;
-  return [r.head, after];
+  const j = (v: string | null) => strings.of(v);
+  const before = `{"chain":${j(body.chain)},"credential":${j(body.credential)}`;
+  const after = `,"keyId":${j(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${j(body.node)},"op":${j(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${j(body.principal)},"request":${canonicalStringMap(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${j(body.result)},"seq":${canonicalJson(body.seq)},"source":${j(body.source)},"tenant":${j(body.tenant)},"time":${j(body.time)},"transport":${j(body.transport)},"type":"record","v":1}`;
+  return [before, after];
 }
 
 /**
