@@ -127,24 +127,11 @@ export class JsonStrings {
   }
 }
 
-/** canonicalJson of a record's `request` (a flat string map) without its intermediate arrays and closures. */
-function canonicalStringMap(map: Readonly<Record<string, string>>): string {
-  const keys = Object.keys(map);
-  if (keys.length > 1) keys.sort();
-  let out = '{';
-  for (const k of keys) {
-    const v: unknown = map[k];
-    if (v === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v)}`;
-  }
-  return `${out}}`;
-}
-
 /** The canonical encoding of a record without `hash`, in the two runs around the place of `hash`. */
 function recordParts(body: AuditRecordBody, strings: JsonStrings): [before: string, after: string] {
   const j = (v: string | null) => strings.of(v);
   const before = `{"chain":${j(body.chain)},"credential":${j(body.credential)}`;
-  const after = `,"keyId":${j(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${j(body.node)},"op":${j(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${j(body.principal)},"request":${canonicalStringMap(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${j(body.result)},"seq":${canonicalJson(body.seq)},"source":${j(body.source)},"tenant":${j(body.tenant)},"time":${j(body.time)},"transport":${j(body.transport)},"type":"record","v":1}`;
+  const after = `,"keyId":${j(body.keyId)},"keyVersion":${canonicalJson(body.keyVersion)},"node":${j(body.node)},"op":${j(body.op)},"prev":${JSON.stringify(body.prev)},"principal":${j(body.principal)},"request":${canonicalJson(body.request)},"requestId":${JSON.stringify(body.requestId)},"result":${j(body.result)},"seq":${canonicalJson(body.seq)},"source":${j(body.source)},"tenant":${j(body.tenant)},"time":${j(body.time)},"transport":${j(body.transport)},"type":"record","v":1}`;
   return [before, after];
 }
 

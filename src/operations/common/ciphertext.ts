@@ -23,8 +23,7 @@ export async function encryptUnder(ctx: CallerContext, keyRecord: KeyRecord, pla
   const arn = keyArnOf(ctx, keyRecord);
   requireEnabled(keyRecord, arn);
   requireSymmetricEncryption(arn, keyRecord, 'This operation');
-  // only a key with a usage limit counts (most keys have none: no await for them on the hot path)
-  const key = keyRecord.maxEncryptions === undefined ? keyRecord : await ctx.services.keyring.encryptionCounts.take(tenant, keyRecord);
+  const key = await ctx.services.keyring.encryptionCounts.take(tenant, keyRecord);
   ctx.audit.keyId = key.keyId;
   ctx.audit.keyVersion = key.primaryVersion;
   const material = requireMaterial(key, await ctx.services.keyring.keys.material(tenant, key.keyId, key.primaryVersion));
