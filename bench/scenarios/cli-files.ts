@@ -51,6 +51,30 @@ const median = (xs: readonly number[]) => {
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
+ * A plain Node.js program doing only the file's cryptography: node's start, then the file read in
+ * 256 KiB segments, each sealed with node:crypto's AES-256-GCM on this one thread (64 KiB updates,
+ * as the envelope does) and written to the output. No command line, no KMS call, no header: what
+ * a Node.js command costs before it does anything of its own (the file goals against age).
+ */
+const NODE_FLOOR = `
+const { createCipheriv, createHash, randomBytes } = require('node:crypto');
+const { openSync, readSync, writevSync, fstatSync } = require('node:fs');
+createHash('sha256').update('\\0'.repeat(512 * 1024), 'latin1'); // the CLI's malloc threshold (commands/file.ts)
+const [input, output] = process.argv.slice(-2);
+const inFd = openSync(input, 'r'), outFd = openSync(output, 'w'), size = fstatSync(inFd).size;
+const key = randomBytes(32), segment = Buffer.allocUnsafe(256 * 1024);
+for (let at = 0, i = 0; at < size; at += segment.length, i++) {
+  const n = readSync(inFd, segment, 0, segment.length, at);
+  const nonce = Buffer.alloc(12);
+  nonce.writeUInt32BE(i, 7);
+  const c = createCipheriv('aes-256-gcm', key, nonce), pieces = [];
+  for (let u = 0; u < n; u += 65536) pieces.push(c.update(segment.subarray(u, Math.min(n, u + 65536))));
+  c.final();
+  pieces.push(c.getAuthTag());
+  writevSync(outFd, pieces);
+}`;
+
+/**
  * `keyward encrypt-file` / `decrypt-file` as whole commands (node start, module loading, the
  * GenerateDataKey or Decrypt call to a Keyward in the bench process, the file) against Debian's
  * `age -r` / `age -d` on the same file, to /dev/null, in interleaved rounds; the floor is
@@ -108,6 +132,7 @@ export const cliFiles: BenchScenario = {
           keywardDecrypt: () => timed(process.execPath, [bin, 'decrypt-file', '--in', sealed, '--out', devNull], env),
           keywardDecrypt2: () => timed(process.execPath, [bin, 'decrypt-file', '--in', sealed, '--out', devNull, '--threads', '2'], env),
           ageDecrypt: () => timed(AGE, ['-d', '-i', identity, '-o', devNull, aged], env),
+          nodeFloor: () => timed(process.execPath, ['-e', NODE_FLOOR, plain, devNull], env),
         };
         const results = Object.fromEntries(Object.keys(subjects).map((k) => [k, [] as Run[]])) as Record<keyof typeof subjects, Run[]>;
         const openssl: number[] = [];
@@ -146,6 +171,11 @@ export const cliFiles: BenchScenario = {
           rssRow(`keyward encrypt-file ${label}: peak RSS, --threads 2`, 'keywardEncrypt2'),
           rssRow(`keyward decrypt-file ${label}: peak RSS (default threads)`, 'keywardDecrypt'),
           rssRow(`keyward decrypt-file ${label}: peak RSS, --threads 2`, 'keywardDecrypt2'),
+          {
+            scenario: `plain Node.js: node start + node:crypto AES-256-GCM of the file, one thread: ${label}`, unit: 's', value: round3(t('nodeFloor')),
+            baseline: { name: 'age -r (Debian), same file', value: round3(t('ageEncrypt')) }, ratio: round3(t('nodeFloor') / t('ageEncrypt')),
+            notes: `${label} to /dev/null: node -e, read / seal / write in 256 KiB segments; no command line, KMS call or header (node -e 0 alone: see the --version row)`,
+          },
           {
             scenario: `openssl speed AES-256-GCM, one core: ${label} (the floor)`, unit: 's', value: round3(opensslSec),
             notes: `${Math.round(median(openssl))} MiB/s, openssl speed -elapsed -evp aes-256-gcm -bytes 16384, no I/O and no start`,
