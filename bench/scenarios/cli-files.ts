@@ -78,7 +78,8 @@ for (let at = 0, i = 0; at < size; at += segment.length, i++) {
  * `keyward encrypt-file` / `decrypt-file` as whole commands (node start, module loading, the
  * GenerateDataKey or Decrypt call to a Keyward in the bench process, the file) against Debian's
  * `age -r` / `age -d` on the same file, to /dev/null, in interleaved rounds; the floor is
- * `openssl speed -evp aes-256-gcm` on one core, as the time to push the file through it.
+ * `openssl speed -evp aes-256-gcm` on one core, as the time to push the file through it, and the
+ * plain Node.js script above (NODE_FLOOR) is what any Node.js command pays on the same file.
  * `keyward --version` against `node -e 0` (node's own start).
  */
 export const cliFiles: BenchScenario = {
