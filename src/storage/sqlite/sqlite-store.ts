@@ -48,6 +48,13 @@ export class SqliteStore implements Store {
   private readonly stmts;
   private readonly poller: NodeJS.Timeout | undefined;
   private lastSeenSeq = 0;
+  /**
+   * The change rows of this handle's own commits that the poll has not passed yet: they were
+   * announced at commit, and the read connection sees them as another connection's (it does), so
+   * without this the poll announced them a second time, up to an interval later (a key's cached
+   * material was evicted by its own creation, after the requests that had cached it again).
+   */
+  private readonly ownSeqs = new Set<number>();
   private lastDataVersion = 0;
   private closed = false;
   private writeWorker: SqliteWriteWorker | undefined;
@@ -133,10 +140,14 @@ export class SqliteStore implements Store {
       try {
         result = await fn(tx);
         this.guard(() => {
-          let seq = 0;
-          for (const key of changed) seq = Number(this.stmts.logChange.run(key).lastInsertRowid);
+          const seqs: number[] = [];
+          for (const key of changed) seqs.push(Number(this.stmts.logChange.run(key).lastInsertRowid));
+          const seq = seqs[seqs.length - 1] ?? 0;
           if (seq > CHANGES_KEPT && seq % 100 === 0) this.stmts.prune.run(seq - CHANGES_KEPT);
           this.writeDb.exec('COMMIT');
+          // once committed (a rolled-back row's seq can be taken again by another process's
+          // commit), and only while a poller runs, which passes them: nothing else bounds the set
+          if (this.poller !== undefined) for (const n of seqs) this.ownSeqs.add(n);
         });
       } catch (e) {
         if (this.writeDb.inTransaction) this.writeDb.exec('ROLLBACK');
@@ -183,19 +194,21 @@ export class SqliteStore implements Store {
       const min = this.stmts.minSeq.get()?.seq ?? 0;
       if (min > this.lastSeenSeq + 1) {
         this.lastSeenSeq = this.stmts.maxSeq.get()?.seq ?? 0;
+        this.ownSeqs.clear();
         this.listeners.emit({ all: true });
         return;
       }
       const keys = new Set<string>();
       for (;;) {
         const rows = this.stmts.changesAfter.all(this.lastSeenSeq);
-        for (const r of rows) keys.add(r.key);
+        for (const r of rows) if (!this.ownSeqs.delete(r.seq)) keys.add(r.key);
         const last = rows[rows.length - 1];
         if (last) this.lastSeenSeq = last.seq;
         if (rows.length < 5000) break;
       }
       this.listeners.emit({ keys: [...keys] });
     } catch {
+      this.ownSeqs.clear();
       this.listeners.emit({ all: true });
     }
   }

@@ -111,3 +111,34 @@ describe('sqlite batchWrite (write worker) and another writer', () => {
     }
   });
 });
+
+describe('sqlite change polling', () => {
+  it("announces another handle's commits once, and this handle's own commits only when they are made", async () => {
+    const d = tempDir('keyward-store-');
+    const file = join(d, 'keyward.db');
+    // a poller that never fires on its own within the test: the polls below are made by hand
+    const store = new SqliteStore(file, { pollIntervalMs: 3_600_000 });
+    const peer = new SqliteStore(file, { pollIntervalMs: 3_600_000 });
+    try {
+      const heard: string[][] = [];
+      store.watch((c) => heard.push('keys' in c ? [...c.keys] : ['*all*']));
+      await store.put('keys/t/own', Buffer.from('1'));
+      await peer.put('keys/t/peer', Buffer.from('2'));
+      await store.put('keys/t/own', Buffer.from('3'));
+      store.pollForeignChanges();
+      expect(heard).toEqual([['keys/t/own'], ['keys/t/own'], ['keys/t/peer']]);
+      // a rolled-back commit of its own leaves nothing that could hide a later foreign change
+      await expect(store.transaction(async (tx) => {
+        await tx.put('keys/t/doomed', Buffer.from('4'));
+        throw new Error('abandoned');
+      })).rejects.toThrow('abandoned');
+      await peer.put('keys/t/peer2', Buffer.from('5'));
+      store.pollForeignChanges();
+      expect(heard.slice(3)).toEqual([['keys/t/peer2']]);
+    } finally {
+      await peer.close();
+      await store.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
