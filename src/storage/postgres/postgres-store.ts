@@ -84,6 +84,14 @@ export class PostgresStore implements Store {
   /** Set when a round trip timed out or the connection failed; cleared by the next answer. */
   private unanswered: string | undefined;
   private health_: StoreHealth = { reachable: false, reason: 'not connected yet', sinceMs: Date.now() };
+  /**
+   * Server process ids of this pool's open connections. A NOTIFY sent by one of them is this
+   * handle's own commit, already announced when it committed (or, when the COMMIT's answer was
+   * lost, announced anyway): without this, the listener announced it a second time a moment
+   * later, evicting what requests had cached again since. An id is held only while its connection
+   * is open, so the server cannot have given it to another session meanwhile.
+   */
+  private readonly ownBackends = new Set<number>();
 
   constructor(readonly url: string, options: PostgresStoreOptions = {}) {
     const timeoutMs = options.timeoutMs ?? 2000;
@@ -103,6 +111,14 @@ export class PostgresStore implements Store {
     });
     // An idle connection dying (DB restart) is not fatal: the pool drops it and opens another.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => {
+      const pid = backendPid(client);
+      if (pid !== undefined) this.ownBackends.add(pid);
+    });
+    this.pool.on('remove', (client) => {
+      const pid = backendPid(client);
+      if (pid !== undefined) this.ownBackends.delete(pid);
+    });
   }
 
   /** The database's address without credentials, for logs and errors. */
@@ -208,13 +224,18 @@ export class PostgresStore implements Store {
   private async withClientTransaction<T>(begin: string, fn: (client: pg.PoolClient) => Promise<{ result: T; committed?: () => void }>): Promise<T> {
     const client = await this.guard(() => this.pool.connect());
     let broken: unknown;
+    let maybeCommitted: (() => void) | undefined;
     try {
       await this.guard(() => client.query(begin));
       const { result, committed } = await fn(client);
+      maybeCommitted = committed;
       await this.guard(() => client.query('COMMIT'));
       committed?.();
       return result;
     } catch (e) {
+      // a COMMIT without an answer may have committed: its changes are announced here, since the
+      // listener skips this connection's own NOTIFY (a needless eviction costs a reload, a missed one a stale cache)
+      maybeCommitted?.();
       // a connection that timed out or failed is destroyed: a ROLLBACK over it would only wait
       // out another deadline (the server rolls back when the connection goes)
       broken = e instanceof StoreUnavailableError ? e : await client.query('ROLLBACK').then(() => undefined, (rollbackError: unknown) => rollbackError);
@@ -316,7 +337,7 @@ export class PostgresStore implements Store {
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (msg) => {
-      if (msg.channel !== CHANGE_CHANNEL) return;
+      if (msg.channel !== CHANGE_CHANNEL || this.ownBackends.has(msg.processId)) return;
       const payload = msg.payload ?? ALL;
       if (payload === ALL) {
         this.listeners.emit({ all: true });
@@ -462,6 +483,12 @@ function toEntry(row: Row): StoreEntry {
 function changePayload(keys: Set<string>): string {
   const json = JSON.stringify([...keys]);
   return Buffer.byteLength(json) > MAX_PAYLOAD ? ALL : json;
+}
+
+/** The server process id of a connected pool client (node-postgres keeps it as `processID`). */
+function backendPid(client: pg.PoolClient): number | undefined {
+  const pid = (client as { processID?: unknown }).processID;
+  return typeof pid === 'number' ? pid : undefined;
 }
 
 /** Connection-level failures (refused, reset, timed out, server shutting down, out of resources). */
