@@ -77,14 +77,21 @@ parentPort.on('message', (msg) => {
     const { db, get, upsert } = conn;
     begin(db);
     const versions = [];
+    // every value is a slice of the one transferred buffer (see write() below)
+    const bytes = Buffer.from(msg.bytes);
+    let offset = 0;
     try {
-      for (const op of msg.ops) {
-        const row = get.get(op.key);
+      for (let i = 0; i < msg.keys.length; i++) {
+        const key = msg.keys[i];
+        const value = bytes.subarray(offset, offset + msg.lengths[i]);
+        offset += msg.lengths[i];
+        const row = get.get(key);
         const current = row ? row.version : 0;
-        if (op.ifVersion !== undefined && op.ifVersion !== current) {
-          const e = new Error('conflict'); e.conflictKey = op.key; throw e;
+        const ifVersion = msg.ifVersions[i];
+        if (ifVersion !== undefined && ifVersion !== current) {
+          const e = new Error('conflict'); e.conflictKey = key; throw e;
         }
-        upsert.run(op.key, Buffer.from(op.value), current + 1);
+        upsert.run(key, value, current + 1);
         versions.push(current + 1);
       }
       db.exec('COMMIT');
@@ -113,15 +120,31 @@ interface Reply {
 }
 
 /**
- * The value's bytes in an ArrayBuffer of their own, to transfer to the worker. Posting the view
- * itself would clone its whole ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB pool,
- * which also holds whatever else was allocated from it lately — a /v1/sys body with a passphrase
- * (zeroed after the request, but the worker's clone was not: it stayed in the worker's heap after a seal).
+ * A batch as the worker receives it: the keys, and every value's bytes one after another in one
+ * ArrayBuffer of its own, transferred. Posting the values' views would clone each one's whole
+ * ArrayBuffer: a small Buffer is a slice of Node's shared 8 KiB pool, which also holds whatever
+ * else was allocated from it lately — a /v1/sys body with a passphrase (zeroed after the request,
+ * but the worker's clone was not: it stayed in the worker's heap after a seal). One buffer rather
+ * than one per value: transferring an ArrayBuffer costs the posting thread ~1.7 µs each (27 values:
+ * 46-59 µs per post against 8-10 µs for one), on the event loop of every audited request.
  */
-function ownBuffer(value: Uint8Array): ArrayBuffer {
-  const copy = new ArrayBuffer(value.byteLength);
-  new Uint8Array(copy).set(value);
-  return copy;
+function batchMessage(id: number, ops: readonly BatchWrite[]): { message: object; transfer: ArrayBuffer[] } {
+  let total = 0;
+  for (const o of ops) total += o.value.byteLength;
+  const buffer = new ArrayBuffer(total);
+  const bytes = new Uint8Array(buffer);
+  const keys: string[] = [];
+  const lengths: number[] = [];
+  const ifVersions: (number | undefined)[] = [];
+  let offset = 0;
+  for (const o of ops) {
+    bytes.set(o.value, offset);
+    offset += o.value.byteLength;
+    keys.push(o.key);
+    lengths.push(o.value.byteLength);
+    ifVersions.push(o.ifVersion);
+  }
+  return { message: { id, keys, lengths, ifVersions, bytes: buffer }, transfer: [buffer] };
 }
 
 export class SqliteWriteWorker {
@@ -153,8 +176,8 @@ export class SqliteWriteWorker {
     const id = this.nextId++;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const values = ops.map((o) => ownBuffer(o.value));
-      this.worker.postMessage({ id, ops: ops.map((o, i) => ({ key: o.key, value: values[i], ifVersion: o.ifVersion })) }, values);
+      const { message, transfer } = batchMessage(id, ops);
+      this.worker.postMessage(message, transfer);
     });
   }
 
