@@ -4,12 +4,17 @@ import type { LoadResult } from './load.js';
 
 let ticksPerSecond: number | undefined;
 
+/** The unit of /proc's utime and stime (USER_HZ). */
+export function clockTicksPerSecond(): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return ticksPerSecond;
+}
+
 /** CPU seconds (user + system, all threads) process `pid` has used so far, from /proc/PID/stat (Linux). */
 export function processCpuSeconds(pid: number): number {
-  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   // the fields after the command name (which may hold spaces): utime and stime are the 12th and 13th
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond();
 }
 
 /**
