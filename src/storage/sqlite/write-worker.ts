@@ -77,7 +77,7 @@ parentPort.on('message', (msg) => {
     const { db, get, upsert } = conn;
     begin(db);
     const versions = [];
-    // every value is a slice of the one transferred buffer (see write() below)
+    // every value is a slice of the one transferred buffer (see batchMessage below)
     const bytes = Buffer.from(msg.bytes);
     let offset = 0;
     try {
@@ -126,7 +126,7 @@ interface Reply {
  * else was allocated from it lately — a /v1/sys body with a passphrase (zeroed after the request,
  * but the worker's clone was not: it stayed in the worker's heap after a seal). One buffer rather
  * than one per value: transferring an ArrayBuffer costs the posting thread ~1.7 µs each (27 values:
- * 46-59 µs per post against 8-10 µs for one), on the event loop of every audited request.
+ * 44-59 µs per post against 8-10 µs for one), on the event loop of every audited request.
  */
 function batchMessage(id: number, ops: readonly BatchWrite[]): { message: object; transfer: ArrayBuffer[] } {
   let total = 0;
