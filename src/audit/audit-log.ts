@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { StoreConflictError, writeBatch, type BatchWrite, type Store } from '../storage/index.js';
 import { AuditKeys } from './audit-keys.js';
 import type { CheckpointKeyInfo, CheckpointKeyStore } from './checkpoint-keys.js';
@@ -91,8 +91,22 @@ interface Pending { readonly event: AuditEvent; readonly stateChange: boolean; r
 interface CheckpointRequest { readonly kind: 'periodic' | 'final'; readonly keys: AuditKeys | undefined; resolve(): void; reject(e: unknown): void }
 
 const DEFAULT_MAX_BATCH = 1000;
-/** Conflicts on the chain head or the store epoch (processes of one node, other nodes' epoch) retried this often. */
-const MAX_CONFLICT_RETRIES = 10;
+/**
+ * Conflicts on the chain head (processes of one node) or the store epoch (every node's state
+ * changes advance the one epoch) are retried for up to this long (real time), each retry after a
+ * jittered pause that grows with the attempts, so nodes racing for the epoch spread out instead of
+ * colliding again. Ten immediate retries refused requests when six nodes changed state at once.
+ */
+const CONFLICT_RETRY_MS = 5_000;
+const MAX_CONFLICT_PAUSE_MS = 50;
+
+/** After the conflict of `attempt` (from 0) of work started at `startedMs`: pauses and says whether to try again. */
+async function retryAfterConflict(attempt: number, startedMs: number): Promise<boolean> {
+  if (performance.now() - startedMs > CONFLICT_RETRY_MS) return false;
+  if (attempt === 0) await nextTurn();
+  else await sleep(Math.random() * Math.min(MAX_CONFLICT_PAUSE_MS, 2 ** attempt));
+  return true;
+}
 
 /**
  * The audit log writer: hash-chains records, commits them in groups (one store transaction per
@@ -292,6 +306,7 @@ export class AuditLog {
    * answers the new epoch. Retries when another process advanced it first.
    */
   async advanceEpoch(): Promise<number> {
+    const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       const keys = this.keys;
       if (keys === undefined) throw new AuditWriteError('the store epoch cannot be advanced while sealed');
@@ -302,7 +317,7 @@ export class AuditLog {
         return current.n + 1;
       } catch (e) {
         this.epoch = undefined;
-        if (!(e instanceof StoreConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+        if (!(e instanceof StoreConflictError) || !(await retryAfterConflict(attempt, started))) throw e;
       }
     }
   }
@@ -398,6 +413,7 @@ export class AuditLog {
   }
 
   private async writeBatch(events: readonly AuditEvent[], cps: readonly CheckpointRequest[], stateChange: boolean): Promise<void> {
+    const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
         await this.tryWriteBatch(events, cps, stateChange);
@@ -406,8 +422,7 @@ export class AuditLog {
         // Another process appended to this chain (same node id) or advanced the epoch: reload and rebuild.
         this.head = undefined;
         this.epoch = undefined;
-        if (!(e instanceof StoreConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
-        await nextTurn();
+        if (!(e instanceof StoreConflictError) || !(await retryAfterConflict(attempt, started))) throw e;
       }
     }
   }
