@@ -434,6 +434,9 @@ function openAuditLog(config: Config, store: Store, chain: string, clock: Clock,
     clock,
     checkpointEveryRecords: config.auditCheckpointRecords,
     checkpointEveryMs: config.auditCheckpointMs,
+    // measured (docs/performance.md, Run I): fewer, larger commits pay where processes share the
+    // cores; one process's event loop would only idle while its batch waits
+    commitDelayMs: config.auditCommitDelayMs ?? (cluster.isWorker ? 1 : 0),
     sinks,
     exportDir: resolve(config.auditExportDir ?? join(config.dataDir, 'audit-export')),
     // the checkpoint signing key's versions live under the barrier (rotation: keyward audit rotate-checkpoint-key)

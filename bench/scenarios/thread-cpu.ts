@@ -9,9 +9,11 @@ import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
 
 /**
  * `npm run bench -- --only thread-cpu`: Encrypt 32 B (SigV4) on one process and on `--workers 2`,
- * audit log on and off, with the server's CPU time per request split by thread (/proc/PID/task:
+ * audit log on and off, and with the audit commit delay the other way round from each one's
+ * default, with the server's CPU time per request split by thread (/proc/PID/task:
  * each process's event loop, its SQLite write thread, the cluster primary). Says where a request's
- * CPU goes when the rates alone cannot tell (issue 18, goal 2).
+ * CPU goes when the rates alone cannot tell (issue 18, goal 2). `KEYWARD_BENCH_SUBJECTS=single,workers2`
+ * runs only the subjects named (more rounds of fewer subjects in the same time).
  */
 export const threadCpu: BenchScenario = {
   name: 'Thread CPU: Encrypt by thread, one process and two (cluster)',
@@ -22,6 +24,9 @@ export const threadCpu: BenchScenario = {
       singleNoAudit: await startKeyward(ctx, { env: { KEYWARD_AUDIT: 'off' } }),
       workers2: await startKeyward(ctx, { args: ['--workers', '2'] }),
       workers2NoAudit: await startKeyward(ctx, { args: ['--workers', '2'], env: { KEYWARD_AUDIT: 'off' } }),
+      // the audit commit delay the other way round from each one's default (1 ms with --workers, 0 without)
+      singleDelay1: await startKeyward(ctx, { env: { KEYWARD_AUDIT_COMMIT_DELAY_MS: '1' } }),
+      workers2NoDelay: await startKeyward(ctx, { args: ['--workers', '2'], env: { KEYWARD_AUDIT_COMMIT_DELAY_MS: '0' } }),
     };
     const counted: Record<string, { requests: number; cpu: Map<string, number> }> = {};
     const subjects: Record<string, (d: number) => Promise<LoadResult>> = {};
@@ -47,7 +52,8 @@ export const threadCpu: BenchScenario = {
           return r;
         };
       }
-      const m = await interleaved(ctx, subjects);
+      const only = process.env.KEYWARD_BENCH_SUBJECTS?.split(',');
+      const m = await interleaved(ctx, only ? Object.fromEntries(Object.entries(subjects).filter(([k]) => only.includes(k))) : subjects);
       const c = ctx.connections;
       return Object.entries(m).map(([name, measured]) => {
         const t = counted[name]!;

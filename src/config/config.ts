@@ -115,6 +115,11 @@ const schema = z.object({
   auditCheckpointRecords: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** ... or every this many milliseconds. */
   auditCheckpointMs: z.coerce.number().int().min(100).max(86_400_000).default(10_000),
+  /**
+   * How long an audit batch may wait for more records before it is committed (audit-log.ts
+   * gatherBatch). Unset: 1 ms in a --workers process, 0 (never waits) in a single process.
+   */
+  auditCommitDelayMs: z.coerce.number().int().min(0).max(100).optional(),
   /** Also append every audit entry to this JSON-lines file (for a SIEM). */
   auditFile: z.string().min(1).optional(),
   /** When the audit file is fsynced: after every batch, at most every second, or never. */
