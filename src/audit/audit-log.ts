@@ -433,8 +433,8 @@ export class AuditLog {
    * likely to send their next requests soon. Each batch costs the store a transaction and an
    * fsync whatever its size, so fewer, larger batches leave more CPU to the requests where CPU is
    * what runs out (processes sharing the cores: --workers); where the event loop is (one process),
-   * the wait leaves it idle instead. A lone client never waits (one record in flight); a request
-   * waits at most commitDelayMs longer.
+   * the wait leaves it idle instead. A lone client does not wait (one record in flight; only its
+   * first record after a burst of others may, once); a request waits at most commitDelayMs longer.
    */
   private async gatherBatch(): Promise<void> {
     const delayMs = this.options.commitDelayMs ?? 0;
