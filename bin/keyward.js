@@ -17,13 +17,6 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${version}\n`);
 } else {
   const fileCommand = FILE_COMMANDS.has(args.find((a) => !a.startsWith('-')));
-  if (fileCommand) {
-    // TurboFan buys a file command nothing (its time is in native AES-GCM and I/O) and its
-    // compilations, from the first module on, cost ~6 MiB of peak RSS (1 GiB, one thread:
-    // 62.2 -> 56.1 MiB at the same CPU time; set later, after the modules load, 60 MiB). V8
-    // flags are process-wide: the worker threads do not optimise either. Not for the server.
-    process.getBuiltinModule('node:v8').setFlagsFromString('--no-opt');
-  }
   const run = async ({ main }) => {
     const code = await main(process.argv);
     // servers keep the event loop alive; one-shot commands end here

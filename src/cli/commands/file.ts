@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import type { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { Envelope } from '../../client/envelope.js';
@@ -50,13 +51,13 @@ export function registerFile(program: Command): void {
     }));
 }
 
-const THREADS_HELP = 'threads for files of 32 MiB and more (default 2 from 128 MiB on 2 or more cores, about 60.5 MiB peak RSS; else 1, about 49 MiB; each further thread adds ~11 MiB)';
+const THREADS_HELP = 'threads for files of 32 MiB and more (default 2 from 128 MiB on 2 or more cores, about 60.5 MiB peak RSS; else 1, about 54 MiB; each further thread adds ~11 MiB)';
 
 /**
  * Two threads for a file of 128 MiB and more on two or more cores, when this thread takes a share
  * (no progress bar): the second isolate costs ~11 MiB, and the file commands' CommonJS bundle
  * (file-main.ts) leaves room for it under a 64 MB bound (1 GiB: 60.5 MiB peak RSS, one thread
- * 49.3). 1 GiB on 2 cores, interleaved, wall time: load ~3, 0.55-0.73 s with two against
+ * 53.7 with TurboFan, see withoutTurboFan). 1 GiB on 2 cores, interleaved, wall time: load ~3, 0.55-0.73 s with two against
  * 0.85-1.55 s with one; load ~6, no gain (encryption the same, decryption 0.92-1.05 s against
  * 0.83-0.91) for 0.1-0.15 s more CPU. Smaller files: one thread (a worker's start is not repaid).
  */
@@ -77,9 +78,11 @@ async function withProgress(f: FileFlags, operation: (options: FileOptions) => P
   const total = f.in === '-' ? undefined : statSync(f.in).size;
   const bar = f.progress !== false && process.stderr.isTTY && total !== undefined ? await progressBar(total) : undefined;
   let done = 0;
+  const threads = f.threads ?? defaultThreads(total, bar === undefined);
+  if (threads > 1) withoutTurboFan();
   try {
     await operation({
-      threads: f.threads ?? defaultThreads(total, bar === undefined),
+      threads,
       // this thread seals a share too (one worker fewer), unless it has a progress bar to draw
       callingThread: bar === undefined,
       ...(bar !== undefined ? { onProgress: (bytes: number) => bar.update((done += bytes)) } : {}),
@@ -105,6 +108,20 @@ function raiseMallocThresholds(): void {
 }
 
 const MALLOC_PROBE_BYTES = 512 * 1024;
+
+/**
+ * TurboFan buys a file command nothing (its time is in native AES-GCM and I/O), and its
+ * compilations cost peak RSS in every isolate: 1 GiB with two threads, 60.2 MiB without it against
+ * 69.7 MiB with it, over a 64 MB bound. But any V8 flag set before node's own modules load makes
+ * V8 refuse their embedded code cache (its flag hash differs), and they are compiled from source:
+ * encrypt-file 100 MiB, one thread, took 16-23 ms longer (about 15% of the whole command) with
+ * --no-opt set at start. So one thread (below 128 MiB by default) keeps TurboFan, at ~3 MiB more
+ * peak RSS (50.5 -> 53.7 MiB), and more threads turn it off here, after this thread's modules
+ * have loaded and before the workers start. Flags are process-wide: only the CLI sets them.
+ */
+function withoutTurboFan(): void {
+  setFlagsFromString('--no-opt');
+}
 
 /** The progress bar's module loads only for a terminal (scripts and pipes never pay for it). */
 async function progressBar(total: number): Promise<SingleBar> {
