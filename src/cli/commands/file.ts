@@ -51,13 +51,13 @@ export function registerFile(program: Command): void {
     }));
 }
 
-const THREADS_HELP = 'threads for files of 32 MiB and more (default 2 from 128 MiB on 2 or more cores, about 60.5 MiB peak RSS; else 1, about 54 MiB; each further thread adds ~11 MiB)';
+const THREADS_HELP = 'threads for files of 32 MiB and more (default 2 from 128 MiB on 2 or more cores, about 60.5 MiB peak RSS; else 1, about 52.5 MiB; each further thread adds ~11 MiB)';
 
 /**
  * Two threads for a file of 128 MiB and more on two or more cores, when this thread takes a share
  * (no progress bar): the second isolate costs ~11 MiB, and the file commands' CommonJS bundle
  * (file-main.ts) leaves room for it under a 64 MB bound (1 GiB: 60.5 MiB peak RSS, one thread
- * 53.7 with TurboFan, see withoutTurboFan). 1 GiB on 2 cores, interleaved, wall time: load ~3, 0.55-0.73 s with two against
+ * 52.5 with TurboFan, see withoutTurboFan). 1 GiB on 2 cores, interleaved, wall time: load ~3, 0.55-0.73 s with two against
  * 0.85-1.55 s with one; load ~6, no gain (encryption the same, decryption 0.92-1.05 s against
  * 0.83-0.91) for 0.1-0.15 s more CPU. Smaller files: one thread (a worker's start is not repaid).
  */
@@ -112,11 +112,11 @@ const MALLOC_PROBE_BYTES = 512 * 1024;
 /**
  * TurboFan buys a file command nothing (its time is in native AES-GCM and I/O), and its
  * compilations cost peak RSS in every isolate: 1 GiB with two threads, 60.2 MiB without it against
- * 69.7 MiB with it, over a 64 MB bound. But any V8 flag set before node's own modules load makes
+ * 68.1 MiB with it, over a 64 MB bound. But any V8 flag set before node's own modules load makes
  * V8 refuse their embedded code cache (its flag hash differs), and they are compiled from source:
  * encrypt-file 100 MiB, one thread, took 16-23 ms longer (about 15% of the whole command) with
  * --no-opt set at start. So one thread (below 128 MiB by default) keeps TurboFan, at ~3 MiB more
- * peak RSS (50.5 -> 53.7 MiB), and more threads turn it off here, after this thread's modules
+ * peak RSS (49.4 -> 52.4 MiB), and more threads turn it off here, after this thread's modules
  * have loaded and before the workers start. Flags are process-wide: only the CLI sets them.
  */
 function withoutTurboFan(): void {
