@@ -15,7 +15,8 @@ import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
  * CPU goes when the rates alone cannot tell (issue 18, goal 2). `KEYWARD_BENCH_SUBJECTS=single,workers2`
  * runs only the subjects named (more rounds of fewer subjects in the same time);
  * `KEYWARD_BENCH_WORKERS_BIN=/other/checkout/bin/keyward.js` adds that build's `--workers 2` and
- * one process (workers2Other, singleOther).
+ * one process (workers2Other, singleOther); `KEYWARD_BENCH_DELAYS=2,4` adds `--workers 2` servers
+ * with those audit commit delays in ms (workers2Delay2, workers2Delay4).
  */
 export const threadCpu: BenchScenario = {
   name: 'Thread CPU: Encrypt by thread, one process and two (cluster)',
@@ -30,9 +31,9 @@ export const threadCpu: BenchScenario = {
       // the audit commit delay the other way round from each one's default (1 ms with --workers, 0 without)
       singleDelay1: await startKeyward(ctx, { env: { KEYWARD_AUDIT_COMMIT_DELAY_MS: '1' } }),
       workers2NoDelay: await startKeyward(ctx, { args: ['--workers', '2'], env: { KEYWARD_AUDIT_COMMIT_DELAY_MS: '0' } }),
-      // another build's --workers 2 and one process, as in the workers scenario (a before/after)
       // KEYWARD_BENCH_DELAYS=2,4: --workers 2 with those audit commit delays (ms) too
       ...Object.fromEntries(await Promise.all((process.env.KEYWARD_BENCH_DELAYS?.split(',') ?? []).map(async (ms) => [`workers2Delay${ms}`, await startKeyward(ctx, { args: ['--workers', '2'], env: { KEYWARD_AUDIT_COMMIT_DELAY_MS: ms } })]))),
+      // another build's --workers 2 and one process, as in the workers scenario (a before/after)
       ...(otherBin ? { workers2Other: await startKeyward(ctx, { args: ['--workers', '2'], bin: otherBin }), singleOther: await startKeyward(ctx, { bin: otherBin }) } : {}),
     };
     const counted: Record<string, { requests: number; cpu: Map<string, number> }> = {};

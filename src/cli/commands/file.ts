@@ -56,10 +56,11 @@ const THREADS_HELP = 'threads for files of 32 MiB and more (default 2 from 128 M
 /**
  * Two threads for a file of 128 MiB and more on two or more cores, when this thread takes a share
  * (no progress bar): the second isolate costs ~11 MiB, and the file commands' CommonJS bundle
- * (file-main.ts) leaves room for it under a 64 MB bound (1 GiB: 60.5 MiB peak RSS, one thread
- * 52.5 with TurboFan, see withoutTurboFan). 1 GiB on 2 cores, interleaved, wall time: load ~3, 0.55-0.73 s with two against
- * 0.85-1.55 s with one; load ~6, no gain (encryption the same, decryption 0.92-1.05 s against
- * 0.83-0.91) for 0.1-0.15 s more CPU. Smaller files: one thread (a worker's start is not repaid).
+ * (file-main.ts) leaves room for it under a 64 MB bound (1 GiB: 60.5 MiB peak RSS; one thread
+ * 52.5, with TurboFan: see withoutTurboFan). 1 GiB on 2 cores, interleaved, wall time: load ~3,
+ * 0.55-0.73 s with two against 0.85-1.55 s with one; load ~6, no gain (encryption the same,
+ * decryption 0.92-1.05 s against 0.83-0.91) for 0.1-0.15 s more CPU. Smaller files: one thread
+ * (a worker's start is not repaid).
  */
 function defaultThreads(size: number | undefined, callingThread: boolean): number {
   return callingThread && size !== undefined && size >= TWO_THREADS_FROM && availableParallelism() >= 2 ? 2 : 1;
