@@ -230,7 +230,7 @@ describe.skipIf(!haveChromium())('web console in Chromium', () => {
     await noSeriousViolations(adminPage, 'principals');
     await screenshot(adminPage, 'principals');
     await adminPage.getByRole('button', { name: 'I have saved them: hide' }).click();
-    expect(await adminPage.getByTestId('new-secret').count()).toBe(0);
+    await pollUntil(() => adminPage.getByTestId('new-secret').count(), (n) => n === 0, 'the secret hidden', UI_TIMEOUT);
 
     // a narrow screen, an access key pair: every request is signed with SigV4 in the browser
     const page = await newPage(undefined, { width: 390, height: 844 });
