@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick | --only NAME | --soak]`: builds the server (dist/ and the file
-// commands' bundle, which the bench spawns as bin/keyward.js) and compiles bench/ with tsc (no TypeScript runner is installed),
-// then runs the compiled harness with the same arguments.
+// commands' bundle, which the bench spawns as bin/keyward.js) and compiles bench/ with tsc (no
+// TypeScript runner is installed), then runs the compiled harness with the same arguments.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
