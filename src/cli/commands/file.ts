@@ -118,7 +118,9 @@ const MALLOC_PROBE_BYTES = 512 * 1024;
  * encrypt-file 100 MiB, one thread, took 16-23 ms longer (about 15% of the whole command) with
  * --no-opt set at start. So one thread (below 128 MiB by default) keeps TurboFan, at ~3 MiB more
  * peak RSS (49.4 -> 52.4 MiB), and more threads turn it off here, after this thread's modules
- * have loaded and before the workers start. Flags are process-wide: only the CLI sets them.
+ * have loaded and before the workers start. A progress bar (a terminal) leaves the file to a
+ * worker: bin/keyward.js turns TurboFan off at start there. Flags are process-wide: only the CLI
+ * sets them.
  */
 function withoutTurboFan(): void {
   setFlagsFromString('--no-opt');
