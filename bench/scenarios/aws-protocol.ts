@@ -2,7 +2,7 @@ import { startBareServer } from '../lib/bare-server.js';
 import { adminClient, createKey, encryptBody, encryptOnce } from '../lib/kms.js';
 import { startKeyward } from '../lib/keyward.js';
 import { runLoad } from '../lib/load.js';
-import { interleaved, loadRow } from '../lib/measure.js';
+import { interleaved, loadRow, type Measured } from '../lib/measure.js';
 import { bearerCalls, signCalls, type KmsCall } from '../lib/sigv4.js';
 import { round } from '../lib/stats.js';
 import type { BenchContext, BenchRow, BenchScenario } from '../lib/types.js';
@@ -11,9 +11,11 @@ const BASELINE = 'bare node:http';
 
 /**
  * The AWS KMS JSON protocol on one process: Encrypt 32 B and 4 KiB, Decrypt, GenerateDataKey
- * (SigV4) and Encrypt with a bearer token, each against a bare node:http server measured in the
- * same interleaved rounds; RSS at idle and after the load. Encrypt 32 B is also measured with
- * the audit log off, to tell the protocol's cost from the audit log's.
+ * (SigV4) and Encrypt with a bearer token, with a bare node:http server and the crypto reference
+ * measured in the same interleaved rounds; RSS at idle and after the load. Encrypt 32 B is also
+ * measured with the audit log off, to tell the protocol's cost from the audit log's. The goals are
+ * issue 18's: Encrypt >= 0.65 of the crypto reference with p99 < 10 ms, Decrypt and
+ * GenerateDataKey within 10% of Encrypt, idle RSS <= 120 MiB.
  */
 export const awsProtocol: BenchScenario = {
   name: 'AWS protocol, 1 process',
@@ -51,17 +53,22 @@ export const awsProtocol: BenchScenario = {
       });
       const loadedRss = kw.rssMiB();
       const baseline = { name: BASELINE, value: m.baseline.rps };
+      // issue 18's goals: Encrypt against the crypto reference (the work an Encrypt cannot avoid),
+      // Decrypt and GenerateDataKey within 10% of Encrypt; the ratio to bare node:http stays in the notes
+      const reference = { name: 'crypto reference', value: m.bareEncrypt.rps };
+      const encrypt = { name: 'Encrypt 32 B', value: m.encrypt32.rps };
+      const ofBare = (x: Measured) => `${round(x.rps / m.baseline.rps, 2)} of ${BASELINE}`;
       const c = ctx.connections;
       return [
         loadRow(`${BASELINE}, fixed body, ${c} conns`, m.baseline, { notes: 'the baseline: reads the body, answers 44 bytes' }),
-        loadRow(`bare node:http + Encrypt's JSON and crypto work, ${c} conns`, m.bareEncrypt, { baseline, notes: 'reference: no routing, auth, key lookup or metrics' }),
-        loadRow(`Encrypt 32 B, SigV4, 1 process, ${c} conns`, m.encrypt32, { baseline, minRatio: 0.4, maxP99Ms: 10, notes: `default configuration (audit on); ${round(m.encrypt32.rps / m.bareEncrypt.rps, 2)} of the crypto reference` }),
-        loadRow(`Encrypt 32 B, SigV4, 1 process, audit off, ${c} conns`, m.encrypt32NoAudit, { baseline, minRatio: 0.4, maxP99Ms: 10, notes: `${round(m.encrypt32NoAudit.rps / m.bareEncrypt.rps, 2)} of the crypto reference; audit on is ${round(m.encrypt32.rps / m.encrypt32NoAudit.rps, 2)} of this` }),
+        loadRow(`bare node:http + Encrypt's JSON and crypto work, ${c} conns`, m.bareEncrypt, { baseline, notes: 'the crypto reference: no routing, auth, key lookup or metrics' }),
+        loadRow(`Encrypt 32 B, SigV4, 1 process, ${c} conns`, m.encrypt32, { baseline: reference, minRatio: 0.65, maxP99Ms: 10, notes: `default configuration (audit on); ${ofBare(m.encrypt32)}` }),
+        loadRow(`Encrypt 32 B, SigV4, 1 process, audit off, ${c} conns`, m.encrypt32NoAudit, { baseline: reference, notes: `${ofBare(m.encrypt32NoAudit)}; audit on is ${round(m.encrypt32.rps / m.encrypt32NoAudit.rps, 2)} of this` }),
         loadRow(`Encrypt 4 KiB, SigV4, 1 process, ${c} conns`, m.encrypt4k, { baseline }),
-        loadRow(`Decrypt 32 B, SigV4, 1 process, ${c} conns`, m.decrypt, { baseline }),
-        loadRow(`GenerateDataKey AES_256, SigV4, 1 process, ${c} conns`, m.gdk, { baseline }),
+        loadRow(`Decrypt 32 B, SigV4, 1 process, ${c} conns`, m.decrypt, { baseline: encrypt, minRatio: 0.9, notes: ofBare(m.decrypt) }),
+        loadRow(`GenerateDataKey AES_256, SigV4, 1 process, ${c} conns`, m.gdk, { baseline: encrypt, minRatio: 0.9, notes: ofBare(m.gdk) }),
         loadRow(`Encrypt 32 B, bearer token, 1 process, ${c} conns`, m.bearer32, { baseline }),
-        { scenario: 'RSS idle, 1 process', unit: 'MiB', value: round(idleRss, 1), goal: { text: '< 120 MiB', met: idleRss < 120 } },
+        { scenario: 'RSS idle, 1 process', unit: 'MiB', value: round(idleRss, 1), goal: { text: '<= 120 MiB', met: idleRss <= 120 } },
         { scenario: 'RSS after the AWS protocol loads, 1 process', unit: 'MiB', value: round(loadedRss, 1), baseline: { name: 'idle', value: round(idleRss, 1) }, ratio: round(loadedRss / idleRss, 2) },
       ];
     } finally {
